@@ -1,0 +1,57 @@
+# Two commands for a newcomer: `make book` and `make test`. Both run `make setup` first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= cpu
+RESULTS ?= results/$(PROFILE)
+export ALWA_WHEELHOUSE ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-fast book bench clean-book help
+
+help:
+	@echo "make test    - set up the environment and run the whole test suite"
+	@echo "make book    - set up, execute the notebooks (PROFILE=$(PROFILE)) and build the book"
+
+setup: $(VENV)/.stamp-all
+
+$(VENV)/.stamp-python:
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(VENV)/.stamp-base: $(VENV)/.stamp-python requirements/base.txt requirements/lock.txt
+	$(PY) -m pip install -r requirements/base.txt -c requirements/lock.txt
+	touch $@
+
+$(VENV)/.stamp-mmcv: $(VENV)/.stamp-base tools/build_mmcv.sh
+	bash tools/build_mmcv.sh $(VENV)
+	touch $@
+
+$(VENV)/.stamp-main: $(VENV)/.stamp-mmcv requirements/main.txt requirements/lock.txt pyproject.toml
+	$(PY) -m pip install -r requirements/main.txt -c requirements/lock.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.stamp-browser:
+	bash tools/install_browser.sh
+	touch $@
+
+$(VENV)/.stamp-all: $(VENV)/.stamp-main $(VENV)/.stamp-browser
+	$(PY) -m alwa.env_check
+	touch $@
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m alwa.bench
+
+book: setup
+	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS)
+
+clean-book:
+	rm -rf _build book/_executed

@@ -1,0 +1,14 @@
+"""ALWA for MMDetection 3.x, switched on by configuration.
+
+Importing this module (``custom_imports=dict(imports=['alwa.mmdet'])``)
+registers :class:`ALWAHook` and applies the mmengine compatibility fixes of
+:mod:`alwa.mmdet.compat`.
+"""
+
+from . import compat
+
+compat.apply()
+
+from .hook import ALWAHook  # noqa: E402
+
+__all__ = ["ALWAHook"]

@@ -1,0 +1,181 @@
+"""``ALWAHook``: switch ALWA on in an MMDetection 3.x config, no fork.
+
+Config (the README's lines)::
+
+    custom_imports = dict(imports=['alwa.mmdet'], allow_failed_imports=False)
+    custom_hooks = [dict(type='ALWAHook', mode='alwa2', interval=100)]
+
+What it does:
+
+* At ``before_run`` it finds the head (``head=None``: the detector's
+  ``bbox_head`` if it has one, else its ``rpn_head``; or a dotted path such as
+  ``'rpn_head'`` or ``'roi_head.bbox_head'``) and wraps the head's loss method
+  (``loss_by_feat`` for dense heads built on AnchorHead, ``loss`` for RoI
+  bbox heads) on that instance. The wrapped method multiplies the loss pair
+  (auto-detected: ``loss_cls``/``loss_bbox`` or
+  ``loss_rpn_cls``/``loss_rpn_bbox``; or ``cls_key``/``reg_key``) by the
+  :class:`alwa.ALWA` weights, works for any regression loss the head uses.
+* It adds ``{name}_cls_weight``, ``{name}_reg_weight`` (the weights used in
+  this iteration) and ``{name}_cls_raw``, ``{name}_reg_raw`` (the unweighted
+  per-task sums) to the loss dict. Their names hold no ``loss``, so mmengine
+  logs them (text log, ``vis_data/scalars.json``, any visualizer backend)
+  without adding them to the total loss.
+* State: saved into every checkpoint under ``checkpoint['alwa'][name]``
+  and restored on ``resume=True``; ``load_from`` (fine-tuning) starts ALWA
+  fresh and says so in the log.
+
+Every :class:`alwa.ALWA` option (``mode``, ``interval``, ``cls_weight``,
+``reg_weight``, ``record``, ``update``, ``distributed``) is a keyword of the
+hook. ``mode='monitor'`` records the per-window statistics without changing
+any weight (baselines).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ..weighter import ALWA
+
+KEY_PAIRS = (("loss_cls", "loss_bbox"), ("loss_rpn_cls", "loss_rpn_bbox"))
+LOSS_METHODS = ("loss_by_feat", "loss")
+
+
+def _candidate_heads(model: torch.nn.Module) -> list[str]:
+    """Dotted paths of sub-modules that have a wrappable loss method."""
+    found = []
+    for path, mod in model.named_modules():
+        if path and any(callable(getattr(type(mod), m, None)) for m in LOSS_METHODS) and (
+            "head" in path.split(".")[-1]
+        ):
+            found.append(path)
+    return found
+
+
+def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torch.nn.Module]:
+    """Find the head module. ``head=None`` picks ``bbox_head`` then ``rpn_head``."""
+    if head is None:
+        for cand in ("bbox_head", "rpn_head"):
+            mod = getattr(model, cand, None)
+            if isinstance(mod, torch.nn.Module) and callable(getattr(mod, "loss_by_feat", None)):
+                return cand, mod
+        raise ValueError(
+            f"ALWAHook: {type(model).__name__} has no dense 'bbox_head' or 'rpn_head'; set head= to one of "
+            f"{_candidate_heads(model)}"
+        )
+    mod = model
+    for part in head.split("."):
+        if not hasattr(mod, part) or not isinstance(getattr(mod, part), torch.nn.Module):
+            raise ValueError(
+                f"ALWAHook: {type(model).__name__} has no head {head!r}; heads that exist: {_candidate_heads(model)}"
+            )
+        mod = getattr(mod, part)
+    return head, mod
+
+
+class ALWALossWrapper:
+    """Callable replacing a head's loss method; applies the weighter to one key pair."""
+
+    def __init__(self, original, weighter: ALWA, name: str, cls_key=None, reg_key=None):
+        self.original, self.weighter, self.name = original, weighter, name
+        self.cls_key, self.reg_key = cls_key, reg_key
+        functools.update_wrapper(self, original)
+
+    def _keys(self, losses: dict) -> tuple[str, str]:
+        if self.cls_key is not None or self.reg_key is not None:
+            pair = (self.cls_key, self.reg_key)
+            missing = [k for k in pair if k not in losses]
+            if missing:
+                raise KeyError(f"ALWAHook: loss key(s) {missing} not returned by the head; it returns {sorted(losses)}")
+            return pair
+        for pair in KEY_PAIRS:
+            if pair[0] in losses and pair[1] in losses:
+                return pair
+        raise KeyError(
+            f"ALWAHook: cannot find a classification/regression loss pair among {sorted(losses)}; "
+            f"set cls_key= and reg_key= (tried {list(KEY_PAIRS)})"
+        )
+
+    def __call__(self, *args, **kwargs):
+        losses = self.original(*args, **kwargs)
+        ck, rk = self._keys(losses)
+        w = self.weighter
+        wc, wr = w.cls_weight, w.reg_weight
+        cls_raw, reg_raw = losses[ck], losses[rk]
+        losses[ck], losses[rk] = w(cls_raw, reg_raw)
+        ref = cls_raw[0] if isinstance(cls_raw, (list, tuple)) else cls_raw
+        with torch.no_grad():
+            def total(x):
+                return torch.stack(list(x)).sum() if isinstance(x, (list, tuple)) else x.detach()
+
+            losses[f"{self.name}_cls_weight"] = torch.tensor(wc, device=ref.device)
+            losses[f"{self.name}_reg_weight"] = torch.tensor(wr, device=ref.device)
+            losses[f"{self.name}_cls_raw"] = total(cls_raw).detach()
+            losses[f"{self.name}_reg_raw"] = total(reg_raw).detach()
+        return losses
+
+
+@HOOKS.register_module()
+class ALWAHook(Hook):
+    """Adaptive Loss Weight Adjustment for an mmdet head (see module doc)."""
+
+    priority = "NORMAL"
+
+    def __init__(
+        self,
+        head: Optional[str] = None,
+        cls_key: Optional[str] = None,
+        reg_key: Optional[str] = None,
+        name: str = "alwa",
+        **alwa_options,
+    ) -> None:
+        if "loss" in name:
+            raise ValueError(f"ALWAHook name {name!r} must not contain 'loss' (mmengine would add the logs into the total loss)")
+        self.head, self.cls_key, self.reg_key, self.name = head, cls_key, reg_key, name
+        self.weighter = ALWA(**alwa_options)
+        self.head_path: Optional[str] = None
+
+    # ---------------------------------------------------------------- attach
+    def attach(self, model: torch.nn.Module) -> None:
+        """Wrap the head's loss method of ``model`` (idempotent)."""
+        if is_model_wrapper(model):
+            model = model.module
+        path, head = resolve_head(model, self.head)
+        method = next((m for m in LOSS_METHODS if callable(getattr(head, m, None))), None)
+        if method is None:
+            raise ValueError(f"ALWAHook: head {path!r} ({type(head).__name__}) has no {LOSS_METHODS} method")
+        current = getattr(head, method)
+        if isinstance(current, ALWALossWrapper):
+            if current.weighter is not self.weighter:
+                raise RuntimeError(f"ALWAHook: head {path!r} already has another ALWAHook attached")
+            return
+        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_key, self.reg_key))
+        self.head_path = path
+
+    def before_run(self, runner) -> None:
+        self.attach(runner.model)
+        print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r}", logger="current")
+
+    # ---------------------------------------------------------------- state
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault("alwa", {})[self.name] = {"head": self.head_path, "state": self.weighter.state_dict()}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        saved = checkpoint.get("alwa", {}).get(self.name)
+        resuming = bool(getattr(runner, "_resume", False))
+        if saved is None:
+            print_log(f"ALWAHook: checkpoint has no ALWA state for {self.name!r}; ALWA starts fresh "
+                      f"({self.weighter!r})", logger="current")
+            return
+        if not resuming:
+            print_log("ALWAHook: load_from without resume: ALWA starts fresh (its saved state is ignored)",
+                      logger="current")
+            return
+        self.weighter.load_state_dict(saved["state"])
+        print_log(f"ALWAHook: resumed {self.weighter!r}", logger="current")

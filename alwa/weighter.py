@@ -1,0 +1,345 @@
+"""Adaptive Loss Weight Adjustment (ALWA) as a plain-PyTorch loss weighter.
+
+The default behaviour is the authors' procedure (paper Algorithm 1, and
+``official-implementation.md`` where the algorithm is ambiguous):
+
+* each call sums the per-level losses of each task, multiplies them by the
+  weights in force and returns the weighted losses (autograd kept);
+* the two per-call sums are recorded; after every ``interval``-th call the
+  mean and sample standard deviation (ddof=1) of the *weighted* values of the
+  window are computed;
+* ALWA-1 compares ``mean + std``, ALWA-2 compares ``std``; if the
+  classification statistic ``CLS`` exceeds the regression one ``REG``, the
+  classification weight becomes ``1 - (CLS - REG) / CLS`` (= REG / CLS),
+  otherwise it is kept; the regression weight never changes;
+* the window is emptied and the new weight applies from the next call.
+
+Options beyond the paper (defaults keep the paper's behaviour):
+
+* ``record="raw"`` computes the statistics of the unweighted losses;
+* ``update="multiplicative"`` multiplies the weight in force by REG / CLS
+  (a cumulative update) instead of replacing it;
+* ``mode="monitor"`` records the windows (mean/std history) but never
+  changes a weight, which is what baselines and fixed-weight runs use to
+  draw the paper's figures 3 and 6.
+
+Performance: values are accumulated on the loss's device, so a call that
+does not end a window never synchronises host and device; a window end
+synchronises once (one device-to-host copy of the window).
+
+Distributed: when ``torch.distributed`` is initialised with more than one
+process, the window is averaged over ranks (one ``all_reduce``) before the
+statistics are computed, so every rank ends every window with identical
+weights, equal to what a single process computes from the rank-averaged
+losses.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence, Union
+
+import torch
+
+LossArg = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+MODES = ("alwa1", "alwa2", "monitor")
+RECORDS = ("weighted", "raw")
+UPDATES = ("replace", "multiplicative")
+_STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Statistics of one finished window (all Python floats).
+
+    ``*_mean``/``*_std`` are of the recorded values (weighted or raw, see
+    ``record``); ``raw_*`` are always of the unweighted losses. ``cls_stat``
+    and ``reg_stat`` are the compared quantities (CLS and REG of the paper),
+    ``nan`` where undefined. ``cls_weight``/``reg_weight`` are the weights in
+    force *after* the window; ``updated`` says whether the rule changed one.
+    """
+
+    call: int
+    n: int
+    cls_mean: float
+    cls_std: float
+    reg_mean: float
+    reg_std: float
+    raw_cls_mean: float
+    raw_cls_std: float
+    raw_reg_mean: float
+    raw_reg_std: float
+    cls_stat: float
+    reg_stat: float
+    cls_weight_before: float
+    cls_weight: float
+    reg_weight: float
+    updated: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_weight(name: str, value: Any) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(f) or f <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return f
+
+
+def _as_levels(name: str, loss: LossArg) -> tuple[list[torch.Tensor], bool]:
+    """Return ``(levels, was_list)``; checks every level is a 0-d tensor."""
+    if isinstance(loss, torch.Tensor):
+        levels, was_list = [loss], False
+    elif isinstance(loss, (list, tuple)):
+        levels, was_list = list(loss), True
+        if not levels:
+            raise ValueError(f"{name} is an empty list; expected at least one 0-d tensor")
+    else:
+        raise TypeError(f"{name} must be a 0-d tensor or a list of 0-d tensors, got {type(loss).__name__}")
+    for i, t in enumerate(levels):
+        where = f"{name}[{i}]" if was_list else name
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{where} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 0:
+            raise ValueError(
+                f"{where} must be a scalar (0-d) loss, got shape {tuple(t.shape)}; reduce it (e.g. .sum() or .mean()) first"
+            )
+        if not t.is_floating_point():
+            raise TypeError(f"{where} must be a floating-point tensor, got dtype {t.dtype}")
+    return levels, was_list
+
+
+def _dist_world() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return 1
+
+
+def _mean_std(x: torch.Tensor) -> tuple[float, float]:
+    """Mean and sample std (ddof=1) of a 1-d float64 CPU tensor; nan if undefined."""
+    n = x.numel()
+    mean = float(x.mean()) if n >= 1 else math.nan
+    std = float(x.std(correction=1)) if n >= 2 else math.nan
+    return mean, std
+
+
+class ALWA:
+    """Adaptive loss weighter for a two-task (classification, regression) loss.
+
+    Args:
+        mode: ``"alwa1"`` (CLS = mean + std), ``"alwa2"`` (CLS = std, the
+            authors' anchor-head default), or ``"monitor"`` (record only).
+        interval: window length C in calls (the paper's C = 100); >= 2.
+        cls_weight: initial classification weight lambda_cls (> 0).
+        reg_weight: regression weight lambda_reg (> 0); never changed.
+        record: ``"weighted"`` (authors) or ``"raw"`` statistics.
+        update: ``"replace"`` (authors) or ``"multiplicative"``.
+        distributed: average windows over ranks when ``torch.distributed`` is
+            initialised (default True). Set False to keep per-rank weights,
+            as the authors' code does.
+
+    Call with ``(cls_loss, reg_loss)``, each a 0-d tensor or a list of 0-d
+    tensors (one per feature level). Returns the weighted losses in the same
+    structure; gradients are ``weight * d(raw loss)``.
+    """
+
+    def __init__(
+        self,
+        mode: str = "alwa2",
+        interval: int = 100,
+        cls_weight: float = 1.0,
+        reg_weight: float = 1.0,
+        record: str = "weighted",
+        update: str = "replace",
+        distributed: bool = True,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+        if record not in RECORDS:
+            raise ValueError(f"unknown record {record!r}; expected one of {RECORDS}")
+        if update not in UPDATES:
+            raise ValueError(f"unknown update {update!r}; expected one of {UPDATES}")
+        if isinstance(interval, bool) or not isinstance(interval, int):
+            raise TypeError(f"interval must be an int, got {interval!r}")
+        if interval < 2:
+            raise ValueError(f"interval must be >= 2 (a window needs two values for a sample std), got {interval}")
+        self.mode = mode
+        self.interval = interval
+        self.record = record
+        self.update = update
+        self.distributed = bool(distributed)
+        self.initial_cls_weight = _check_weight("cls_weight", cls_weight)
+        self.initial_reg_weight = _check_weight("reg_weight", reg_weight)
+        self.cls_weight = self.initial_cls_weight
+        self.reg_weight = self.initial_reg_weight
+        self.calls = 0
+        self.nonfinite = 0
+        self.history: list[WindowStats] = []
+        self._window: list[torch.Tensor] = []  # each: (2,) float64 raw (cls, reg) sums on the loss device
+        self._warned_nonfinite = False
+
+    # ------------------------------------------------------------------ calls
+    def __call__(self, cls_loss: LossArg, reg_loss: LossArg):
+        cls_levels, cls_list = _as_levels("cls_loss", cls_loss)
+        reg_levels, reg_list = _as_levels("reg_loss", reg_loss)
+        if cls_list != reg_list:
+            raise TypeError("cls_loss and reg_loss must both be tensors or both be lists")
+        if len(cls_levels) != len(reg_levels):
+            raise ValueError(
+                f"cls_loss has {len(cls_levels)} levels but reg_loss has {len(reg_levels)}; they must have the same length"
+            )
+        wc, wr = self.cls_weight, self.reg_weight
+        cls_out = [wc * t for t in cls_levels]
+        reg_out = [wr * t for t in reg_levels]
+
+        with torch.no_grad():  # (2, levels) -> (2,) float64 per-task sums, on the loss's device
+            sums = torch.stack([torch.stack(cls_levels), torch.stack(reg_levels)]).sum(dim=1, dtype=torch.float64)
+            self._window.append(sums)
+        self.calls += 1
+        if len(self._window) >= self.interval:
+            self._end_window()
+        if cls_list:
+            return cls_out, reg_out
+        return cls_out[0], reg_out[0]
+
+    @property
+    def weights(self) -> tuple[float, float]:
+        """``(cls_weight, reg_weight)`` in force for the next call."""
+        return self.cls_weight, self.reg_weight
+
+    def _end_window(self) -> None:
+        dev = self._window[-1].device
+        vals = torch.stack([v.to(dev) for v in self._window])  # (n, 2) float64
+        self._window = []
+        world = _dist_world() if self.distributed else 1
+        if world > 1:
+            torch.distributed.all_reduce(vals, op=torch.distributed.ReduceOp.SUM)
+            vals = vals / world
+        host = vals.cpu()  # the one host-device synchronisation of a window
+        self._apply_window(host)
+
+    def _apply_window(self, host: torch.Tensor) -> None:
+        cls_raw, reg_raw = host[:, 0], host[:, 1]
+        cls_ok, reg_ok = torch.isfinite(cls_raw), torch.isfinite(reg_raw)
+        bad = int((~cls_ok).sum() + (~reg_ok).sum())
+        if bad:
+            self.nonfinite += bad
+            if not self._warned_nonfinite:
+                self._warned_nonfinite = True
+                warnings.warn(
+                    f"ALWA: {bad} non-finite loss value(s) in the window ending at call {self.calls}; "
+                    "they are left out of the statistics (counted in .nonfinite; warned once)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        cls_raw, reg_raw = cls_raw[cls_ok], reg_raw[reg_ok]
+        rcm, rcs = _mean_std(cls_raw)
+        rrm, rrs = _mean_std(reg_raw)
+        wc, wr = self.cls_weight, self.reg_weight
+        if self.record == "weighted":
+            cm, cs = _mean_std(cls_raw * wc)
+            rm, rs = _mean_std(reg_raw * wr)
+        else:
+            cm, cs, rm, rs = rcm, rcs, rrm, rrs
+        if self.mode == "alwa1":
+            cls_stat, reg_stat = cm + cs, rm + rs
+        elif self.mode == "alwa2":
+            cls_stat, reg_stat = cs, rs
+        else:
+            cls_stat, reg_stat = math.nan, math.nan
+        new = wc
+        defined = math.isfinite(cls_stat) and math.isfinite(reg_stat) and cls_stat > 0.0 and reg_stat > 0.0
+        if self.mode != "monitor" and defined and cls_stat > reg_stat:
+            factor = 1.0 - (cls_stat - reg_stat) / cls_stat  # = REG / CLS, the authors' expression
+            new = factor if self.update == "replace" else wc * factor
+            if not (math.isfinite(new) and new > 0.0):
+                new = wc
+        self.cls_weight = new
+        self.history.append(
+            WindowStats(
+                call=self.calls,
+                n=int(min(cls_raw.numel(), reg_raw.numel())),
+                cls_mean=cm,
+                cls_std=cs,
+                reg_mean=rm,
+                reg_std=rs,
+                raw_cls_mean=rcm,
+                raw_cls_std=rcs,
+                raw_reg_mean=rrm,
+                raw_reg_std=rrs,
+                cls_stat=cls_stat,
+                reg_stat=reg_stat,
+                cls_weight_before=wc,
+                cls_weight=new,
+                reg_weight=wr,
+                updated=new != wc,
+            )
+        )
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit-identically: options, weights,
+        counters, the open window (as a CPU float64 tensor) and the history."""
+        window = torch.stack([v.cpu() for v in self._window]) if self._window else torch.zeros(0, 2, dtype=torch.float64)
+        return {
+            "version": _STATE_VERSION,
+            "mode": self.mode,
+            "interval": self.interval,
+            "record": self.record,
+            "update": self.update,
+            "distributed": self.distributed,
+            "initial_cls_weight": self.initial_cls_weight,
+            "initial_reg_weight": self.initial_reg_weight,
+            "cls_weight": self.cls_weight,
+            "reg_weight": self.reg_weight,
+            "calls": self.calls,
+            "nonfinite": self.nonfinite,
+            "warned_nonfinite": self._warned_nonfinite,
+            "window": window,
+            "history": [h.as_dict() for h in self.history],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from :meth:`state_dict` (options included)."""
+        missing = {"version", "mode", "interval", "cls_weight", "reg_weight", "calls", "window"} - set(state)
+        if missing:
+            raise KeyError(f"not an ALWA state dict: missing {sorted(missing)}")
+        if state["version"] > _STATE_VERSION:
+            raise ValueError(f"ALWA state version {state['version']} is newer than this code ({_STATE_VERSION})")
+        fresh = ALWA(
+            mode=state["mode"],
+            interval=state["interval"],
+            cls_weight=state.get("initial_cls_weight", state["cls_weight"]),
+            reg_weight=state.get("initial_reg_weight", state["reg_weight"]),
+            record=state.get("record", "weighted"),
+            update=state.get("update", "replace"),
+            distributed=state.get("distributed", True),
+        )
+        self.__dict__.update(fresh.__dict__)
+        self.cls_weight = _check_weight("cls_weight", state["cls_weight"])
+        self.reg_weight = _check_weight("reg_weight", state["reg_weight"])
+        self.calls = int(state["calls"])
+        self.nonfinite = int(state.get("nonfinite", 0))
+        self._warned_nonfinite = bool(state.get("warned_nonfinite", False))
+        window = torch.as_tensor(state["window"], dtype=torch.float64).reshape(-1, 2)
+        self._window = [row.clone() for row in window]
+        self.history = [WindowStats(**h) for h in state.get("history", [])]
+
+    def reset(self) -> None:
+        """Back to the initial weights with an empty window and history."""
+        self.load_state_dict(ALWA(self.mode, self.interval, self.initial_cls_weight, self.initial_reg_weight,
+                                  self.record, self.update, self.distributed).state_dict())
+
+    def __repr__(self) -> str:
+        return (
+            f"ALWA(mode={self.mode!r}, interval={self.interval}, cls_weight={self.cls_weight:.6g}, "
+            f"reg_weight={self.reg_weight:.6g}, record={self.record!r}, update={self.update!r}, "
+            f"calls={self.calls}, windows={len(self.history)})"
+        )
