@@ -1,0 +1,1 @@
+"""Datasets: the synthetic mini VOC, VOC/COCO download+verify, and dataset checks."""

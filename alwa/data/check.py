@@ -1,0 +1,205 @@
+"""Dataset checks for VOC-layout (real or synthetic) and COCO-format datasets.
+
+``check_voc(root)`` / ``check_coco(ann_file, img_dir)`` return a
+:class:`DatasetReport`: images per split, objects per class, box sizes
+(sqrt of area, px) and aspect ratios (w/h), unreadable images, boxes outside
+their image and degenerate boxes. ``plot_report`` draws it (one figure, four
+panels) for the book.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass
+class DatasetReport:
+    name: str
+    images: dict = field(default_factory=dict)  # split -> number of images
+    objects: dict = field(default_factory=dict)  # split -> {class: count}
+    difficult: dict = field(default_factory=dict)  # split -> count of difficult/crowd objects
+    box_sizes: dict = field(default_factory=dict)  # split -> list of sqrt(w*h)
+    aspects: dict = field(default_factory=dict)  # split -> list of w/h
+    unreadable: list = field(default_factory=list)  # (split, file, reason)
+    outside: list = field(default_factory=list)  # (split, file, box, (w, h))
+    degenerate: list = field(default_factory=list)  # (split, file, box)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unreadable or self.outside or self.degenerate)
+
+    def summary(self) -> dict:
+        out = {"name": self.name, "ok": self.ok, "splits": {}}
+        for s in self.images:
+            sizes = np.asarray(self.box_sizes.get(s, []), float)
+            asp = np.asarray(self.aspects.get(s, []), float)
+            q = (lambda a, p: float(np.percentile(a, p)) if a.size else None)
+            out["splits"][s] = {
+                "images": self.images[s],
+                "objects": int(sum(self.objects.get(s, {}).values())),
+                "objects_per_class": dict(sorted(self.objects.get(s, {}).items())),
+                "difficult": self.difficult.get(s, 0),
+                "box_size_px": {"p5": q(sizes, 5), "median": q(sizes, 50), "p95": q(sizes, 95)},
+                "aspect_w_over_h": {"p5": q(asp, 5), "median": q(asp, 50), "p95": q(asp, 95)},
+            }
+        out["unreadable"] = [list(map(str, u)) for u in self.unreadable[:50]]
+        out["outside"] = [[s, f, list(b), list(wh)] for s, f, b, wh in self.outside[:50]]
+        out["degenerate"] = [[s, f, list(b)] for s, f, b in self.degenerate[:50]]
+        out["counts"] = {"unreadable": len(self.unreadable), "outside": len(self.outside), "degenerate": len(self.degenerate)}
+        return out
+
+
+def _image_size(path: Path) -> tuple[Optional[tuple[int, int]], Optional[str]]:
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes fully: truncated/corrupt files fail here
+            return im.size, None
+    except Exception as e:  # noqa: BLE001 - every failure is a finding
+        return None, f"{type(e).__name__}: {e}"
+
+
+def _add_box(rep: DatasetReport, split: str, fname: str, cls: str, box, size, difficult: bool, one_based: bool):
+    x0, y0, x1, y1 = box
+    w, h = (x1 - x0 + 1, y1 - y0 + 1) if one_based else (x1 - x0, y1 - y0)
+    rep.objects.setdefault(split, Counter())[cls] += 1
+    if difficult:
+        rep.difficult[split] = rep.difficult.get(split, 0) + 1
+    if w <= 0 or h <= 0:
+        rep.degenerate.append((split, fname, tuple(box)))
+        return
+    rep.box_sizes.setdefault(split, []).append(float(np.sqrt(w * h)))
+    rep.aspects.setdefault(split, []).append(float(w / h))
+    if size is not None:
+        W, H = size
+        lo = 1 if one_based else 0
+        hi_w, hi_h = (W, H) if one_based else (W, H)
+        if x0 < lo or y0 < lo or x1 > hi_w or y1 > hi_h:
+            rep.outside.append((split, fname, tuple(box), (W, H)))
+
+
+def voc_splits(root: Path) -> list[tuple[str, Path, Path]]:
+    """(split name, year folder, list file) for every ImageSets/Main/{trainval,test}.txt under ``root``."""
+    root = Path(root)
+    devkit = root / "VOCdevkit" if (root / "VOCdevkit").is_dir() else root
+    found = []
+    for year in sorted(p for p in devkit.glob("VOC*") if p.is_dir()):
+        for split in ("trainval", "test"):
+            lst = year / "ImageSets" / "Main" / f"{split}.txt"
+            if lst.exists():
+                found.append((f"{year.name}/{split}", year, lst))
+    if not found:
+        raise FileNotFoundError(f"no VOC*/ImageSets/Main/{{trainval,test}}.txt under {devkit}")
+    return found
+
+
+def check_voc(root, read_images: bool = True, progress: bool = False) -> DatasetReport:
+    rep = DatasetReport(name=str(root))
+    for split, year, lst in voc_splits(Path(root)):
+        ids = [line.split()[0] for line in lst.read_text().splitlines() if line.strip()]
+        rep.images[split] = len(ids)
+        it = ids
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(ids, desc=split, unit="img")
+        for i in it:
+            xml = year / "Annotations" / f"{i}.xml"
+            img = year / "JPEGImages" / f"{i}.jpg"
+            size = None
+            if read_images:
+                size, err = _image_size(img)
+                if err:
+                    rep.unreadable.append((split, str(img), err))
+            try:
+                tree = ET.parse(xml).getroot()
+            except (ET.ParseError, FileNotFoundError) as e:
+                rep.unreadable.append((split, str(xml), f"{type(e).__name__}: {e}"))
+                continue
+            if size is None:
+                s = tree.find("size")
+                if s is not None:
+                    size = (int(float(s.findtext("width"))), int(float(s.findtext("height"))))
+            for obj in tree.findall("object"):
+                bb = obj.find("bndbox")
+                box = tuple(float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                _add_box(rep, split, str(xml), obj.findtext("name"), box, size,
+                         obj.findtext("difficult", "0").strip() == "1", one_based=True)
+    return rep
+
+
+def check_coco(ann_file, img_dir=None, read_images: bool = True, split: Optional[str] = None) -> DatasetReport:
+    ann_file = Path(ann_file)
+    data = json.loads(ann_file.read_text())
+    split = split or ann_file.stem
+    rep = DatasetReport(name=str(ann_file))
+    cats = {c["id"]: c["name"] for c in data.get("categories", [])}
+    imgs = {im["id"]: im for im in data.get("images", [])}
+    rep.images[split] = len(imgs)
+    sizes = {}
+    for iid, im in imgs.items():
+        sizes[iid] = (im.get("width"), im.get("height"))
+        if read_images and img_dir is not None:
+            got, err = _image_size(Path(img_dir) / im["file_name"])
+            if err:
+                rep.unreadable.append((split, im["file_name"], err))
+            elif got is not None:
+                sizes[iid] = got
+    for a in data.get("annotations", []):
+        x, y, w, h = a["bbox"]
+        im = imgs.get(a["image_id"])
+        fname = im["file_name"] if im else f"<missing image {a['image_id']}>"
+        _add_box(rep, split, fname, cats.get(a["category_id"], str(a["category_id"])), (x, y, x + w, y + h),
+                 sizes.get(a["image_id"]), bool(a.get("iscrowd", 0)), one_based=False)
+    return rep
+
+
+def plot_report(rep: DatasetReport, path=None):
+    """Four panels: images per split, objects per class, box size and aspect histograms."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 2, figsize=(11, 7))
+    splits = list(rep.images)
+    ax[0, 0].bar(splits, [rep.images[s] for s in splits], color="tab:gray")
+    ax[0, 0].set_title("images per split")
+    classes = sorted({c for s in splits for c in rep.objects.get(s, {})})
+    width = 0.8 / max(1, len(splits))
+    for k, s in enumerate(splits):
+        counts = [rep.objects.get(s, {}).get(c, 0) for c in classes]
+        ax[0, 1].bar(np.arange(len(classes)) + k * width, counts, width, label=s)
+    ax[0, 1].set_xticks(np.arange(len(classes)) + width * (len(splits) - 1) / 2, classes, rotation=45, ha="right")
+    ax[0, 1].set_title("objects per class")
+    ax[0, 1].legend(fontsize=8)
+    for s in splits:
+        sz = rep.box_sizes.get(s, [])
+        if sz:
+            ax[1, 0].hist(sz, bins=np.geomspace(max(1, min(sz)), max(sz) + 1, 30), histtype="step", label=s)
+        asp = rep.aspects.get(s, [])
+        if asp:
+            ax[1, 1].hist(asp, bins=np.geomspace(min(asp), max(asp) + 1e-6, 30), histtype="step", label=s)
+    ax[1, 0].set_xscale("log")
+    ax[1, 0].set_title("box size sqrt(w*h) [px]")
+    ax[1, 1].set_xscale("log")
+    ticks = [0.25, 1 / 3, 0.5, 1, 2, 3, 4]
+    ax[1, 1].set_xticks(ticks, ["1:4", "1:3", "1:2", "1:1", "2:1", "3:1", "4:1"])
+    ax[1, 1].minorticks_off()
+    ax[1, 1].set_title("aspect ratio w:h")
+    ax[1, 0].legend(fontsize=8)
+    problems = f"unreadable {len(rep.unreadable)}, outside {len(rep.outside)}, degenerate {len(rep.degenerate)}"
+    fig.suptitle(f"{Path(rep.name).name}: {problems}")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
