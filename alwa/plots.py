@@ -1,0 +1,174 @@
+"""Figures of the book (matplotlib). Each function returns the Figure; pass
+``path`` to save it as well."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+LABEL_COLOURS = {1: "#c7e9c0", -1: "#e0e0e0", 0: "#fcbba1"}
+REG_STYLES = {"L1": "-", "SmoothL1": "--", "GIoU": "-.", "DIoU": ":", "CIoU": (0, (5, 1, 1, 1))}
+
+
+def _save(fig, path):
+    if path is not None:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _label_bands(ax, x, labels):
+    x = np.asarray(x)
+    labels = np.asarray(labels)
+    edges = np.concatenate([[x[0]], (x[1:] + x[:-1]) / 2, [x[-1]]])
+    start = 0
+    for i in range(1, len(x) + 1):
+        if i == len(x) or labels[i] != labels[start]:
+            ax.axvspan(edges[start], edges[i], color=LABEL_COLOURS[int(labels[start])], zorder=0, lw=0)
+            start = i
+
+
+def plot_slide(gt, offsets, result, snapshots: Sequence[float] = (0.0, 0.35, 0.7), axis: str = "x", path=None):
+    """Figure 2 of the paper, extended: the box sliding over the ground truth
+    (three snapshots) and, along the slide, IoU with the assigned label, the
+    counted classification loss and every regression loss (solid where a
+    detector counts it, i.e. for positives; faint elsewhere)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    offsets = np.asarray(offsets, float)
+    fig = plt.figure(figsize=(12, 8.5))
+    gs = fig.add_gridspec(3, 3, height_ratios=[1.1, 1, 1])
+    g = np.asarray(gt, float)
+    boxes = result.boxes.numpy()
+    for k, s in enumerate(snapshots):
+        ax = fig.add_subplot(gs[0, k])
+        i = int(np.argmin(np.abs(offsets - s)))
+        b = boxes[i]
+        ax.add_patch(Rectangle((g[0], g[1]), g[2] - g[0], g[3] - g[1], fill=False, ec="tab:red", lw=2, label="ground truth"))
+        ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="tab:green", lw=2, ls="--", label="moved box"))
+        lab = {1: "positive", 0: "negative", -1: "ignored"}[int(result.label[i])]
+        ax.set_title(f"offset {offsets[i]:.2f}: IoU {float(result.iou[i]):.2f}, {lab}", fontsize=10)
+        pad = (g[2] - g[0]) * 0.6
+        ax.set_xlim(min(g[0], boxes[:, 0].min()) - pad * 0.2, max(g[2], b[2]) + pad)
+        ax.set_ylim(g[3] + pad, g[1] - pad)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k == 0:
+            ax.legend(loc="lower left", fontsize=8)
+    ax1 = fig.add_subplot(gs[1, :])
+    _label_bands(ax1, offsets, result.label.numpy())
+    ax1.plot(offsets, result.iou.numpy(), color="black", label="IoU")
+    ax1.plot(offsets, result.score.numpy(), color="tab:purple", ls="--", label="predicted score")
+    ax1b = ax1.twinx()
+    ax1b.plot(offsets, result.cls.numpy(), color="tab:red", lw=2, label="classification (focal) loss, counted")
+    ax1.set_ylabel("IoU / score")
+    ax1b.set_ylabel("focal loss")
+    ax1.set_title("green: positive (IoU >= 0.5), grey: ignored, red: negative (IoU < 0.4)", fontsize=10)
+    h1, l1 = ax1.get_legend_handles_labels()
+    h2, l2 = ax1b.get_legend_handles_labels()
+    ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
+    ax2 = fig.add_subplot(gs[2, :], sharex=ax1)
+    _label_bands(ax2, offsets, result.label.numpy())
+    pos = result.label.numpy() == 1
+    for kind, loss in result.reg.items():
+        y = loss.numpy()
+        line, = ax2.plot(offsets, np.where(pos, y, np.nan), ls=REG_STYLES.get(kind, "-"), lw=2, label=kind)
+        ax2.plot(offsets, y, ls=REG_STYLES.get(kind, "-"), color=line.get_color(), alpha=0.3)
+    ax2.set_ylabel("regression loss")
+    ax2.set_xlabel(f"offset along {axis} (units of the ground-truth {'width' if axis == 'x' else 'height'})")
+    ax2.legend(fontsize=8, ncol=5)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_grid(dxs, dys, result, path=None):
+    """Heat maps over a 2-D grid of offsets: IoU, label, classification loss and each regression loss."""
+    import matplotlib.pyplot as plt
+
+    ny, nx = len(dys), len(dxs)
+    panels = [("IoU", result.iou), ("label (1 pos, 0 neg, -1 ignored)", result.label.float()), ("focal loss (counted)", result.cls)]
+    panels += [(f"{k} (all boxes)", v) for k, v in result.reg.items()]
+    cols = 4
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows))
+    ext = [dxs[0], dxs[-1], dys[-1], dys[0]]
+    for ax, (title, v) in zip(axes.flat, panels):
+        im = ax.imshow(v.reshape(ny, nx).numpy(), extent=ext, aspect="auto", cmap="viridis")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("dx / width", fontsize=8)
+        ax.set_ylabel("dy / height", fontsize=8)
+        ax.contour(np.asarray(dxs), np.asarray(dys), result.iou.reshape(ny, nx).numpy(), levels=[0.4, 0.5], colors="white", linewidths=0.8)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("2-D shift of a box over its ground truth (white: IoU 0.4 and 0.5)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_c1(rows, score_model: str = "iou", path=None):
+    """Claim C1: ratio of classification to regression loss fluctuation (std and
+    coefficient of variation), per regression loss and shift range."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["score_model"] == score_model]
+    kinds = list(dict.fromkeys(r["reg_loss"] for r in rows))
+    ranges = list(dict.fromkeys(r["shift_range"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
+    width = 0.8 / len(kinds)
+    for ax, key, title in ((axes[0], "std_ratio", "std(cls) / std(reg)"), (axes[1], "cv_ratio", "CV(cls) / CV(reg)")):
+        for k, kind in enumerate(kinds):
+            vals = [next(r[key] for r in rows if r["reg_loss"] == kind and r["shift_range"] == s) for s in ranges]
+            vals = np.clip(np.nan_to_num(np.asarray(vals, float), nan=1e-3, posinf=1e3), 1e-3, 1e3)
+            ax.bar(np.arange(len(ranges)) + k * width, vals, width, label=kind)
+        ax.axhline(1.0, color="black", lw=1)
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(ranges)) + width * (len(kinds) - 1) / 2, [f"±{s}" for s in ranges])
+        ax.set_xlabel("shift range (units of gt size)")
+        ax.set_title(f"{title}  (> 1: C1 holds)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"C1 over random ground truths and moves, score model '{score_model}'")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_scale_aspect(factors, results_scale, results_aspect, path=None):
+    """Losses as the box is scaled (same centre) and as its aspect ratio changes."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, res, name in ((axes[0], results_scale, "size factor"), (axes[1], results_aspect, "aspect factor")):
+        _label_bands(ax, np.log2(factors), res.label.numpy())
+        ax.plot(np.log2(factors), res.cls.numpy(), color="tab:red", lw=2, label="focal (counted)")
+        for kind, loss in res.reg.items():
+            ax.plot(np.log2(factors), loss.numpy(), ls=REG_STYLES.get(kind, "-"), label=kind)
+        ax.set_xlabel(f"log2({name})")
+        ax.set_ylabel("loss")
+    axes[0].legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def savefig_all(figs: dict, out_dir) -> dict:
+    """Save several figures as PNG into ``out_dir``; returns name -> path."""
+    from pathlib import Path
+
+    out = {}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name, fig in figs.items():
+        p = Path(out_dir) / f"{name}.png"
+        fig.savefig(p, dpi=110, bbox_inches="tight")
+        out[name] = str(p)
+    return out
+
+
+def placeholder(text: str, path: Optional[str] = None):
+    """A figure saying why a plot is empty (e.g. smoke profile, missing results)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    return _save(fig, path)

@@ -1,0 +1,91 @@
+"""Result files: atomic JSON writes, provenance, and profile-aware result folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    return profile
+
+
+def results_dir(root, profile: str, part: str) -> Path:
+    """``root/profile/part``, created."""
+    p = Path(root) / check_profile(profile) / part
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _default(o: Any):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "as_dict"):
+        return o.as_dict()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json_atomic(path, data: Any) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename: readers
+    never see a half-written file, and a killed writer leaves no result."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, default=_default, allow_nan=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_json(path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def provenance() -> dict:
+    """Versions and hardware, for every result file."""
+    import torch
+
+    info = {
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    for mod in ("torchvision", "mmcv", "mmengine", "mmdet", "numpy"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - optional
+            info[mod] = None
+    from . import __version__
+
+    info["alwa"] = __version__
+    return info
