@@ -284,7 +284,7 @@ class MiniSetting:
     pretrained: Optional[str] = None  # backbone checkpoint (see alwa.mmdet.pretrain)
     num_workers: int = 0
     val_interval: Optional[int] = None  # None: evaluate once, at the end
-    interval: Optional[int] = None  # ALWA window; None: the Experiment's (C=100 scaled below)
+    interval: Optional[int] = None  # ALWA window C for names without _C (None: the paper's 100)
     classes: tuple = field(default_factory=lambda: __import__("alwa.data.synthetic", fromlist=["CLASSES"]).CLASSES)
 
 
@@ -386,7 +386,7 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
     cfg.log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)
     cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0), dist_cfg=dict(backend="gloo"))
     exp_run = exp
-    if st.interval is not None and exp.weighting in ("alwa1", "alwa2", "base", "fixed"):
+    if st.interval is not None and exp.interval == 100:  # a C named in the experiment (_C20) wins
         exp_run = replace(exp, interval=st.interval)
     set_weighting(cfg, exp_run, alwa_options)
     cfg.randomness = dict(seed=seed, deterministic=deterministic)

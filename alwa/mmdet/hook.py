@@ -158,6 +158,15 @@ class ALWAHook(Hook):
         setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_key, self.reg_key))
         self.head_path = path
 
+    def detach(self, model: torch.nn.Module) -> None:
+        """Undo :meth:`attach` (the head's own loss method is used again)."""
+        if is_model_wrapper(model):
+            model = model.module
+        _, head = resolve_head(model, self.head)
+        for m in LOSS_METHODS:
+            if isinstance(head.__dict__.get(m), ALWALossWrapper):
+                del head.__dict__[m]
+
     def before_run(self, runner) -> None:
         self.attach(runner.model)
         print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r}", logger="current")

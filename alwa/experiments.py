@@ -1,0 +1,142 @@
+"""The experiment lists of the training notebooks, per profile, and their summaries.
+
+Specs are plain dicts for :mod:`alwa.sweep` (no mmdet import here). A profile's
+parameters (``notebooks/params/{smoke,cpu,gpu}.yaml``, injected by papermill)
+pick the scale: ``data: mini`` + ``backbone: r18w16`` (smoke, cpu) or
+``data: voc`` + ``backbone: r50`` (gpu, the paper's configs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Iterable, Optional
+
+from . import stats
+
+TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
+                "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
+LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
+
+
+def weighting_tag(pair: str) -> str:
+    a, b = (float(v) for v in pair.split(":"))
+    return "base" if (a, b) == (1.0, 1.0) else f"w{a:.2f}-{b:.2f}"
+
+
+def _spec(p: dict, name: str, seed: int) -> dict:
+    s = {"name": name, "seed": int(seed), "work_root": p.get("work_root", "work_dirs")}
+    if p.get("data", "mini") == "mini":
+        s.update(data_dir=p.get("data_dir", "data/mini_voc"), dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
+                 setting=p.get("setting") or {})
+    else:
+        s.update(data_root=p.get("data_root"), paper=p.get("paper") or {})
+    return s
+
+
+def _seeds(p: dict, n: int) -> list[int]:
+    base = int(p.get("seed", 0))
+    return list(range(base, base + int(n)))
+
+
+def exp_name(p: dict, detector: str, loss: str, weighting: str, suffix: str = "") -> str:
+    bb = p.get("backbone", "r18w16")
+    if detector != "retinanet" and bb == "r101":
+        bb = "r50"
+    return f"{detector}_{bb}_{p.get('data', 'mini')}_{loss}_{weighting}{suffix}"
+
+
+def grid_specs(p: dict) -> list[dict]:
+    """Table 1: RetinaNet, 1:1 plus every weight pair, for each regression loss."""
+    pairs = p.get("grid_pairs") or TABLE1_PAIRS
+    out = []
+    for loss in p["grid_losses"]:
+        for pair in ["1.00:1.00", *pairs]:
+            for seed in _seeds(p, p["grid_seeds"]):
+                out.append(_spec(p, exp_name(p, "retinanet", loss, weighting_tag(pair)), seed))
+    return out
+
+
+def alwa_specs(p: dict) -> list[dict]:
+    """Tables 2 and 3: baseline / ALWA-1 / ALWA-2 for RetinaNet and Faster R-CNN (ALWA in the RPN)."""
+    out = []
+    for det, n in (("retinanet", p["retina_seeds"]), ("faster-rcnn", p["faster_seeds"])):
+        for loss in p["alwa_losses"]:
+            for w in ("base", "alwa1", "alwa2"):
+                for seed in _seeds(p, n):
+                    out.append(_spec(p, exp_name(p, det, loss, w), seed))
+    return out
+
+
+def ablation_specs(p: dict) -> list[dict]:
+    """Tables 7 and 8: Faster R-CNN ALWA-2 with C in abl_C and initial weights in abl_init (+ baselines)."""
+    out = []
+    for loss in p["abl_losses"]:
+        for seed in _seeds(p, p["abl_seeds"]):
+            out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "base"), seed))
+            for c in p["abl_C"]:
+                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", "" if int(c) == 100 else f"_C{int(c)}"), seed))
+            for w in p["abl_init"]:
+                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", "" if float(w) == 1.0 else f"_init{float(w):g}"), seed))
+    return out
+
+
+# ------------------------------------------------------------------ summaries
+def by_name(results: Iterable[dict], metric: str = "mAP") -> dict:
+    """{name: {seed: metric}}."""
+    out = defaultdict(dict)
+    for r in results:
+        v = r.get(metric)
+        if v is not None and math.isfinite(v):
+            out[r["name"]][int(r["seed"])] = float(v)
+    return dict(out)
+
+
+def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> list[dict]:
+    """One row per experiment name: mean and 95 % CI over seeds, and the paired
+    difference to ``baseline_of(name)`` (None for baselines)."""
+    vals = by_name(results, metric)
+    rows = []
+    for name in sorted(vals):
+        row = {"name": name, **{f"{k}": v for k, v in stats.mean_ci(list(vals[name].values())).items()}}
+        base = baseline_of(name)
+        if base and base != name and base in vals:
+            d = stats.paired_diff(vals[name], vals[base])
+            row.update(diff=d["mean"], diff_lo=d["lo"], diff_hi=d["hi"], diff_p=d["p"], diff_n=d["n"], verdict=stats.verdict(d))
+        rows.append(row)
+    return rows
+
+
+def baseline_name(name: str) -> str:
+    """The 1:1 baseline of an experiment name (same detector/backbone/data/loss)."""
+    parts = name.split("_")
+    return "_".join(parts[:4] + ["base"])
+
+
+def window_curves(result: dict, window: int) -> dict:
+    """Mean and std of the weighted cls/reg losses per ``window`` iterations
+    (figures 3 and 6), from the per-iteration record of a run."""
+    import numpy as np
+
+    pi = result["per_iter"]
+    c = np.asarray(pi["cls_raw"], float) * np.asarray(pi["cls_weight"] or [1.0] * len(pi["cls_raw"]), float)
+    w_reg = result.get("experiment", {}).get("reg_weight", 1.0) if result.get("experiment", {}).get("weighting") in ("alwa1", "alwa2") else 1.0
+    r = np.asarray(pi["reg_raw"], float) * w_reg
+    n = len(c) // window
+    if n == 0:
+        return {"iter": [], "cls_mean": [], "cls_std": [], "reg_mean": [], "reg_std": []}
+    C, R = c[: n * window].reshape(n, window), r[: n * window].reshape(n, window)
+    return {"iter": [(i + 1) * window for i in range(n)], "cls_mean": C.mean(1).tolist(), "cls_std": C.std(1, ddof=1).tolist(),
+            "reg_mean": R.mean(1).tolist(), "reg_std": R.std(1, ddof=1).tolist()}
+
+
+def paper_value(tables: dict, table: str, row: str, loss: str) -> Optional[float]:
+    """A value of tables.yaml (``loss`` in L1/SmoothL1/CIoU)."""
+    t = tables[table]
+    cols = t["columns"]
+    if table == "table1":
+        base = t["baseline"][loss]
+        if row == "1.00:1.00":
+            return base
+        return base + t["deltas_points"][row][cols.index(loss)] / 100
+    return t["rows"][row][cols.index(loss)]

@@ -1,0 +1,147 @@
+"""alwa.sweep (resumable parallel runner) and alwa.stats (scipy-based statistics)."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from alwa import experiments as ex
+from alwa import stats
+from alwa.sweep import load_failures, load_results, pending, run_sweep, spec_key
+
+FN = "toy_worker:run"
+TESTS = Path(__file__).resolve().parent
+
+
+def specs(n, **kw):
+    return [{"name": f"toy{i % 3}", "seed": i, **kw} for i in range(n)]
+
+
+def test_runs_everything_in_parallel_and_writes_one_file_each(tmp_path):
+    s = specs(5)
+    out = run_sweep(s, tmp_path, workers=2, threads=1, fn=FN, progress=False)
+    assert sorted(out["done"]) == sorted(spec_key(x) for x in s) and not out["failed"]
+    res = load_results(tmp_path, s)
+    assert len(res) == 5 and {r["threads"] for r in res} == {"1"}
+    assert len({r["pid"] for r in res}) >= 1
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    assert all(r["spec"]["name"] == r["name"] for r in res)
+
+
+def test_restart_skips_finished_and_reruns_nothing(tmp_path):
+    s = specs(4)
+    run_sweep(s, tmp_path, workers=1, fn=FN, progress=False, max_runs=2)  # a sweep "in parts"
+    assert len(pending(s, tmp_path)) == 2
+    mtimes = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
+    out = run_sweep(s, tmp_path, workers=2, fn=FN, progress=False)
+    assert len(out["done"]) == 2 and out["skipped"] == 2
+    for name, m in mtimes.items():
+        assert (tmp_path / name).stat().st_mtime_ns == m
+    assert run_sweep(s, tmp_path, fn=FN, progress=False)["done"] == []
+
+
+def test_a_failed_run_is_recorded_and_does_not_stop_the_others(tmp_path):
+    s = specs(3) + [{"name": "bad", "seed": 0, "fail": True}]
+    out = run_sweep(s, tmp_path, workers=2, fn=FN, progress=False)
+    assert out["failed"] == ["bad__s0"] and len(out["done"]) == 3
+    (f,) = load_failures(tmp_path)
+    assert "RuntimeError: boom in bad" in f["error"] and "Traceback" in f["traceback"]
+    assert len(load_results(tmp_path)) == 3
+    # retried next time; once it succeeds the failure record goes away
+    s[-1]["fail"] = False
+    out = run_sweep(s, tmp_path, fn=FN, progress=False)
+    assert out["done"] == ["bad__s0"] and not load_failures(tmp_path)
+
+
+def test_stale_results_are_rerun(tmp_path):
+    s = specs(2)
+    run_sweep(s, tmp_path, fn=FN, progress=False)
+    changed = [dict(x, setting={"iters": 10}) for x in s]
+    assert len(pending(changed, tmp_path)) == 2
+    assert load_results(tmp_path, changed) == []  # stale results are not served
+    assert pending([dict(x, work_root="elsewhere") for x in s], tmp_path) == []
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from alwa.sweep import run_sweep
+if __name__ == "__main__":
+    specs = [{{"name": "slow", "seed": i, "sleep": 0.2 if i == 0 else 30}} for i in range(3)]
+    run_sweep(specs, {out!r}, workers=1, fn="toy_worker:run", progress=False)
+"""
+
+
+def test_killed_sweep_loses_nothing(tmp_path):
+    script = tmp_path / "sweep.py"
+    out = tmp_path / "out"
+    script.write_text(KILL_SCRIPT.format(tests=str(TESTS), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    deadline = time.time() + 60
+    while not (out / "slow__s0.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert (out / "slow__s0.json").exists()
+    import os
+
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers die mid-run
+    proc.wait()
+    first = (out / "slow__s0.json").stat().st_mtime_ns
+    assert json.loads((out / "slow__s0.json").read_text())["seed"] == 0  # complete, valid JSON
+    assert not (out / "slow__s1.json").exists()
+    specs_fast = [{"name": "slow", "seed": i, "sleep": 0.2 if i == 0 else 30} for i in range(3)]
+    left = pending(specs_fast, out)
+    assert [spec_key(s) for s in left] == ["slow__s1", "slow__s2"]
+    assert (out / "slow__s0.json").stat().st_mtime_ns == first
+
+
+# ------------------------------------------------------------------ stats
+def test_mean_ci_equals_the_t_interval():
+    x = [0.71, 0.74, 0.69, 0.73, 0.75]
+    r = stats.mean_ci(x)
+    m, se = np.mean(x), st.sem(x)
+    h = se * st.t.ppf(0.975, len(x) - 1)
+    assert r["mean"] == pytest.approx(m) and r["lo"] == pytest.approx(m - h) and r["hi"] == pytest.approx(m + h)
+    assert math.isnan(stats.mean_ci([0.7])["lo"]) and stats.mean_ci([])["n"] == 0
+
+
+def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
+    a = {0: 0.75, 1: 0.77, 2: 0.74, 3: 0.80}
+    b = {0: 0.74, 1: 0.75, 2: 0.74, 9: 0.1}
+    r = stats.paired_diff(a, b)
+    assert r["seeds"] == [0, 1, 2] and r["n"] == 3
+    ref = st.ttest_rel([0.75, 0.77, 0.74], [0.74, 0.75, 0.74])
+    ci = ref.confidence_interval()
+    assert r["p"] == pytest.approx(ref.pvalue) and (r["lo"], r["hi"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert r["mean"] == pytest.approx(0.01)
+    assert stats.verdict(r) == "no clear difference"
+    assert stats.verdict(stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05})) == "better"
+    assert stats.verdict(stats.paired_diff({0: 1.0}, {0: 0.0})) == "too few seeds"
+
+
+def test_summary_table_pairs_against_the_baseline():
+    res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": 0.6 + 0.01 * s} for s in range(3)]
+    res += [{"name": "retinanet_r18w16_mini_l1_alwa2", "seed": s, "mAP": 0.62 + 0.01 * s + 0.001 * (s % 2)} for s in range(3)]
+    rows = {r["name"]: r for r in ex.summary_table(res, ex.baseline_name)}
+    assert "diff" not in rows["retinanet_r18w16_mini_l1_base"]
+    assert rows["retinanet_r18w16_mini_l1_alwa2"]["diff"] == pytest.approx(0.02 + 0.001 / 3)
+    assert rows["retinanet_r18w16_mini_l1_alwa2"]["verdict"] == "better"
+
+
+def test_spec_lists_cover_the_papers_tables():
+    p = dict(seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
+             abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5, 1.5], abl_seeds=3)
+    g = ex.grid_specs(p)
+    assert len(g) == 2 * 11 * 2 and {s["name"] for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
+    a = ex.alwa_specs(p)
+    assert len(a) == 3 * 5 + 3 * 3 and "faster-rcnn_r18w16_mini_l1_alwa1" in {s["name"] for s in a}
+    b = ex.ablation_specs(p)
+    assert {s["name"] for s in b} == {"faster-rcnn_r18w16_mini_l1_base", "faster-rcnn_r18w16_mini_l1_alwa2_C20",
+                                      "faster-rcnn_r18w16_mini_l1_alwa2", "faster-rcnn_r18w16_mini_l1_alwa2_init0.5",
+                                      "faster-rcnn_r18w16_mini_l1_alwa2_init1.5"}
