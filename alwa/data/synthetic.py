@@ -16,14 +16,14 @@ depend on the number of worker processes):
 
 * size: width and height uniform in ``image_size`` (default 160-320 px);
 * background: a two-colour gradient, low-frequency blotches, noise, and
-  clutter (lines, specks);
-* distractors (not annotated): irregular polygons, thick strokes, hollow
-  frames, half discs;
+  clutter (lines, specks; ``clutter`` scales it, default 0.5);
+* distractors (not annotated, 0-2 by default): irregular polygons, thick
+  strokes, hollow frames, half discs;
 * objects: 2-``max_objects`` of the :data:`CLASSES`, defined by *shape*;
-  colour and texture (solid, stripes, checker, dots, gradient) are drawn
-  independently of the class from a shared palette, so colour alone cannot
-  identify a class; geometric-mean size log-uniform in ``scale_range``
-  (default 14-112 px, 8x), aspect ratio log-uniform in 1:3..3:1;
+  colour and texture (by default solid, stripes or gradient; checker and dots
+  available) are drawn independently of the class from a shared palette, so
+  colour alone cannot identify a class; geometric-mean size log-uniform in
+  ``scale_range`` (default 20-160 px, 8x), aspect ratio log-uniform in 1:3..3:1;
 * occlusion: items are painted in random order, later ones cover earlier
   ones; truncation: objects may extend past the border.
 
@@ -58,6 +58,7 @@ PALETTE = np.array(
     dtype=np.uint8,
 )
 TEXTURES = ("solid", "stripes", "checker", "dots", "gradient")
+DEFAULT_TEXTURES = ("solid", "stripes", "gradient")
 DATASET_VERSION = 1
 SPLITS = {"trainval": ("VOC2012", 0), "test": ("VOC2007", 1)}
 
@@ -70,12 +71,13 @@ class MiniVOCOptions:
     n_test: int = 300
     seed: int = 0
     image_size: tuple[int, int] = (160, 320)
-    scale_range: tuple[float, float] = (14.0, 112.0)
+    scale_range: tuple[float, float] = (20.0, 160.0)
     aspect_range: tuple[float, float] = (1 / 3, 3.0)
-    max_objects: int = 6
+    max_objects: int = 5
     min_objects: int = 1
-    distractors: tuple[int, int] = (1, 4)
-    clutter: float = 1.0  # 0 = clean background, 1 = default clutter
+    distractors: tuple[int, int] = (0, 2)
+    clutter: float = 0.5  # 0 = clean background, 1 = heavy clutter
+    textures: tuple[str, ...] = DEFAULT_TEXTURES
     jpeg_quality: int = 90
     classes: tuple[str, ...] = field(default=CLASSES)
 
@@ -85,6 +87,9 @@ class MiniVOCOptions:
         self.aspect_range = tuple(self.aspect_range)
         self.distractors = tuple(self.distractors)
         self.classes = tuple(self.classes)
+        self.textures = tuple(self.textures)
+        if not self.textures or set(self.textures) - set(TEXTURES):
+            raise ValueError(f"textures must be a non-empty subset of {TEXTURES}, got {self.textures}")
         unknown = set(self.classes) - set(CLASSES)
         if unknown:
             raise ValueError(f"unknown classes {sorted(unknown)}; available: {CLASSES}")
@@ -155,11 +160,11 @@ def shape_mask(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarra
 DISTRACTORS = ("blob", "frame", "stroke", "halfdisc")
 
 
-def texture(w: int, h: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:
+def texture(w: int, h: int, rng: np.random.Generator, textures=TEXTURES) -> tuple[np.ndarray, tuple[int, int]]:
     """(h, w, 3) float32 fill (two palette colours in a random pattern) and the two palette indices."""
     i, j = (int(v) for v in rng.choice(len(PALETTE), 2, replace=False))
     c1, c2 = PALETTE[i].astype(np.float32), PALETTE[j].astype(np.float32)
-    kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
+    kind = textures[int(rng.integers(len(textures)))]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if kind == "solid":
         t = np.zeros((h, w), np.float32)
@@ -229,7 +234,7 @@ def render_image(opts: MiniVOCOptions, split_id: int, index: int) -> tuple[np.nd
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         x0, y0 = int(round(cx - bw / 2)), int(round(cy - bh / 2))
         mask = shape_mask(kind, bw, bh, rng)
-        fill, colours = texture(bw, bh, rng)
+        fill, colours = texture(bw, bh, rng, opts.textures)
         items.append(dict(kind=kind, is_obj=is_obj, x0=x0, y0=y0, bw=bw, bh=bh, mask=mask, fill=fill, colours=colours))
     order = rng.permutation(len(items))
     for idx in order:
