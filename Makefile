@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
-RESULTS ?= results/$(PROFILE)
+RESULTS ?= results
 export ALWA_WHEELHOUSE ?=
 PYTEST_ARGS ?=
 

@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
+def smoke_book(tmp_path_factory, smoke_results_root):
     from alwa import book
 
     base = tmp_path_factory.mktemp("book")
-    html = book.build("smoke", results_root=str(base / "results"), stage=str(base / "stage"), out=str(base / "out"))
+    html = book.build("smoke", results_root=str(smoke_results_root), stage=str(base / "stage"), out=str(base / "out"))
     return html
 
 

@@ -256,3 +256,20 @@ def test_distributed_launcher_pytorch_gives_identical_weights_on_all_ranks(tiny_
     assert r0["world"] == 2 and len(r0["traj"]) == ITERS // C
     assert r0["traj"] == r1["traj"] and r0["history"] == r1["history"]  # same window statistics on both ranks
     assert any(h["updated"] for h in r0["history"])
+
+
+@pytest.mark.slow
+def test_same_seed_same_result_and_the_record_is_complete(tmp_path):
+    from alwa.mmdet.run import run_spec
+
+    spec = dict(name="retinanet_r18w16_mini_l1_alwa1", seed=3, work_root=str(tmp_path / "w"), data_dir=str(tmp_path / "d" / "voc"),
+                dataset=dict(n_trainval=16, n_test=4), pretrain=dict(steps=5, batch_size=8),
+                setting=dict(iters=8, batch_size=2, img_scale=[128, 128], interval=4, warmup_iters=2))
+    a, b = run_spec(spec), run_spec(spec)
+    assert a["per_iter"]["cls_raw"] == b["per_iter"]["cls_raw"] and a["per_iter"]["reg_raw"] == b["per_iter"]["reg_raw"]
+    assert a["mAP"] == b["mAP"] and a["weight_trajectory"] == b["weight_trajectory"] and a["config_hash"] == b["config_hash"]
+    c = run_spec(dict(spec, seed=4))
+    assert c["per_iter"]["cls_raw"] != a["per_iter"]["cls_raw"]
+    for key in ("mAP", "windows", "weight_trajectory", "train_seconds", "provenance", "config_hash", "seed", "per_iter"):
+        assert key in a
+    assert len(a["per_iter"]["cls_raw"]) == 8 and len(a["windows"]) == 2 and a["provenance"]["mmdet"] == "3.3.0"

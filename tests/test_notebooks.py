@@ -59,15 +59,15 @@ def test_prepares_with_gpu_params(nb, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_at_smoke_profile(nb, tmp_path):
+def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
     params = yaml.safe_load((ROOT / "notebooks/params/smoke.yaml").read_text())
-    params["results_root"] = str(tmp_path / "results")
+    params["results_root"] = str(smoke_results_root)
     out = tmp_path / nb.name
     pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
-    produced = list((tmp_path / "results" / "smoke").rglob("*.json"))
+    produced = list((smoke_results_root / "smoke").rglob("*.json"))
     assert produced, "the notebook wrote no result file"
     for p in produced:
         data = json.loads(p.read_text())
