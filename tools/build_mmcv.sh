@@ -26,11 +26,6 @@ if [ -z "${ALWA_WHEELHOUSE:-}" ]; then
   sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
   (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$OLDPWD/$PY" -m pip install --no-deps --no-build-isolation .)
 fi
-"$PY" - <<'PY'
-import mmcv, mmcv.ops  # noqa: F401  (fails without compiled ops)
-from mmcv.ops import nms
-import torch
-keep = nms(torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)[1]
-assert keep.tolist() == [0], keep
-print("[setup] mmcv", mmcv.__version__, "with compiled ops: OK")
-PY
+# the compiled ops are checked by `python -m alwa.env_check` once mmcv's own
+# dependencies (opencv, mmengine) are installed by the next setup step
+"$PY" -m pip show mmcv | head -2
