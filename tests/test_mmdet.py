@@ -62,7 +62,8 @@ def scalars(work_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["retinanet_r18w16_mini_l1_alwa1", "faster-rcnn_r18w16_mini_smoothl1_alwa2"])
+@pytest.mark.parametrize("name", ["retinanet_r18w16_mini_l1_alwa1", "faster-rcnn_r18w16_mini_smoothl1_alwa2",
+                                  "retinanet_r18w16_mini_giou_alwa1"])
 def test_trains_past_two_windows_and_logs_weights_consistent_with_alwa(name, tiny_voc, tmp_path):
     runner = Runner.from_cfg(tiny_cfg(name, tiny_voc, tmp_path))
     runner.train()

@@ -269,14 +269,14 @@ class MiniSetting:
 
     Calibrated on 2 cores (see the experiments chapter for the tuning runs)."""
 
-    iters: int = 600
+    iters: int = 700
     batch_size: int = 8
     lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_iters: int = 100
     grad_clip: Optional[float] = 10.0
-    img_scale: tuple[int, int] = (256, 256)
+    img_scale: tuple[int, int] = (160, 160)
     base_channels: int = 16
     fpn_channels: int = 64
     stacked_convs: int = 2

@@ -64,14 +64,14 @@ def run_spec(spec: dict) -> dict:
         cfg = build_config(exp.name, data_root=data_root, setting=setting, work_dir=str(work_dir), seed=seed)
     else:
         cfg = build_config(exp.name, data_root=spec.get("data_root"), work_dir=str(work_dir), seed=seed, **(spec.get("paper") or {}))
-    cfg.experiment_name = f"{exp.name}__s{seed}_{uuid.uuid4().hex[:8]}"
     cfg.log_level = spec.get("log_level", "WARNING")
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=10**9, by_epoch=False, save_last=spec.get("save_checkpoint", False))
     if "max_iters" in spec:
         cfg.train_cfg.max_iters = spec["max_iters"]
     if cfg.train_cfg.get("type") == "IterBasedTrainLoop":
         cfg.train_cfg.val_interval = 10**9  # evaluate once, after training (runner.test below)
-    config_hash = hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
+    config_hash = hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]  # before the per-run unique name
+    cfg.experiment_name = f"{exp.name}__s{seed}_{uuid.uuid4().hex[:8]}"
 
     runner = Runner.from_cfg(cfg)
     logging.getLogger("mmengine").setLevel(logging.WARNING)

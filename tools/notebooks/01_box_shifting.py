@@ -27,6 +27,7 @@ bs_slide_points = 281
 bs_grid_points = 81
 """),
     ("code", """
+%matplotlib inline
 import time
 import matplotlib
 import pandas as pd

@@ -33,6 +33,7 @@ bench_steps = 8
 """
 
 SETUP = """
+%matplotlib inline
 import math
 import matplotlib
 import pandas as pd
