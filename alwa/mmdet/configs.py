@@ -281,6 +281,7 @@ class MiniSetting:
     fpn_channels: int = 64
     stacked_convs: int = 2
     octave_base_scale: int = 2
+    head_norm: Optional[str] = None  # "GN": GroupNorm in the RetinaNet head's stacked convs
     pretrained: Optional[str] = None  # backbone checkpoint (see alwa.mmdet.pretrain)
     num_workers: int = 0
     val_interval: Optional[int] = None  # None: evaluate once, at the end
@@ -317,6 +318,8 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
         h.stacked_convs = st.stacked_convs
         h.anchor_generator.octave_base_scale = st.octave_base_scale
         h.anchor_generator.strides = strides
+        if st.head_norm == "GN":
+            h.norm_cfg = dict(type="GN", num_groups=16, requires_grad=True)
     else:
         r = model.rpn_head
         r.in_channels = r.feat_channels = st.fpn_channels
