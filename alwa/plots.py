@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -148,27 +148,4 @@ def plot_scale_aspect(factors, results_scale, results_aspect, path=None):
         ax.set_ylabel("loss")
     axes[0].legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def savefig_all(figs: dict, out_dir) -> dict:
-    """Save several figures as PNG into ``out_dir``; returns name -> path."""
-    from pathlib import Path
-
-    out = {}
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for name, fig in figs.items():
-        p = Path(out_dir) / f"{name}.png"
-        fig.savefig(p, dpi=110, bbox_inches="tight")
-        out[name] = str(p)
-    return out
-
-
-def placeholder(text: str, path: Optional[str] = None):
-    """A figure saying why a plot is empty (e.g. smoke profile, missing results)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 1.5))
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
     return _save(fig, path)
