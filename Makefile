@@ -7,12 +7,15 @@ PROFILE ?= cpu
 RESULTS ?= results
 export ALWA_WHEELHOUSE ?=
 PYTEST_ARGS ?=
+MAX_RUNS ?=
 
-.PHONY: setup test test-fast book bench clean-book help
+.PHONY: setup test test-fast book sweep bench clean-book help
 
 help:
 	@echo "make test    - set up the environment and run the whole test suite"
 	@echo "make book    - set up, execute the notebooks (PROFILE=$(PROFILE)) and build the book"
+	@echo "               MAX_RUNS=0 renders from the results that exist, starting no training run"
+	@echo "make sweep   - run (resume) the training runs of PROFILE outside the notebooks (MAX_RUNS=n: n of them)"
 
 setup: $(VENV)/.stamp-all
 
@@ -51,7 +54,10 @@ bench: setup
 	$(PY) -m alwa.bench
 
 book: setup
-	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS)
+	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
+
+sweep: setup
+	$(PY) -m alwa.experiments sweep --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
 
 clean-book:
 	rm -rf _build book/_executed

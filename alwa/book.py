@@ -3,6 +3,7 @@ claims and data pages from the results, and run ``jupyter-book build`` with
 warnings as errors.
 
     python -m alwa.book build --profile cpu --results results        # make book
+    python -m alwa.book build --profile cpu --max-runs 0              # render from the results that exist
     python -m alwa.book build --profile smoke --results /tmp/r --stage /tmp/stage --out /tmp/html
 
 With ``--stage`` (or any profile but the published ``cpu``) the book sources are
@@ -37,18 +38,22 @@ PAPER_EVIDENCE = {
 }
 
 
-def notebook_params(profile: str, results_root: str) -> dict:
+def notebook_params(profile: str, results_root: str, max_runs: Optional[int] = None) -> dict:
     p = yaml.safe_load((NOTEBOOKS / "params" / f"{check_profile(profile)}.yaml").read_text())
     p["results_root"] = str(results_root)
+    if max_runs is not None:
+        p["max_runs"] = int(max_runs)
     return p
 
 
-def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False) -> list[Path]:
-    """papermill every notebook (or ``names``) into ``dest``."""
+def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False,
+            max_runs: Optional[int] = None) -> list[Path]:
+    """papermill every notebook (or ``names``) into ``dest``; ``max_runs`` caps the
+    training runs each notebook starts (0: render from the results that exist)."""
     import papermill as pm
 
     dest.mkdir(parents=True, exist_ok=True)
-    params = notebook_params(profile, results_root)
+    params = notebook_params(profile, results_root, max_runs)
     out = []
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         if names and nb.stem not in names:
@@ -148,7 +153,7 @@ def stage_sources(stage: Path, keep_executed: bool = False) -> None:
 
 
 def build(profile: str = PUBLISHED, results_root: str = "results", stage: Optional[str] = None, out: Optional[str] = None,
-          execute_notebooks: bool = True, names: Optional[list] = None) -> Path:
+          execute_notebooks: bool = True, names: Optional[list] = None, max_runs: Optional[int] = None) -> Path:
     check_profile(profile)
     in_place = stage is None and profile == PUBLISHED
     root = ROOT if in_place else Path(stage or ROOT / "_build" / f"stage-{profile}")
@@ -158,7 +163,7 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
     generated = root / "book" / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     if execute_notebooks:
-        execute(profile, results_root, executed, names)
+        execute(profile, results_root, executed, names, max_runs=max_runs)
     elif not in_place and not executed.exists() and (ROOT / "book" / "executed").exists():
         shutil.copytree(ROOT / "book" / "executed", executed, dirs_exist_ok=True)
     (generated / "claims.md").write_text(claims_page(profile, results_root))
@@ -183,8 +188,11 @@ def main(argv=None) -> None:
     b.add_argument("--out", default=None)
     b.add_argument("--no-execute", action="store_true", help="use the executed notebooks already in book/executed")
     b.add_argument("--only", nargs="*", help="execute only these notebooks (stems)")
+    b.add_argument("--max-runs", type=int, default=None,
+                   help="start at most this many training runs per notebook (0: use only the results that exist; "
+                        "run the rest with `python -m alwa.experiments sweep`)")
     a = ap.parse_args(argv)
-    build(a.profile, a.results, a.stage, a.out, not a.no_execute, a.only)
+    build(a.profile, a.results, a.stage, a.out, not a.no_execute, a.only, a.max_runs)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def window_curves(result: dict, window: int) -> dict:
 
     pi = result["per_iter"]
     c = np.asarray(pi["cls_raw"], float) * np.asarray(pi["cls_weight"] or [1.0] * len(pi["cls_raw"]), float)
-    w_reg = result.get("experiment", {}).get("reg_weight", 1.0) if result.get("experiment", {}).get("weighting") in ("alwa1", "alwa2") else 1.0
+    w_reg = float(result.get("experiment", {}).get("reg_weight", 1.0))  # fixed in every mode (1 for baselines)
     r = np.asarray(pi["reg_raw"], float) * w_reg
     n = len(c) // window
     if n == 0:
@@ -140,3 +140,65 @@ def paper_value(tables: dict, table: str, row: str, loss: str) -> Optional[float
             return base
         return base + t["deltas_points"][row][cols.index(loss)] / 100
     return t["rows"][row][cols.index(loss)]
+
+
+# ------------------------------------------------------------------ the sweep of a profile, without the notebooks
+PARTS = {"alwa": alwa_specs, "grid": grid_specs, "ablation": ablation_specs}
+
+
+def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) -> list[dict]:
+    """The specs of the training notebooks, in an order that makes partial results
+    useful: part by part, RetinaNet before Faster R-CNN, then seed by seed (every
+    configuration of seed 0 before any of seed 1), duplicates removed."""
+    out, seen = [], set()
+    for i, part in enumerate(parts):
+        specs = PARTS[part](p)
+        order = sorted(range(len(specs)), key=lambda k: (not specs[k]["name"].startswith("retinanet"), specs[k]["seed"], k))
+        for k in order:
+            key = f"{specs[k]['name']}__s{specs[k]['seed']}"
+            if key not in seen:
+                seen.add(key)
+                out.append(specs[k])
+    return out
+
+
+def main(argv=None) -> None:
+    """``python -m alwa.experiments sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
+    run (or resume) a profile's training runs in the background, outside the notebooks;
+    the notebooks then find the results and run nothing again."""
+    import argparse
+    from pathlib import Path
+
+    import yaml
+
+    from .results import check_profile, results_dir
+    from .sweep import pending, run_sweep
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("sweep", help="run the pending training runs of a profile")
+    a.add_argument("--profile", default="cpu")
+    a.add_argument("--results", default="results")
+    a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
+    a.add_argument("--max-runs", type=int, default=None)
+    a.add_argument("--workers", type=int, default=None, help="default: the profile's")
+    a.add_argument("--threads", type=int, default=None, help="default: the profile's")
+    a.add_argument("--list", action="store_true", help="print the pending specs and stop")
+    args = ap.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    p = yaml.safe_load((root / "notebooks" / "params" / f"{check_profile(args.profile)}.yaml").read_text())
+    specs = profile_specs(p, args.parts)
+    out = results_dir(args.results, args.profile, "runs")
+    todo = pending(specs, out)
+    print(f"{args.profile}: {len(specs)} runs in {args.parts}, {len(todo)} pending (results in {out})", flush=True)
+    if args.list:
+        for s in todo:
+            print(f"  {s['name']}__s{s['seed']}")
+        return
+    summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
+                        devices=p.get("devices"), desc=f"{args.profile} sweep", max_runs=args.max_runs)
+    print(f"done {len(summary['done'])}, failed {len(summary['failed'])}: {summary['failed']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

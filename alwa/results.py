@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import platform
@@ -89,3 +91,19 @@ def provenance() -> dict:
 
     info["alwa"] = __version__
     return info
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """An exclusive advisory lock on ``path`` (created if missing) for the ``with`` block:
+    processes that prepare the same data set or checkpoint wait for each other (POSIX)."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

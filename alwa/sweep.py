@@ -15,10 +15,12 @@ The worker function is named by its import path (default
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -55,13 +57,42 @@ def _init_worker(threads: int, devices) -> None:
     torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so C
+    libraries and warnings too) to ``path`` for the block, then restore them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def log_path(spec: dict) -> Path:
+    """Where a worker writes the output of a run: ``{work_root}/logs/{key}.log``."""
+    return Path(spec.get("work_root", "work_dirs")) / "logs" / f"{spec_key(spec)}.log"
+
+
 def _run_one(fn_path: str, spec: dict, out_dir: str) -> tuple[str, str, float]:
-    """Worker: run, then write the result (or the failure) atomically."""
+    """Worker: run (its output going to :func:`log_path`), then write the result
+    (or the failure) atomically."""
     key = spec_key(spec)
     out = Path(out_dir)
     t0 = time.time()
     try:
-        result = _resolve(fn_path)(spec)
+        with _output_to(log_path(spec)):
+            result = _resolve(fn_path)(spec)
         result.setdefault("spec", spec)
         result.setdefault("device", _DEVICE)
         write_json_atomic(out / f"{key}.json", result)
@@ -71,7 +102,7 @@ def _run_one(fn_path: str, spec: dict, out_dir: str) -> tuple[str, str, float]:
         return key, "ok", time.time() - t0
     except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
         write_json_atomic(out / f"{key}.failed.json", {
-            "spec": spec, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
+            "spec": spec, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(), "log": str(log_path(spec)),
             "seconds": time.time() - t0, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
         return key, "failed", time.time() - t0

@@ -62,6 +62,18 @@ def test_ensure_skips_an_existing_identical_dataset(tmp_path):
     assert jpg.stat().st_mtime_ns == before
 
 
+def test_ensure_repairs_a_damaged_dataset(tmp_path):
+    """A file changed after generation (e.g. two processes writing different data sets
+    into one folder) is noticed through the manifest's hashes and the set is made again."""
+    synthetic.ensure(tmp_path, SMALL, workers=1, progress=False)
+    good = tree_hashes(tmp_path)
+    jpg = sorted((tmp_path / "VOCdevkit" / "VOC2007" / "JPEGImages").iterdir())[0]
+    jpg.write_bytes(b"not a jpeg")
+    (tmp_path / "VOCdevkit" / "VOC2012" / "Annotations").iterdir().__next__().unlink()
+    synthetic.ensure(tmp_path, SMALL, workers=1, progress=False)
+    assert tree_hashes(tmp_path) == good
+
+
 @pytest.fixture(scope="module")
 def rendered():
     opts = MiniVOCOptions(seed=3)
@@ -102,6 +114,23 @@ def test_every_class_appears_and_colour_does_not_identify_a_class(rendered):
     for cls, c in colours.items():
         assert len(c) >= 8, (cls, c)  # each class is drawn in most of the 12 palette colours
         assert max(c.values()) / sum(c.values()) < 0.3
+
+
+def test_colour_bias_makes_colour_informative_but_never_identifying():
+    """With colour_bias p, an object's first colour is its class's home colour with
+    probability about p + (1 - p) / 12; every class still comes in most colours."""
+    opts = MiniVOCOptions(colour_bias=0.6)
+    first = defaultdict(Counter)
+    for i in range(120):
+        _, anns = synthetic.render_image(opts, 0, i)
+        for a in anns:
+            first[a["name"]][a["colours"][0]] += 1
+    for cls, c in first.items():
+        n, home = sum(c.values()), synthetic.CLASSES.index(cls)
+        assert 0.45 < c[home] / n < 0.85, (cls, c)
+        assert len(c) >= 6, (cls, c)  # colour alone does not identify the class
+    with pytest.raises(ValueError, match="colour_bias"):
+        MiniVOCOptions(colour_bias=1.0)
 
 
 def test_flags_are_truthful(rendered):

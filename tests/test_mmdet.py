@@ -274,3 +274,43 @@ def test_same_seed_same_result_and_the_record_is_complete(tmp_path):
     for key in ("mAP", "windows", "weight_trajectory", "train_seconds", "provenance", "config_hash", "seed", "per_iter"):
         assert key in a
     assert len(a["per_iter"]["cls_raw"]) == 8 and len(a["windows"]) == 2 and a["provenance"]["mmdet"] == "3.3.0"
+
+
+def test_mini_setting_knobs_reach_the_model():
+    """The calibration knobs of MiniSetting end up in the built model (and a typo is an error)."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    register_all_modules()
+    st = MiniSetting(head_init="kaiming", head_norm="GN", frozen_stages=4, norm_eval=True, scales_per_octave=1, anchor_ratios=(1.0,))
+    m = MODELS.build(build_config("retinanet_r18w16_mini_l1_base", setting=st).model)
+    m.init_weights()
+    h = m.bbox_head
+    assert h.num_base_priors == 1 and h.cls_convs[0].gn is not None
+    conv_std = float(h.cls_convs[0].conv.weight.std())
+    assert 0.04 < conv_std < 0.08  # Kaiming for 64 x 3 x 3 inputs: sqrt(2 / 576) = 0.059, not 0.01
+    assert float(h.retina_cls.weight.std()) == pytest.approx(0.01, rel=0.2)
+    assert float(h.retina_cls.bias[0]) == pytest.approx(-4.595, abs=1e-3)  # the focal-loss prior, kept
+    m.train()
+    assert all(not p.requires_grad for p in m.backbone.parameters()) and not m.backbone.bn1.training
+    fr = build_config("faster-rcnn_r18w16_mini_l1_base", setting=MiniSetting(roi_samples=64, roi_fc=128, rpn_proposals=150)).model
+    assert fr.train_cfg.rcnn.sampler.num == 64 and fr.roi_head.bbox_head.fc_out_channels == 128
+    assert fr.train_cfg.rpn_proposal.max_per_img == 150
+    with pytest.raises(ValueError, match="head_init"):
+        build_config("retinanet_r18w16_mini_l1_base", setting=MiniSetting(head_init="xavier"))
+
+
+def test_deep_multiscale_pretraining_trains_every_level(tiny_voc, tmp_path):
+    """deep=True puts a classifier on C3, C4 and C5; the saved backbone loads into mmdet's ResNet;
+    other options give another cache entry."""
+    from mmdet.models.backbones import ResNet
+
+    from alwa.mmdet.pretrain import PretrainOptions, ensure_pretrained
+
+    opts = PretrainOptions(steps=3, batch_size=8, sizes=(16, 32), deep=True)
+    path = ensure_pretrained(tiny_voc, synthetic.CLASSES, tmp_path, opts, progress=False)
+    ck = torch.load(path, weights_only=False)
+    assert ck["meta"]["options"]["deep"] is True and list(ck["meta"]["options"]["sizes"]) == [16, 32]
+    ResNet(depth=18, base_channels=16, out_indices=(1, 2, 3)).load_state_dict(ck["state_dict"])
+    other = ensure_pretrained(tiny_voc, synthetic.CLASSES, tmp_path, PretrainOptions(steps=3, batch_size=8), progress=False)
+    assert other != path and other.exists()

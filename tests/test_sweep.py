@@ -35,6 +35,20 @@ def test_runs_everything_in_parallel_and_writes_one_file_each(tmp_path):
     assert all(r["spec"]["name"] == r["name"] for r in res)
 
 
+def test_worker_output_goes_to_a_log_file_per_run(tmp_path, capfd):
+    """What a run prints (Python or C level) lands in {work_root}/logs/{key}.log, not in
+    the caller's output (a notebook cell), and the failure record names the log."""
+    s = [{"name": "talk", "seed": 0, "talk": True, "work_root": str(tmp_path / "w")},
+         {"name": "talkbad", "seed": 0, "talk": True, "fail": True, "work_root": str(tmp_path / "w")}]
+    run_sweep(s, tmp_path / "r", workers=2, fn=FN, progress=False)
+    out, err = capfd.readouterr()
+    assert "hello from" not in out + err and "fd 2" not in out + err
+    log = (tmp_path / "w" / "logs" / "talk__s0.log").read_text()
+    assert "hello from talk" in log and "written straight to fd 2" in log
+    (f,) = load_failures(tmp_path / "r")
+    assert f["log"].endswith("talkbad__s0.log") and "hello from talkbad" in Path(f["log"]).read_text()
+
+
 def test_restart_skips_finished_and_reruns_nothing(tmp_path):
     s = specs(4)
     run_sweep(s, tmp_path, workers=1, fn=FN, progress=False, max_runs=2)  # a sweep "in parts"
@@ -145,3 +159,31 @@ def test_spec_lists_cover_the_papers_tables():
     assert {s["name"] for s in b} == {"faster-rcnn_r18w16_mini_l1_base", "faster-rcnn_r18w16_mini_l1_alwa2_C20",
                                       "faster-rcnn_r18w16_mini_l1_alwa2", "faster-rcnn_r18w16_mini_l1_alwa2_init0.5",
                                       "faster-rcnn_r18w16_mini_l1_alwa2_init1.5"}
+
+
+def test_profile_specs_orders_for_useful_partial_results():
+    """The background sweep runs every notebook spec once, RetinaNet before Faster R-CNN
+    within a part, and all configurations of a seed before the next seed."""
+    p = dict(seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
+             faster_seeds=2, abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5], abl_seeds=2)
+    specs = ex.profile_specs(p, ["alwa", "grid", "ablation"])
+    keys = [spec_key(s) for s in specs]
+    assert len(keys) == len(set(keys))
+    union = {spec_key(s) for f in (ex.alwa_specs, ex.grid_specs, ex.ablation_specs) for s in f(p)}
+    assert set(keys) == union
+    alwa = [s for s in specs[: len(ex.alwa_specs(p))]]
+    dets = [s["name"].split("_")[0] for s in alwa]
+    assert dets == sorted(dets, key=lambda d: d != "retinanet")  # RetinaNet first
+    retina_seeds = [s["seed"] for s in alwa if s["name"].startswith("retinanet")]
+    assert retina_seeds == sorted(retina_seeds) and retina_seeds[:6] == [0] * 6  # 2 losses x 3 weightings of seed 0 first
+
+
+def test_sweep_command_lists_pending_runs(tmp_path):
+    """`python -m alwa.experiments sweep --list` names what is left without running it."""
+    r = subprocess.run([sys.executable, "-m", "alwa.experiments", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"],
+                       capture_output=True, text=True, check=True, cwd=TESTS.parent)
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("smoke: ") and "pending" in first
+    listed = [l.strip() for l in r.stdout.splitlines()[1:]]
+    assert listed and all("__s" in l for l in listed)
+    assert not (tmp_path / "smoke" / "runs").exists() or not list((tmp_path / "smoke" / "runs").glob("*.json"))

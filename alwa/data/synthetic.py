@@ -78,6 +78,7 @@ class MiniVOCOptions:
     distractors: tuple[int, int] = (0, 2)
     clutter: float = 0.5  # 0 = clean background, 1 = heavy clutter
     textures: tuple[str, ...] = DEFAULT_TEXTURES
+    colour_bias: float = 0.0  # probability that an object's first colour is its class's home colour
     jpeg_quality: int = 90
     classes: tuple[str, ...] = field(default=CLASSES)
 
@@ -95,6 +96,8 @@ class MiniVOCOptions:
             raise ValueError(f"unknown classes {sorted(unknown)}; available: {CLASSES}")
         if len(self.classes) < 1:
             raise ValueError("need at least one class")
+        if not (0.0 <= self.colour_bias < 1.0):
+            raise ValueError(f"colour_bias must be in [0, 1) so that colour alone never identifies a class, got {self.colour_bias}")
         if not (0 < self.image_size[0] <= self.image_size[1]):
             raise ValueError(f"image_size must be (min, max) with 0 < min <= max, got {self.image_size}")
         if not (4 <= self.scale_range[0] <= self.scale_range[1]):
@@ -160,9 +163,17 @@ def shape_mask(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarra
 DISTRACTORS = ("blob", "frame", "stroke", "halfdisc")
 
 
-def texture(w: int, h: int, rng: np.random.Generator, textures=TEXTURES) -> tuple[np.ndarray, tuple[int, int]]:
-    """(h, w, 3) float32 fill (two palette colours in a random pattern) and the two palette indices."""
-    i, j = (int(v) for v in rng.choice(len(PALETTE), 2, replace=False))
+def texture(w: int, h: int, rng: np.random.Generator, textures=TEXTURES, home: Optional[int] = None,
+            colour_bias: float = 0.0) -> tuple[np.ndarray, tuple[int, int]]:
+    """(h, w, 3) float32 fill (two palette colours in a random pattern) and the two palette indices.
+
+    With ``colour_bias`` > 0, the first colour is the palette colour ``home`` with that
+    probability (else both are drawn uniformly, as with ``colour_bias`` = 0)."""
+    if colour_bias > 0 and home is not None and rng.random() < colour_bias:
+        i = int(home)
+        j = int(rng.choice([k for k in range(len(PALETTE)) if k != i]))
+    else:
+        i, j = (int(v) for v in rng.choice(len(PALETTE), 2, replace=False))
     c1, c2 = PALETTE[i].astype(np.float32), PALETTE[j].astype(np.float32)
     kind = textures[int(rng.integers(len(textures)))]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -234,7 +245,8 @@ def render_image(opts: MiniVOCOptions, split_id: int, index: int) -> tuple[np.nd
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         x0, y0 = int(round(cx - bw / 2)), int(round(cy - bh / 2))
         mask = shape_mask(kind, bw, bh, rng)
-        fill, colours = texture(bw, bh, rng, opts.textures)
+        home = CLASSES.index(kind) if is_obj else None  # a class's home colour: its index in the palette
+        fill, colours = texture(bw, bh, rng, opts.textures, home, opts.colour_bias)
         items.append(dict(kind=kind, is_obj=is_obj, x0=x0, y0=y0, bw=bw, bh=bh, mask=mask, fill=fill, colours=colours))
     order = rng.permutation(len(items))
     for idx in order:
@@ -382,14 +394,32 @@ class _Serial:
         return map(fn, it)
 
 
+def _changed_files(root: Path, sha: dict) -> list[str]:
+    """Files listed in a manifest that are missing or whose sha256 differs."""
+    bad = []
+    for rel, want in sha.items():
+        f = root / rel
+        if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != want:
+            bad.append(rel)
+    return bad
+
+
 def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[int] = None, progress: bool = True) -> Path:
-    """Generate the dataset unless ``out_dir`` already holds one made with the same options."""
+    """Generate the dataset unless ``out_dir`` already holds one made with the same options.
+
+    Safe to call from several processes at once (a lock file next to ``out_dir``)."""
+    from ..results import file_lock
+
     opts = options or MiniVOCOptions()
     manifest = Path(out_dir) / "VOCdevkit" / "mini_voc.json"
-    if manifest.exists():
-        old = json.loads(manifest.read_text())
-        want = json.loads(json.dumps(asdict(opts)))
-        if old.get("version") == DATASET_VERSION and old.get("options") == want:
-            return Path(out_dir)
-    generate(out_dir, opts, workers=workers, progress=progress)
+    with file_lock(Path(str(Path(out_dir)) + ".lock")):
+        if manifest.exists():
+            old = json.loads(manifest.read_text())
+            want = json.loads(json.dumps(asdict(opts)))
+            if old.get("version") == DATASET_VERSION and old.get("options") == want:
+                bad = _changed_files(Path(out_dir), old.get("sha256", {}))
+                if not bad:
+                    return Path(out_dir)
+                print(f"{len(bad)} file(s) of {out_dir} differ from its manifest (e.g. {bad[0]}): generating it again")
+        generate(out_dir, opts, workers=workers, progress=progress)
     return Path(out_dir)

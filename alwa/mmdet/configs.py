@@ -281,6 +281,14 @@ class MiniSetting:
     fpn_channels: int = 64
     stacked_convs: int = 2
     octave_base_scale: int = 2
+    scales_per_octave: int = 3  # RetinaNet anchors per octave (the paper: 3)
+    anchor_ratios: tuple = (0.5, 1.0, 2.0)  # RetinaNet and RPN anchor aspect ratios (the paper: 0.5, 1, 2)
+    frozen_stages: int = -1  # backbone stages kept at their pre-trained weights (-1: none; the paper: 1)
+    norm_eval: bool = False  # backbone BatchNorm statistics and affine kept as pre-trained (the paper: True)
+    roi_samples: int = 128  # Faster R-CNN: RoIs sampled per image for the RoI head (the paper: 512)
+    roi_fc: int = 256  # Faster R-CNN: width of the RoI head's two shared fc layers (the paper: 1024)
+    rpn_proposals: int = 300  # Faster R-CNN: proposals per image kept for training (the paper: 1000)
+    head_init: str = "normal"  # RetinaNet head convs: "normal" (std 0.01, the paper) or "kaiming"
     head_norm: Optional[str] = None  # "GN": GroupNorm in the RetinaNet head's stacked convs
     pretrained: Optional[str] = None  # backbone checkpoint (see alwa.mmdet.pretrain)
     num_workers: int = 0
@@ -305,8 +313,9 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
     classes = tuple(st.classes)
     model = cfg.model
     w = st.base_channels
-    model.backbone = dict(type="ResNet", depth=18, base_channels=w, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
-                          norm_cfg=dict(type="BN", requires_grad=True), norm_eval=False, style="pytorch",
+    model.backbone = dict(type="ResNet", depth=18, base_channels=w, num_stages=4, out_indices=(1, 2, 3),
+                          frozen_stages=st.frozen_stages, norm_cfg=dict(type="BN", requires_grad=not st.norm_eval),
+                          norm_eval=st.norm_eval, style="pytorch",
                           init_cfg=dict(type="Pretrained", checkpoint=st.pretrained) if st.pretrained else None)
     model.neck = dict(type="FPN", in_channels=[2 * w, 4 * w, 8 * w], out_channels=st.fpn_channels, start_level=0,
                       add_extra_convs=False, num_outs=3)
@@ -317,7 +326,15 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
         h.in_channels = h.feat_channels = st.fpn_channels
         h.stacked_convs = st.stacked_convs
         h.anchor_generator.octave_base_scale = st.octave_base_scale
+        h.anchor_generator.scales_per_octave = st.scales_per_octave
+        h.anchor_generator.ratios = list(st.anchor_ratios)
         h.anchor_generator.strides = strides
+        if st.head_init == "kaiming":  # the stacked convs; retina_cls keeps std 0.01 and the prior bias
+            h.init_cfg = dict(type="Kaiming", layer="Conv2d", a=0, mode="fan_in", nonlinearity="relu", distribution="normal",
+                              override=[dict(type="Normal", name="retina_cls", std=0.01, bias_prob=0.01),
+                                        dict(type="Normal", name="retina_reg", std=0.01)])
+        elif st.head_init != "normal":
+            raise ValueError(f"head_init must be 'normal' or 'kaiming', got {st.head_init!r}")
         if st.head_norm == "GN":
             h.norm_cfg = dict(type="GN", num_groups=16, requires_grad=True)
     else:
@@ -325,14 +342,16 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
         r.in_channels = r.feat_channels = st.fpn_channels
         r.anchor_generator.scales = [st.octave_base_scale, st.octave_base_scale * 2]  # 16-128 px at strides 8-32
         r.anchor_generator.strides = strides
+        r.anchor_generator.ratios = list(st.anchor_ratios)
         roi = model.roi_head
         roi.bbox_roi_extractor.out_channels = st.fpn_channels
         roi.bbox_roi_extractor.featmap_strides = strides
         roi.bbox_head.in_channels = st.fpn_channels
-        roi.bbox_head.fc_out_channels = 256
+        roi.bbox_head.fc_out_channels = st.roi_fc
         roi.bbox_head.num_classes = len(classes)
-        model.train_cfg.rpn_proposal = dict(nms_pre=1000, max_per_img=300, nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0)
-        model.train_cfg.rcnn.sampler.num = 128
+        model.train_cfg.rpn_proposal = dict(nms_pre=1000, max_per_img=st.rpn_proposals, nms=dict(type="nms", iou_threshold=0.7),
+                                            min_bbox_size=0)
+        model.train_cfg.rcnn.sampler.num = st.roi_samples
         model.test_cfg.rpn = dict(nms_pre=500, max_per_img=200, nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0)
     set_reg_loss(_head(model, alwa_head_path(exp.detector)), exp.reg_loss)
 

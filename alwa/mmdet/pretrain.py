@@ -37,6 +37,8 @@ class PretrainOptions:
     background_per_image: int = 2
     seed: int = 0
     threads: Optional[int] = None
+    sizes: tuple = ()  # crop sizes (px) drawn per batch; () = always ``crop``
+    deep: bool = False  # a linear classifier on each of C3, C4, C5 (pooled), losses summed
 
 
 def _crops(voc_root: Path, classes, crop: int, bg_per_image: int, rng: np.random.Generator):
@@ -78,12 +80,32 @@ def _overlap(a, b) -> float:
 
 
 class Classifier(nn.Module):
-    def __init__(self, backbone: nn.Module, channels: int, n_out: int):
+    """Pooled C5 -> linear (``deep=False``), or one linear classifier per output
+    level (C3, C4, C5), whose logits are summed (``deep=True``): then the
+    finer levels, from which the detector sees small objects, learn the classes too."""
+
+    def __init__(self, backbone: nn.Module, channels: int, n_out: int, deep: bool = False):
         super().__init__()
-        self.backbone, self.fc = backbone, nn.Linear(channels, n_out)
+        self.backbone, self.deep = backbone, deep
+        if deep:
+            self.fcs = nn.ModuleList([nn.Linear(channels // 4, n_out), nn.Linear(channels // 2, n_out), nn.Linear(channels, n_out)])
+        else:
+            self.fc = nn.Linear(channels, n_out)
 
     def forward(self, x):
-        return self.fc(self.backbone(x)[-1].mean((2, 3)))
+        feats = self.backbone(x)
+        if not self.deep:
+            return self.fc(feats[-1].mean((2, 3)))
+        return [fc(f.mean((2, 3))) for fc, f in zip(self.fcs, feats)]
+
+    def loss(self, x, y):
+        out = self(x)
+        outs = out if isinstance(out, list) else [out]
+        return sum(nn.functional.cross_entropy(o, y) for o in outs)
+
+    def predict(self, x):
+        out = self(x)
+        return (sum(out) if isinstance(out, list) else out).argmax(1)
 
 
 def _key(voc_root: Path, classes, opts: PretrainOptions) -> str:
@@ -103,7 +125,8 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
     t0 = time.time()
     rng = np.random.default_rng(opts.seed)
     torch.manual_seed(opts.seed)
-    x, y = _crops(Path(voc_root), classes, opts.crop, opts.background_per_image, rng)
+    base = max([opts.crop, *opts.sizes])
+    x, y = _crops(Path(voc_root), classes, base, opts.background_per_image, rng)
     mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
     std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
     X = (torch.from_numpy(x).permute(0, 3, 1, 2).float() - mean) / std  # the detector's normalisation
@@ -112,7 +135,7 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
     perm = torch.randperm(len(Y))
     val, tr = perm[:n_val], perm[n_val:]
     backbone = ResNet(depth=18, base_channels=opts.base_channels, out_indices=(1, 2, 3), norm_eval=False)
-    model = Classifier(backbone, opts.base_channels * 8, len(classes) + 1)
+    model = Classifier(backbone, opts.base_channels * 8, len(classes) + 1, deep=opts.deep)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.15)
     it = range(opts.steps)
@@ -127,14 +150,19 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
         xb = X[idx]
         flip = torch.rand(len(idx), generator=g) < 0.5
         xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-        loss = nn.functional.cross_entropy(model(xb), Y[idx])
+        size = opts.sizes[int(torch.randint(len(opts.sizes), (1,), generator=g))] if opts.sizes else opts.crop
+        if size != xb.shape[-1]:
+            xb = nn.functional.interpolate(xb, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        loss = model.loss(xb, Y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
     model.eval()
     with torch.no_grad():
-        acc = float((model(X[val]).argmax(1) == Y[val]).float().mean())
+        xv = X[val] if X.shape[-1] == opts.crop else nn.functional.interpolate(X[val], size=(opts.crop, opts.crop), mode="bilinear",
+                                                                             align_corners=False, antialias=True)
+        acc = float((model.predict(xv) == Y[val]).float().mean())
     meta = dict(options=asdict(opts), classes=list(classes), crops=len(Y), val_accuracy=acc, seconds=time.time() - t0)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +177,10 @@ def ensure_pretrained(voc_root, classes, cache_dir=".cache/pretrained", opts: Op
                       progress: bool = True) -> Path:
     """Path of the cached backbone for this dataset and options; trains it if missing."""
     opts = opts or PretrainOptions()
+    from ..results import file_lock
+
     path = Path(cache_dir) / f"r18w{opts.base_channels}_{_key(Path(voc_root), classes, opts)}.pth"
-    if not path.exists():
-        pretrain(voc_root, classes, path, opts, progress=progress)
+    with file_lock(path.with_suffix(".lock")):  # one process trains, the others wait for it
+        if not path.exists():
+            pretrain(voc_root, classes, path, opts, progress=progress)
     return path

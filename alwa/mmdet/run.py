@@ -60,6 +60,8 @@ def run_spec(spec: dict) -> dict:
         data_root, ckpt = prepare_mini_data(spec.get("data_dir", "data/mini_voc"), spec.get("dataset"), spec.get("pretrain"))
         known = {f.name for f in fields(MiniSetting)}
         overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items() if k in known}
+        if "classes" not in overrides and (spec.get("dataset") or {}).get("classes"):
+            overrides["classes"] = tuple(spec["dataset"]["classes"])  # the model predicts the data set's classes
         setting = MiniSetting(pretrained=ckpt, **overrides)
         cfg = build_config(exp.name, data_root=data_root, setting=setting, work_dir=str(work_dir), seed=seed)
     else:
