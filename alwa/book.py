@@ -132,6 +132,27 @@ def data_page(profile: str, dest: Path) -> str:
                                            f"Images per split, objects per class, box sizes and aspect ratios of `{root}`.", "```", ""])
 
 
+def tuning_page() -> str:
+    """The calibration runs of the mini setting (``book/data/tuning_runs.yaml``) as tables."""
+    data = yaml.safe_load((ROOT / "book" / "data" / "tuning_runs.yaml").read_text())
+    lines = ["# Tuning the mini setting", "",
+             "Every run made to choose the mini (`cpu`) setting, as recorded in `book/data/tuning_runs.yaml` "
+             "(one seed each, VOC mAP@0.5 on the mini test set, made with `python tools/calibrate.py`). "
+             "The issue's target for the RetinaNet baseline is mAP 0.5-0.85 in at most 4 minutes on 2 cores.", ""]
+    for section, rows in data.items():
+        if isinstance(rows, str):
+            lines += [f"**{section.replace('_', ' ')}.** {rows.strip()}", ""]
+            continue
+        if not isinstance(rows, list) or not rows:
+            continue
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        lines += [f"## {section.replace('_', ' ')}", "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+        for r in rows:
+            lines.append("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in cols) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def stage_sources(stage: Path, keep_executed: bool = False) -> None:
     """Copy the book sources into ``stage`` (its executed notebooks are kept if asked)."""
     stage.mkdir(parents=True, exist_ok=True)
@@ -168,6 +189,7 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
         shutil.copytree(ROOT / "book" / "executed", executed, dirs_exist_ok=True)
     (generated / "claims.md").write_text(claims_page(profile, results_root))
     (generated / "data.md").write_text(data_page(profile, generated))
+    (generated / "tuning.md").write_text(tuning_page())
     html_out = Path(out) if out else (ROOT / "_build" if in_place else root / "_build")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(html_out.parent if html_out.name == "_build" else html_out),
            "--warningiserror", "--keep-going", "--builder", "html"]

@@ -92,7 +92,8 @@ def plot_curves(results: list, names: list, window: int, title: str, path: Optio
                 ax.set_title((labels or {}).get(name, name) + f"\n({len(runs)} seeds)", fontsize=8)
             if row == 1:
                 ax.set_xlabel("iteration")
-    axes[0, 0].legend(fontsize=8)
+    if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
+        next(ax for ax in axes[0] if ax.get_legend_handles_labels()[0]).legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     if path:

@@ -50,7 +50,8 @@ def test_book_has_every_chapter(smoke_book):
     names = {p.relative_to(smoke_book).as_posix() for p in pages(smoke_book)}
     for want in ("index.html", "book/generated/claims.html", "book/method.html", "book/executed/01_box_shifting.html",
                  "book/executed/02_loss_weight_grid.html", "book/executed/03_alwa_training.html", "book/executed/04_ablations.html",
-                 "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/gpu.html", "book/performance.html"):
+                 "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html", "book/gpu.html",
+                 "book/performance.html"):
         assert want in names, want
     claims = (smoke_book / "book/generated/claims.html").read_text()
     assert "SMOKE" in claims and all(f">C{i}<" in claims for i in range(1, 12))
@@ -131,3 +132,18 @@ def test_pages_load_and_images_render_in_chromium(smoke_book, tmp_path):
         bad = [i["src"] for i in page["imgs"] if not i["ok"]]
         assert not bad, (page["page"], bad)
     assert sum(len(p["imgs"]) for p in data) >= 5  # the figures are there
+
+
+def test_tuning_page_lists_every_recorded_run():
+    """Every entry of book/data/tuning_runs.yaml becomes one table row of the tuning page."""
+    import yaml
+
+    from alwa.book import ROOT, tuning_page
+
+    data = yaml.safe_load((ROOT / "book" / "data" / "tuning_runs.yaml").read_text())
+    n = sum(len(v) for v in data.values() if isinstance(v, list))
+    page = tuning_page()
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    headers = sum(1 for v in data.values() if isinstance(v, list) and v)
+    assert n > 10 and len(rows) == n + headers
+    assert "0.12466" in page  # a recorded value, carried over as written

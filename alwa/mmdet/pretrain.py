@@ -6,7 +6,13 @@ such weights, and SGD from scratch barely learns in a few hundred iterations,
 so :func:`ensure_pretrained` trains the same mmdet ``ResNet`` as a classifier
 on crops of the *trainval* objects (plus background crops as an extra class)
 and caches the backbone weights, keyed by the dataset and the options. Test
-images are never used. The detector then loads them through mmdet's
+images are never used.
+
+By default the crops are drawn at several sizes (24-64 px) and each of the
+three output levels C3, C4, C5 gets its own linear classifier ("deep"): the
+detector sees small objects through C3/C4, and with a C5-only classifier
+RetinaNet's class scores stayed at chance level in the mini budget
+(``book/data/tuning_runs.yaml``). The detector then loads them through mmdet's
 ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 """
 
@@ -30,15 +36,16 @@ from torch import nn
 class PretrainOptions:
     base_channels: int = 16
     crop: int = 48
-    steps: int = 600
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     background_per_image: int = 2
     seed: int = 0
     threads: Optional[int] = None
-    sizes: tuple = ()  # crop sizes (px) drawn per batch; () = always ``crop``
-    deep: bool = False  # a linear classifier on each of C3, C4, C5 (pooled), losses summed
+    sizes: tuple = (24, 32, 48, 64)  # crop sizes (px), one drawn per batch; () = always ``crop``
+    deep: bool = True  # a linear classifier on each of C3, C4, C5 (pooled), losses summed
+    neck: int = 0  # > 0: pre-train the detector's FPN too (this many channels); classify from P3-P5
 
 
 def _crops(voc_root: Path, classes, crop: int, bg_per_image: int, rng: np.random.Generator):
@@ -84,16 +91,19 @@ class Classifier(nn.Module):
     level (C3, C4, C5), whose logits are summed (``deep=True``): then the
     finer levels, from which the detector sees small objects, learn the classes too."""
 
-    def __init__(self, backbone: nn.Module, channels: int, n_out: int, deep: bool = False):
+    def __init__(self, backbone: nn.Module, channels: int, n_out: int, deep: bool = False, neck: Optional[nn.Module] = None):
         super().__init__()
-        self.backbone, self.deep = backbone, deep
+        self.backbone, self.deep, self.neck = backbone, deep, neck
+        level_channels = [neck.out_channels] * 3 if neck is not None else [channels // 4, channels // 2, channels]
         if deep:
-            self.fcs = nn.ModuleList([nn.Linear(channels // 4, n_out), nn.Linear(channels // 2, n_out), nn.Linear(channels, n_out)])
+            self.fcs = nn.ModuleList([nn.Linear(c, n_out) for c in level_channels])
         else:
-            self.fc = nn.Linear(channels, n_out)
+            self.fc = nn.Linear(level_channels[-1], n_out)
 
     def forward(self, x):
         feats = self.backbone(x)
+        if self.neck is not None:
+            feats = self.neck(feats)
         if not self.deep:
             return self.fc(feats[-1].mean((2, 3)))
         return [fc(f.mean((2, 3))) for fc, f in zip(self.fcs, feats)]
@@ -116,7 +126,7 @@ def _key(voc_root: Path, classes, opts: PretrainOptions) -> str:
 
 
 def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None, progress: bool = True) -> dict:
-    """Train and save ``{'state_dict': backbone weights, 'meta': {...}}``; returns meta."""
+    """Train and save ``{'state_dict': backbone (+ ``neck.``-prefixed FPN) weights, 'meta': {...}}``; returns meta."""
     from mmdet.models.backbones import ResNet
 
     opts = opts or PretrainOptions()
@@ -135,7 +145,14 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
     perm = torch.randperm(len(Y))
     val, tr = perm[:n_val], perm[n_val:]
     backbone = ResNet(depth=18, base_channels=opts.base_channels, out_indices=(1, 2, 3), norm_eval=False)
-    model = Classifier(backbone, opts.base_channels * 8, len(classes) + 1, deep=opts.deep)
+    neck = None
+    if opts.neck:
+        from mmdet.models.necks import FPN
+
+        w = opts.base_channels  # the detector's neck (alwa.mmdet.configs.mini_config), so its weights load there
+        neck = FPN(in_channels=[2 * w, 4 * w, 8 * w], out_channels=opts.neck, start_level=0, add_extra_convs=False, num_outs=3)
+        neck.init_weights()
+    model = Classifier(backbone, opts.base_channels * 8, len(classes) + 1, deep=opts.deep, neck=neck)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.15)
     it = range(opts.steps)
@@ -167,7 +184,10 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp")
-    torch.save({"state_dict": backbone.state_dict(), "meta": meta}, tmp)
+    state = dict(backbone.state_dict())
+    if neck is not None:  # under "neck." (loaded with prefix="neck."); the backbone's keys stay unprefixed
+        state.update({f"neck.{k}": v for k, v in neck.state_dict().items()})
+    torch.save({"state_dict": state, "meta": meta}, tmp)
     tmp.replace(out_path)
     out_path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
     return meta

@@ -51,6 +51,7 @@ def run_spec(spec: dict) -> dict:
     from ..results import provenance
     from .configs import Experiment, MiniSetting, build_config
     from .hook import ALWAHook
+    from .pretrain import PretrainOptions
 
     t0 = time.time()
     exp = Experiment.parse(spec["name"])
@@ -62,6 +63,11 @@ def run_spec(spec: dict) -> dict:
         overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items() if k in known}
         if "classes" not in overrides and (spec.get("dataset") or {}).get("classes"):
             overrides["classes"] = tuple(spec["dataset"]["classes"])  # the model predicts the data set's classes
+        neck = int((spec.get("pretrain") or {}).get("neck", PretrainOptions().neck))
+        if neck and "pretrained_neck" not in overrides:
+            if neck != overrides.get("fpn_channels", MiniSetting().fpn_channels):
+                raise ValueError(f"pretrain neck={neck} must equal the setting's fpn_channels to load the pre-trained FPN")
+            overrides["pretrained_neck"] = True
         setting = MiniSetting(pretrained=ckpt, **overrides)
         cfg = build_config(exp.name, data_root=data_root, setting=setting, work_dir=str(work_dir), seed=seed)
     else:
