@@ -139,13 +139,15 @@ def tuning_page() -> str:
              "Every run made to choose the mini (`cpu`) setting, as recorded in `book/data/tuning_runs.yaml` "
              "(one seed each, VOC mAP@0.5 on the mini test set, made with `python tools/calibrate.py`). "
              "The issue's target for the RetinaNet baseline is mAP 0.5-0.85 in at most 4 minutes on 2 cores.", ""]
+    for section, text in data.items():  # the prose (status, diagnosis) first
+        if isinstance(text, str):
+            lines += [f"**{section.replace('_', ' ')}.** {text.strip()}", ""]
+    first = ["change", "mAP", "name", "data"]  # the columns a reader looks for, before the table scrolls sideways
     for section, rows in data.items():
-        if isinstance(rows, str):
-            lines += [f"**{section.replace('_', ' ')}.** {rows.strip()}", ""]
-            continue
         if not isinstance(rows, list) or not rows:
             continue
-        cols = list(dict.fromkeys(k for r in rows for k in r))
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        cols = [c for c in first if c in keys] + [c for c in keys if c not in first]
         lines += [f"## {section.replace('_', ' ')}", "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
         for r in rows:
             lines.append("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in cols) + " |")
