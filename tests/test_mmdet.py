@@ -290,10 +290,10 @@ def test_mini_setting_knobs_reach_the_model():
     m.init_weights()
     h = m.bbox_head
     assert h.num_base_priors == 1 and h.cls_convs[0].gn is not None
-    conv_std = float(h.cls_convs[0].conv.weight.std())
+    conv_std = float(h.cls_convs[0].conv.weight.detach().std())
     assert 0.04 < conv_std < 0.08  # Kaiming for 64 x 3 x 3 inputs: sqrt(2 / 576) = 0.059, not 0.01
-    assert float(h.retina_cls.weight.std()) == pytest.approx(0.01, rel=0.2)
-    assert float(h.retina_cls.bias[0]) == pytest.approx(-4.595, abs=1e-3)  # the focal-loss prior, kept
+    assert float(h.retina_cls.weight.detach().std()) == pytest.approx(0.01, rel=0.2)
+    assert float(h.retina_cls.bias.detach()[0]) == pytest.approx(-4.595, abs=1e-3)  # the focal-loss prior, kept
     m.train()
     assert all(not p.requires_grad for p in m.backbone.parameters()) and not m.backbone.bn1.training
     fr = build_config("faster-rcnn_r18w16_mini_l1_base", setting=MiniSetting(roi_samples=64, roi_fc=128, rpn_proposals=150)).model
