@@ -150,12 +150,14 @@ def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) 
     """The specs of the training notebooks, in an order that makes partial results
     useful: part by part, RetinaNet before Faster R-CNN, then seed by seed (every
     configuration of seed 0 before any of seed 1), duplicates removed."""
+    from .sweep import spec_key
+
     out, seen = [], set()
-    for i, part in enumerate(parts):
+    for part in parts:
         specs = PARTS[part](p)
         order = sorted(range(len(specs)), key=lambda k: (not specs[k]["name"].startswith("retinanet"), specs[k]["seed"], k))
         for k in order:
-            key = f"{specs[k]['name']}__s{specs[k]['seed']}"
+            key = spec_key(specs[k])
             if key not in seen:
                 seen.add(key)
                 out.append(specs[k])
@@ -167,12 +169,10 @@ def main(argv=None) -> None:
     run (or resume) a profile's training runs in the background, outside the notebooks;
     the notebooks then find the results and run nothing again."""
     import argparse
-    from pathlib import Path
 
-    import yaml
-
-    from .results import check_profile, results_dir
-    from .sweep import pending, run_sweep
+    from .book import notebook_params
+    from .results import results_dir
+    from .sweep import pending, run_sweep, spec_key
 
     ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -185,15 +185,14 @@ def main(argv=None) -> None:
     a.add_argument("--threads", type=int, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
     args = ap.parse_args(argv)
-    root = Path(__file__).resolve().parents[1]
-    p = yaml.safe_load((root / "notebooks" / "params" / f"{check_profile(args.profile)}.yaml").read_text())
+    p = notebook_params(args.profile, args.results)
     specs = profile_specs(p, args.parts)
     out = results_dir(args.results, args.profile, "runs")
     todo = pending(specs, out)
     print(f"{args.profile}: {len(specs)} runs in {args.parts}, {len(todo)} pending (results in {out})", flush=True)
     if args.list:
         for s in todo:
-            print(f"  {s['name']}__s{s['seed']}")
+            print(f"  {spec_key(s)}")
         return
     summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
                         devices=p.get("devices"), desc=f"{args.profile} sweep", max_runs=args.max_runs)

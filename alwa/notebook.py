@@ -10,7 +10,7 @@ from typing import Optional
 import yaml
 
 from .results import read_json, results_dir, write_json_atomic
-from .sweep import load_failures, load_results, run_sweep
+from .sweep import load_failures, load_results, run_sweep, spec_key
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_TABLES = ROOT / "book" / "data" / "paper_tables.yaml"
@@ -33,8 +33,8 @@ def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
                         devices=devices, desc=desc, max_runs=p.get("max_runs"))
     print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")
     results = load_results(out, specs)
-    keys = {f"{s['name']}__s{s['seed']}" for s in specs}
-    failures = [f for f in load_failures(out) if f"{f['spec']['name']}__s{f['spec'].get('seed', 0)}" in keys]
+    keys = {spec_key(s) for s in specs}
+    failures = [f for f in load_failures(out) if spec_key(f["spec"]) in keys]
     missing = len(keys) - len(results)
     if missing:
         print(f"{missing} of {len(keys)} runs have no result yet (failed: {len(failures)}); tables below use what exists")

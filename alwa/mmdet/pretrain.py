@@ -118,6 +118,13 @@ class Classifier(nn.Module):
         return (sum(out) if isinstance(out, list) else out).argmax(1)
 
 
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) crops -> (N, 3, size, size), antialiased; unchanged when already that size."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
 def _key(voc_root: Path, classes, opts: PretrainOptions) -> str:
     manifest = voc_root / "mini_voc.json"
     ident = manifest.read_text() if manifest.exists() else (voc_root / "VOC2012/ImageSets/Main/trainval.txt").read_text()
@@ -168,8 +175,7 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
         flip = torch.rand(len(idx), generator=g) < 0.5
         xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
         size = opts.sizes[int(torch.randint(len(opts.sizes), (1,), generator=g))] if opts.sizes else opts.crop
-        if size != xb.shape[-1]:
-            xb = nn.functional.interpolate(xb, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        xb = _resize(xb, size)
         loss = model.loss(xb, Y[idx])
         opt.zero_grad()
         loss.backward()
@@ -177,9 +183,7 @@ def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None
         sched.step()
     model.eval()
     with torch.no_grad():
-        xv = X[val] if X.shape[-1] == opts.crop else nn.functional.interpolate(X[val], size=(opts.crop, opts.crop), mode="bilinear",
-                                                                             align_corners=False, antialias=True)
-        acc = float((model.predict(xv) == Y[val]).float().mean())
+        acc = float((model.predict(_resize(X[val], opts.crop)) == Y[val]).float().mean())
     meta = dict(options=asdict(opts), classes=list(classes), crops=len(Y), val_accuracy=acc, seconds=time.time() - t0)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
