@@ -27,8 +27,11 @@ def weighting_tag(pair: str) -> str:
 def _spec(p: dict, name: str, seed: int) -> dict:
     s = {"name": name, "seed": int(seed), "work_root": p.get("work_root", "work_dirs")}
     if p.get("data", "mini") == "mini":
+        setting = dict(p.get("setting") or {})
+        if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
+            setting.update(p.get("faster_setting") or {})
         s.update(data_dir=p.get("data_dir", "data/mini_voc"), dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
-                 setting=p.get("setting") or {})
+                 setting=setting)
     else:
         s.update(data_root=p.get("data_root"), paper=p.get("paper") or {})
     return s

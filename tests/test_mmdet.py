@@ -296,9 +296,13 @@ def test_mini_setting_knobs_reach_the_model():
     assert float(h.retina_cls.bias.detach()[0]) == pytest.approx(-4.595, abs=1e-3)  # the focal-loss prior, kept
     m.train()
     assert all(not p.requires_grad for p in m.backbone.parameters()) and not m.backbone.bn1.training
-    fr = build_config("faster-rcnn_r18w16_mini_l1_base", setting=MiniSetting(roi_samples=64, roi_fc=128, rpn_proposals=150)).model
+    fr = build_config("faster-rcnn_r18w16_mini_l1_base", setting=MiniSetting(roi_samples=64, roi_fc=128, rpn_proposals=150,
+                                                                             rpn_nms_pre=300, roi_sampling_ratio=2)).model
     assert fr.train_cfg.rcnn.sampler.num == 64 and fr.roi_head.bbox_head.fc_out_channels == 128
-    assert fr.train_cfg.rpn_proposal.max_per_img == 150
+    assert fr.train_cfg.rpn_proposal.max_per_img == 150 and fr.train_cfg.rpn_proposal.nms_pre == 300
+    assert fr.test_cfg.rpn.nms_pre == 300
+    fm = MODELS.build(fr)
+    assert fm.roi_head.bbox_roi_extractor.roi_layers[0].sampling_ratio == 2
     with pytest.raises(ValueError, match="head_init"):
         build_config("retinanet_r18w16_mini_l1_base", setting=MiniSetting(head_init="xavier"))
 

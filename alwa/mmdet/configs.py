@@ -290,6 +290,8 @@ class MiniSetting:
     roi_samples: int = 64  # Faster R-CNN: RoIs sampled per image for the RoI head (the paper: 512)
     roi_fc: int = 128  # Faster R-CNN: width of the RoI head's two shared fc layers (the paper: 1024)
     rpn_proposals: int = 150  # Faster R-CNN: proposals per image kept for training (the paper: 1000)
+    rpn_nms_pre: int = 1000  # Faster R-CNN: top RPN boxes per level before the proposal NMS (the paper: 2000 train, 1000 test)
+    roi_sampling_ratio: int = 0  # Faster R-CNN: RoIAlign sample points per bin side (0: adaptive, the paper)
     head_init: str = "kaiming"  # RetinaNet head convs: "normal" (std 0.01, the paper) or "kaiming" (tuning runs)
     head_norm: Optional[str] = "GN"  # GroupNorm in the RetinaNet head's stacked convs (None: none, the paper)
     pretrained: Optional[str] = None  # backbone checkpoint (see alwa.mmdet.pretrain)
@@ -354,10 +356,11 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
         roi.bbox_head.in_channels = st.fpn_channels
         roi.bbox_head.fc_out_channels = st.roi_fc
         roi.bbox_head.num_classes = len(classes)
-        model.train_cfg.rpn_proposal = dict(nms_pre=1000, max_per_img=st.rpn_proposals, nms=dict(type="nms", iou_threshold=0.7),
+        roi.bbox_roi_extractor.roi_layer.sampling_ratio = st.roi_sampling_ratio
+        model.train_cfg.rpn_proposal = dict(nms_pre=st.rpn_nms_pre, max_per_img=st.rpn_proposals, nms=dict(type="nms", iou_threshold=0.7),
                                             min_bbox_size=0)
         model.train_cfg.rcnn.sampler.num = st.roi_samples
-        model.test_cfg.rpn = dict(nms_pre=500, max_per_img=200, nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0)
+        model.test_cfg.rpn = dict(nms_pre=min(500, st.rpn_nms_pre), max_per_img=200, nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0)
     set_reg_loss(_head(model, alwa_head_path(exp.detector)), exp.reg_loss)
 
     train_pipeline = [
