@@ -161,6 +161,14 @@ def test_spec_lists_cover_the_papers_tables():
                                       "faster-rcnn_r18w16_mini_l1_alwa2_init1.5"}
 
 
+def test_faster_setting_reaches_only_two_stage_specs():
+    """``faster_setting`` overrides reach Faster R-CNN specs only, so changing them leaves RetinaNet's results current."""
+    p = dict(seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
+    by = {s["name"].split("_")[0]: s["setting"] for s in ex.alwa_specs(p)}
+    assert by == {"retinanet": {"iters": 700}, "faster-rcnn": {"iters": 700, "rpn_nms_pre": 300}}
+    assert p["setting"] == {"iters": 700}  # the profile's own dict is not changed
+
+
 def test_profile_specs_orders_for_useful_partial_results():
     """The background sweep runs every notebook spec once, RetinaNet before Faster R-CNN
     within a part, and all configurations of a seed before the next seed."""
@@ -187,3 +195,35 @@ def test_sweep_command_lists_pending_runs(tmp_path):
     listed = [l.strip() for l in r.stdout.splitlines()[1:]]
     assert listed and all("__s" in l for l in listed)
     assert not (tmp_path / "smoke" / "runs").exists() or not list((tmp_path / "smoke" / "runs").glob("*.json"))
+
+
+def test_baseline_level_reads_the_baseline_row():
+    """The prose level of a baseline (glued into the book's intro): mean and CI in points with the seed count."""
+    from alwa import claims
+
+    p = dict(backbone="r18w16", data="mini")
+    res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": v} for s, v in enumerate([0.30, 0.31, 0.32])]
+    rows = ex.summary_table(res, ex.baseline_name)
+    text = claims.baseline_level(rows, p, "retinanet")
+    assert text.startswith("31.00 [") and text.endswith("(3 seeds)")  # mean 0.31; t-interval 0.31 +- 4.30 * 0.01 / sqrt(3)
+    assert text == "31.00 [28.52, 33.48] (3 seeds)"
+    assert claims.baseline_level(rows, p, "faster-rcnn") == "no runs yet"
+
+
+def test_write_json_atomic_leaves_a_readable_file_or_nothing(tmp_path):
+    """A result is written whole with the umask's permissions (not mkstemp's 0600); a failed write leaves no file behind."""
+    import os
+    import stat
+
+    from alwa.results import read_json, write_json_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_json_atomic(tmp_path / "r.json", {"mAP": 0.3, "nan": float("nan")})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert read_json(path)["mAP"] == 0.3
+    with pytest.raises(TypeError):
+        write_json_atomic(tmp_path / "bad.json", {"x": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
