@@ -139,6 +139,14 @@ def alwa_table(rows: list, tables: dict, p: dict) -> tuple[list, list]:
     return table, plot_rows
 
 
+def baseline_level(rows: list, p: dict, det: str, loss: str = "l1") -> str:
+    """The 1:1 baseline's mAP of a detector as prose, e.g. '30.05 [29.47, 30.62] (5 seeds)'; 'no runs yet' without runs."""
+    r = next((r for r in rows if r["name"] == ex.exp_name(p, det, loss, "base")), None)
+    if r is None or not r.get("n"):
+        return "no runs yet"
+    return f"{fmt_ci(r['mean'], r.get('lo'), r.get('hi'))} ({r['n']} seed{'s' if r['n'] != 1 else ''})"
+
+
 def _pooled(results: list, p: dict, det: str, w: str) -> dict:
     """Paired difference over all (loss, seed) pairs of a detector: ALWA-w vs base."""
     vals = ex.by_name(results)

@@ -25,6 +25,8 @@ rows = ex.summary_table(results, ex.baseline_name)
     ("md", "## Tables 2 and 3: mAP, paired difference to the baseline, and the paper's numbers (points)"),
     ("code", """
 table, plot_rows = claims.alwa_table(rows, tables, p)
+glue("alwa_retina_base_map", claims.baseline_level(rows, p, "retinanet"), display=False)
+glue("alwa_faster_base_map", claims.baseline_level(rows, p, "faster-rcnn"), display=False)
 pd.DataFrame(table)
 """),
     ("code", """
