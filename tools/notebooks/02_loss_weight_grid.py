@@ -17,6 +17,13 @@ large (C4), and the best pair differs between regression losses (C5).
 We run the same grid through the same mmdet code path at the profile's scale, several seeds
 each, and compare every pair with 1:1 **on the same seeds** (paired differences, 95 % CI from
 `scipy.stats.ttest_rel`). The paper reports one run per cell, without error bars.
+
+**Reading the mini-scale numbers.** With SGD, multiplying a loss by a weight multiplies its
+gradients by the same factor, so a weight below 1 also lowers the effective learning rate of
+what that loss trains. The paper's detectors are trained to convergence, where that matters
+little; the mini runs stop far from it (see [the tuning page](../generated/tuning.md)), where
+a lower effective learning rate alone can cost mAP. That is a likely reason for differences
+between our table and the paper's, not one we have isolated with a run.
 """),
     ("params", PARAMS),
     ("code", SETUP),
