@@ -22,8 +22,10 @@ each, and compare every pair with 1:1 **on the same seeds** (paired differences,
 gradients by the same factor, so a weight below 1 also lowers the effective learning rate of
 what that loss trains. The paper's detectors are trained to convergence, where that matters
 little; the mini runs stop far from it (see [the tuning page](../generated/tuning.md)), where
-a lower effective learning rate alone can cost mAP. That is a likely reason for differences
-between our table and the paper's, not one we have isolated with a run.
+a lower effective learning rate alone can cost mAP. One pair of runs on the tuning page
+("effective learning rate") checks it: 0.5:0.5 with the learning rate doubled recovers most,
+not all, of what 0.5:0.5 loses against 1:1. Read differences from the paper's table with that
+in mind.
 """),
     ("params", PARAMS),
     ("code", SETUP),

@@ -14,6 +14,11 @@ weights 1:1). Every ALWA run is compared with the baseline **on the same seeds**
 reports single runs. The weight trajectories show what the authors' update rule does in
 practice: the new weight is computed from statistics of already-weighted losses, so it is
 not cumulative and can move back up.
+
+ALWA only ever sets the classification weight to a value below 1 (when the classification
+statistic is the larger one). With SGD that also lowers the effective learning rate of what
+the classification loss trains, which costs mAP in mini runs that stop far from convergence
+(see the note at the top of [the grid chapter](02_loss_weight_grid.ipynb)).
 """),
     ("params", PARAMS),
     ("code", SETUP),
