@@ -96,6 +96,11 @@ def claims_page(profile: str, results_root: str) -> str:
     ]
     if profile == "smoke":
         lines += ["```{warning}", "These are SMOKE runs (a few iterations on a tiny set): they test the pipeline and are not evidence.", "```", ""]
+    elif profile == "cpu":
+        lines += ["```{note}", "The mini runs stop far from convergence (their baselines are well below the paper's mAP; see "
+                  "[the tuning page](tuning.md)). There a loss weight below 1, fixed or set by ALWA, also acts as a lower "
+                  "learning rate, which alone costs mAP. A *not supported* below says what the mini setting shows, "
+                  "not what happens on VOC or COCO.", "```", ""]
     lines += ["| claim | the paper says | paper's evidence | our result | status |", "| --- | --- | --- | --- | --- |"]
     for c in CLAIMS:
         rec = claims.get(c, {"ours": "not measured yet", "status": "too few runs"})

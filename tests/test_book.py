@@ -147,3 +147,13 @@ def test_tuning_page_lists_every_recorded_run():
     headers = sum(1 for v in data.values() if isinstance(v, list) and v)
     assert n > 10 and len(rows) == n + headers
     assert "0.12466" in page  # a recorded value, carried over as written
+
+
+def test_claims_page_labels_its_profile(tmp_path):
+    """Smoke claims carry the not-evidence warning and no verdicts; cpu claims carry the mini-scale caveat."""
+    from alwa.book import claims_page
+
+    smoke, cpu = claims_page("smoke", str(tmp_path)), claims_page("cpu", str(tmp_path))
+    assert "not evidence" in smoke and "smoke: no verdict" in smoke and "far from convergence" not in smoke
+    assert "far from convergence" in cpu and "not evidence" not in cpu and "smoke: no verdict" not in cpu
+    assert re.findall(r"^\| (C\d+) \|", cpu, flags=re.M) == [f"C{i}" for i in range(1, 12)]  # one row per claim, measured or not
