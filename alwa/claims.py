@@ -158,13 +158,21 @@ def _pooled(results: list, p: dict, det: str, w: str) -> dict:
     return stats.paired_diff(a, b)
 
 
+def _pts(label: str, d: dict) -> str:
+    """'alwa1: -6.12 pts [-7.83, -4.42] (n=15)'; 'alwa1: no paired runs yet' without pairs, never 'nan'."""
+    if not d["n"] or not math.isfinite(d["mean"]):
+        return f"{label}: no paired runs yet"
+    ci = f" [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]" if math.isfinite(d["lo"]) else ""
+    return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
+
+
 def alwa_claims(results: list, p: dict) -> dict:
     out = {}
     for cid, det, paper in (("C6", "retinanet", "about +1 point"), ("C7", "faster-rcnn", "more than +1 point")):
         parts, statuses = [], []
         for w in ("alwa1", "alwa2"):
             d = _pooled(results, p, det, w)
-            parts.append(f"{w}: {100 * d['mean']:+.2f} pts [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}] (n={d['n']})")
+            parts.append(_pts(w, d))
             statuses.append(stats.verdict(d))
         if all(s == "too few seeds" for s in statuses):
             status = "too few runs"
@@ -180,8 +188,8 @@ def alwa_claims(results: list, p: dict) -> dict:
     f1, f2 = _pooled(results, p, "faster-rcnn", "alwa1"), _pooled(results, p, "faster-rcnn", "alwa2")
     ok = all(d["n"] >= MIN_SEEDS for d in (r1, r2, f1, f2))
     holds = (r2["mean"] > r1["mean"]) and (f1["mean"] > f2["mean"])
-    out["C11"] = {"ours": f"RetinaNet: ALWA-2 {100 * r2['mean']:+.2f} vs ALWA-1 {100 * r1['mean']:+.2f} pts; "
-                          f"Faster R-CNN: ALWA-1 {100 * f1['mean']:+.2f} vs ALWA-2 {100 * f2['mean']:+.2f} pts",
+    out["C11"] = {"ours": f"RetinaNet: {_pts('ALWA-2', r2)} vs {_pts('ALWA-1', r1)}; "
+                          f"Faster R-CNN: {_pts('ALWA-1', f1)} vs {_pts('ALWA-2', f2)}",
                   "status": ("supported" if holds else "not supported") if ok else "too few runs"}
     return out
 

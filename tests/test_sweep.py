@@ -227,3 +227,16 @@ def test_write_json_atomic_leaves_a_readable_file_or_nothing(tmp_path):
     with pytest.raises(TypeError):
         write_json_atomic(tmp_path / "bad.json", {"x": object()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_alwa_claims_say_no_runs_instead_of_nan():
+    """With RetinaNet runs only, C6 has numbers, C7 says 'no paired runs yet' (never 'nan') and is 'too few runs'."""
+    from alwa import claims
+
+    p = dict(backbone="r18w16", data="mini", alwa_losses=["l1"])
+    res = [{"name": f"retinanet_r18w16_mini_l1_{w}", "seed": s, "mAP": m + 0.01 * s}
+           for w, m in (("base", 0.30), ("alwa1", 0.28), ("alwa2", 0.25)) for s in range(3)]
+    c = claims.alwa_claims(res, p)
+    assert "alwa1: -2.00 pts" in c["C6"]["ours"] and c["C6"]["status"] == "not supported"
+    assert "nan" not in c["C7"]["ours"] + c["C11"]["ours"] and "no paired runs yet" in c["C7"]["ours"]
+    assert c["C7"]["status"] == "too few runs" and c["C11"]["status"] == "too few runs"
