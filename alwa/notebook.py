@@ -150,3 +150,26 @@ def plot_vs_paper(rows: list, title: str, path: Optional[str] = None):
     if path:
         fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig
+
+
+def plot_block_ratios(bench: dict, path: Optional[str] = None):
+    """Per-block train-step ratios (with/without ALWA) of a :mod:`alwa.mmdet.bench_train` result,
+    their geometric mean with its 95 % interval, and the goal."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    r = np.asarray(bench["block_ratios"], float)
+    lo, hi = bench["ratio_ci95"]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(np.arange(1, len(r) + 1), r, "o", ms=4, color="tab:blue", label="per block")
+    ax.axhspan(lo, hi, color="tab:blue", alpha=0.15, label=f"mean {bench['ratio']:.4f}, 95% CI")
+    ax.axhline(bench["ratio"], color="tab:blue", lw=1)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(bench["goal"], color="tab:red", lw=0.8, ls="--", label=f"goal {bench['goal']}")
+    ax.set_xlabel("block")
+    ax.set_ylabel("step time ratio ALWA / plain")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig

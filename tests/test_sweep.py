@@ -240,3 +240,45 @@ def test_alwa_claims_say_no_runs_instead_of_nan():
     assert "alwa1: -2.00 pts" in c["C6"]["ours"] and c["C6"]["status"] == "not supported"
     assert "nan" not in c["C7"]["ours"] + c["C11"]["ours"] and "no paired runs yet" in c["C7"]["ours"]
     assert c["C7"]["status"] == "too few runs" and c["C11"]["status"] == "too few runs"
+
+
+# ------------------------------------------------------------------ train-step benchmark statistics (C10)
+def test_ratio_ci_is_the_t_interval_of_log_ratios():
+    from alwa.mmdet.bench_train import ratio_ci
+
+    alwa, plain = [1.02, 0.99, 1.05, 1.00], [1.0, 1.0, 1.0, 1.0]
+    r, lo, hi = ratio_ci(alwa, plain)
+    logs = np.log(alwa)
+    ref = st.t.interval(0.95, len(logs) - 1, loc=logs.mean(), scale=st.sem(logs))
+    assert r == pytest.approx(math.exp(logs.mean()))
+    assert (lo, hi) == pytest.approx(tuple(np.exp(ref)))
+    assert lo < r < hi
+
+
+def test_ratio_ci_is_scale_invariant_and_exact_for_a_constant_ratio():
+    from alwa.mmdet.bench_train import ratio_ci
+
+    a, p = [0.21, 0.25, 0.19], [0.20, 0.24, 0.18]
+    assert ratio_ci([10 * x for x in a], [10 * x for x in p]) == pytest.approx(ratio_ci(a, p))
+    assert ratio_ci([0.3, 0.6], [0.2, 0.4]) == pytest.approx((1.5, 1.5, 1.5))
+    with pytest.raises(ValueError):
+        ratio_ci([1.0], [1.0])
+
+
+def _bench(ratio, lo, hi, frac):
+    return {"ratio": ratio, "ratio_ci95": [lo, hi], "goal": 1.005, "hook_fraction": frac, "blocks": 20, "steps_per_block": 10}
+
+
+def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
+    from alwa import claims
+    from alwa.mmdet.bench_train import verdict
+
+    assert verdict(0.99, 1.004, 1.005) == "within"
+    assert verdict(1.01, 1.02, 1.005) == "above"
+    assert verdict(0.98, 1.03, 1.005) == "unresolved"
+    assert claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.01), "cpu")["status"] == "supported"
+    assert claims.overhead_claim(_bench(1.02, 1.01, 1.03, 0.0001), "cpu")["status"] == "not supported"
+    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.0004), "cpu")["status"] == "supported"
+    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu")["status"] == "inconclusive at mini scale"
+    c = claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.0004), "smoke")
+    assert c["status"] == "too few runs" and "0.040%" in c["ours"] and "[95% CI 0.9980, 1.0030]" in c["ours"]

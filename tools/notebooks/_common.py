@@ -28,8 +28,8 @@ abl_losses = ["l1", "smoothl1", "ciou"]
 abl_C = [20, 100, 200, 500]
 abl_init = [0.5, 0.75, 1.25, 1.5]
 abl_seeds = 3
-bench_blocks = 6
-bench_steps = 8
+bench_blocks = 20
+bench_steps = 10
 """
 
 SETUP = """
