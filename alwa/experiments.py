@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable, Optional
 
 from . import stats
@@ -25,7 +26,9 @@ def weighting_tag(pair: str) -> str:
 
 
 def _spec(p: dict, name: str, seed: int) -> dict:
-    s = {"name": name, "seed": int(seed), "work_root": p.get("work_root", "work_dirs")}
+    # one work folder per profile: a smoke run never appends to the log of a cpu run of the same name
+    work_root = str(Path(p.get("work_root", "work_dirs")) / p.get("profile", "default"))
+    s = {"name": name, "seed": int(seed), "work_root": work_root}
     if p.get("data", "mini") == "mini":
         setting = dict(p.get("setting") or {})
         if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)

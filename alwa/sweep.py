@@ -80,7 +80,7 @@ def _output_to(path: Path):
 
 
 def log_path(spec: dict) -> Path:
-    """Where a worker writes the output of a run: ``{work_root}/logs/{key}.log``."""
+    """Where a worker writes the output of a run: ``{work_root}/logs/{key}.log`` (the profile's work root: ``work_dirs/<profile>``)."""
     return Path(spec.get("work_root", "work_dirs")) / "logs" / f"{spec_key(spec)}.log"
 
 

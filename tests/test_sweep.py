@@ -14,7 +14,7 @@ from scipy import stats as st
 
 from alwa import experiments as ex
 from alwa import stats
-from alwa.sweep import load_failures, load_results, pending, run_sweep, spec_key
+from alwa.sweep import load_failures, load_results, log_path, pending, run_sweep, spec_key
 
 FN = "toy_worker:run"
 TESTS = Path(__file__).resolve().parent
@@ -282,3 +282,18 @@ def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
     assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu")["status"] == "inconclusive at mini scale"
     c = claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.0004), "smoke")
     assert c["status"] == "too few runs" and "0.040%" in c["ours"] and "[95% CI 0.9980, 1.0030]" in c["ours"]
+
+
+def test_each_profile_has_its_own_work_folder(tmp_path):
+    """A smoke run (e.g. the test suite) never writes into the logs of a cpu run of the same name,
+    and moving the work folder does not make finished results stale."""
+    p = dict(seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
+    smoke, cpu = ex.alwa_specs(dict(p, profile="smoke")), ex.alwa_specs(dict(p, profile="cpu"))
+    assert [s["name"] for s in smoke] == [s["name"] for s in cpu]
+    logs = {str(log_path(s)) for s in smoke} | {str(log_path(s)) for s in cpu}
+    assert len(logs) == 2 * len(cpu)
+    assert all(Path(s["work_root"]) == tmp_path / "w" / "cpu" for s in cpu)
+    for s in cpu:
+        (tmp_path / "r").mkdir(exist_ok=True)
+        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"spec": dict(s, work_root="work_dirs")}))
+    assert pending(cpu, tmp_path / "r") == []
