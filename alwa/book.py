@@ -80,6 +80,22 @@ def _c1_claim(results_root: str, profile: str) -> dict:
                     f"CV(cls) > CV(reg) in {100 * cv:.0f}%", "status": status}
 
 
+def runs_summary(profile: str, results_root: str) -> list[str]:
+    """Markdown lines: how many of the profile's planned training runs the page rests on, and their compute."""
+    from . import experiments as ex
+    from .results import results_dir
+
+    st = ex.sweep_status(notebook_params(profile, results_root), results_dir(results_root, profile, "runs"))
+    t = st["total"]
+    parts = "; ".join(f"{name} {r['done']} of {r['planned']}" for name, r in st["parts"].items())
+    line = (f"**Runs behind this page:** {t['done']} of the profile's {t['planned']} planned training runs have finished "
+            f"({parts}), {t['failed']} failed; they took {t['compute_s'] / 3600:.1f} h of compute "
+            f"({t['wall_h']:.1f} h of wall time with {st['workers']} worker(s); `python -m alwa.experiments status --profile {profile}`).")
+    if t["done"] < t["planned"]:
+        line += " Claims that rest on missing runs say *too few runs* or count only the seeds that exist."
+    return [line, ""]
+
+
 def claims_page(profile: str, results_root: str) -> str:
     from .notebook import load_claims, profile_label
 
@@ -101,6 +117,7 @@ def claims_page(profile: str, results_root: str) -> str:
                   "[the tuning page](tuning.md)). There a loss weight below 1, fixed or set by ALWA, also acts as a lower "
                   "learning rate, which alone costs mAP. A *not supported* below says what the mini setting shows, "
                   "not what happens on VOC or COCO.", "```", ""]
+    lines += runs_summary(profile, results_root)
     lines += ["| claim | the paper says | paper's evidence | our result | status |", "| --- | --- | --- | --- | --- |"]
     for c in CLAIMS:
         rec = claims.get(c, {"ours": "not measured yet", "status": "too few runs"})

@@ -170,10 +170,67 @@ def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) 
     return out
 
 
+def _detector(name: str) -> str:
+    return name.split("_")[0]
+
+
+def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "ablation"), workers: Optional[int] = None) -> dict:
+    """How far a profile's sweep is, from its result files.
+
+    For each part (runs shared between parts are counted in the first) and in
+    total: ``planned``, ``done``, ``failed`` (a failure record, no result),
+    ``compute_s`` (sum of the finished runs' wall seconds) and ``remaining_s``
+    (pending runs x the mean wall seconds of finished runs of the same
+    detector; None where no run of that detector has finished). ``wall_h`` and
+    ``remaining_wall_h`` divide by ``workers`` (default: the profile's)."""
+    from .sweep import load_failures, load_results, pending, spec_key
+
+    workers = int(workers or p.get("workers", 1))
+    specs = profile_specs(p, parts)
+    done = {spec_key(r["spec"]): r for r in load_results(out_dir, specs) if "spec" in r}
+    failed = {spec_key(f["spec"]) for f in load_failures(out_dir)} if Path(out_dir).exists() else set()
+    todo = {spec_key(s) for s in pending(specs, out_dir)}
+    per_det: dict = defaultdict(list)
+    for r in done.values():
+        per_det[_detector(r["name"])].append(float(r.get("wall_seconds", 0.0)))
+    mean_wall = {d: sum(v) / len(v) for d, v in per_det.items()}
+    rows, seen = {}, set()
+    for part in parts:
+        keys = [k for k in dict.fromkeys(spec_key(s) for s in PARTS[part](p)) if k not in seen]
+        seen.update(keys)
+        rem = [mean_wall.get(_detector(k)) for k in keys if k in todo]
+        rows[part] = {"planned": len(keys), "done": sum(k in done and k not in todo for k in keys),
+                      "failed": sum(k in failed and k in todo for k in keys),
+                      "compute_s": sum(float(done[k].get("wall_seconds", 0.0)) for k in keys if k in done and k not in todo),
+                      "remaining_s": None if any(x is None for x in rem) else sum(rem)}
+    total = {k: sum(r[k] for r in rows.values()) for k in ("planned", "done", "failed", "compute_s")}
+    rems = [r["remaining_s"] for r in rows.values()]
+    total["remaining_s"] = None if any(x is None for x in rems) else sum(rems)
+    for r in list(rows.values()) + [total]:
+        r["wall_h"] = r["compute_s"] / workers / 3600
+        r["remaining_wall_h"] = None if r["remaining_s"] is None else r["remaining_s"] / workers / 3600
+    return {"parts": rows, "total": total, "workers": workers, "mean_wall_s": mean_wall}
+
+
+def format_status(st: dict) -> str:
+    """:func:`sweep_status` as a plain-text table."""
+    lines = [f"{'part':<10}{'done':>6}{'/':1}{'planned':<8}{'failed':>7}{'compute h':>11}{'to go h':>9}"]
+    for name, r in list(st["parts"].items()) + [("total", st["total"])]:
+        rem = "?" if r["remaining_s"] is None else f"{r['remaining_s'] / 3600:.2f}"
+        lines.append(f"{name:<10}{r['done']:>6}/{r['planned']:<8}{r['failed']:>7}{r['compute_s'] / 3600:>11.2f}{rem:>9}")
+    t = st["total"]
+    rem = ("time to go unknown (a detector has no finished run yet)" if t["remaining_wall_h"] is None
+           else f"about {t['remaining_wall_h']:.2f} h to go")
+    lines.append(f"compute h = sum of the runs' wall seconds; with {st['workers']} worker(s): {t['wall_h']:.2f} h of wall time so far, {rem} "
+                 f"(mean s per run: " + ", ".join(f"{d} {s:.0f}" for d, s in sorted(st["mean_wall_s"].items())) + ")")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     """``python -m alwa.experiments sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
     run (or resume) a profile's training runs in the background, outside the notebooks;
-    the notebooks then find the results and run nothing again."""
+    the notebooks then find the results and run nothing again.
+    ``python -m alwa.experiments status --profile cpu``: how far that sweep is."""
     import argparse
 
     from .book import notebook_params
@@ -190,8 +247,15 @@ def main(argv=None) -> None:
     a.add_argument("--workers", type=int, default=None, help="default: the profile's")
     a.add_argument("--threads", type=int, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
+    b = sub.add_parser("status", help="how far a profile's sweep is: runs done, compute spent, time to go")
+    b.add_argument("--profile", default="cpu")
+    b.add_argument("--results", default="results")
+    b.add_argument("--workers", type=int, default=None, help="default: the profile's")
     args = ap.parse_args(argv)
     p = notebook_params(args.profile, args.results)
+    if args.cmd == "status":
+        print(format_status(sweep_status(p, results_dir(args.results, args.profile, "runs"), workers=args.workers)))
+        return
     specs = profile_specs(p, args.parts)
     out = results_dir(args.results, args.profile, "runs")
     todo = pending(specs, out)

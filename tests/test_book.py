@@ -157,3 +157,13 @@ def test_claims_page_labels_its_profile(tmp_path):
     assert "not evidence" in smoke and "smoke: no verdict" in smoke and "far from convergence" not in smoke
     assert "far from convergence" in cpu and "not evidence" not in cpu and "smoke: no verdict" not in cpu
     assert re.findall(r"^\| (C\d+) \|", cpu, flags=re.M) == [f"C{i}" for i in range(1, 12)]  # one row per claim, measured or not
+
+
+def test_claims_page_says_how_many_runs_it_rests_on(tmp_path):
+    from alwa import experiments as ex
+    from alwa.book import claims_page, notebook_params
+
+    planned = len(ex.profile_specs(notebook_params("cpu", str(tmp_path))))
+    empty = claims_page("cpu", str(tmp_path))
+    assert f"**Runs behind this page:** 0 of the profile's {planned} planned training runs" in empty
+    assert "too few runs* or count only the seeds that exist" in empty

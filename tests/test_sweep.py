@@ -297,3 +297,26 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
         (tmp_path / "r").mkdir(exist_ok=True)
         (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"spec": dict(s, work_root="work_dirs")}))
     assert pending(cpu, tmp_path / "r") == []
+
+
+def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
+    """Done/failed/pending per part from the result files; time to go = pending runs x the mean
+    wall seconds of finished runs of the same detector, unknown while a detector has none."""
+    p = dict(profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
+             grid_pairs=["0.50:0.50"], grid_seeds=2, abl_losses=["l1"], abl_C=[20], abl_init=[], abl_seeds=1)
+    out = tmp_path / "runs"
+    out.mkdir()
+    specs = ex.profile_specs(p)
+    by = {spec_key(s): s for s in specs}
+    for key, wall in (("retinanet_r18w16_mini_l1_base__s0", 100.0), ("retinanet_r18w16_mini_l1_alwa1__s0", 300.0)):
+        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "spec": by[key], "wall_seconds": wall}))
+    key = "retinanet_r18w16_mini_l1_alwa2__s0"
+    (out / f"{key}.failed.json").write_text(json.dumps({"spec": by[key], "error": "boom"}))
+    st_ = ex.sweep_status(p, out)
+    a, g = st_["parts"]["alwa"], st_["parts"]["grid"]
+    assert (a["planned"], a["done"], a["failed"]) == (3 * 2 + 3, 2, 1)
+    assert a["compute_s"] == 400.0 and a["remaining_s"] is None  # no Faster R-CNN run has finished
+    # the grid's base runs are the alwa part's: only w0.50-0.50 x 2 seeds are its own, each 200 s to go
+    assert (g["planned"], g["done"], g["remaining_s"]) == (2, 0, 400.0)
+    assert st_["total"]["planned"] == len(specs) and st_["total"]["wall_h"] == pytest.approx(400 / 2 / 3600)
+    assert "2/9" in ex.format_status(st_).replace(" ", "")
