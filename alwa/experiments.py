@@ -113,6 +113,33 @@ def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> 
     return rows
 
 
+def weight_summary(results: Iterable[dict]) -> list[dict]:
+    """Per ALWA experiment name: how many runs, the range of the classification
+    weight at the end of training, and in how many runs it went back up at least
+    once between windows (the rule recomputes it from already-weighted losses)."""
+    groups = defaultdict(list)
+    for r in results:
+        t = r.get("weight_trajectory") or []
+        if r.get("experiment", {}).get("weighting") in ("alwa1", "alwa2") and t:
+            groups[r["name"]].append(t)
+    rows = []
+    for name in sorted(groups):
+        ts = groups[name]
+        finals = [t[-1] for t in ts]
+        rows.append({"name": name, "runs": len(ts), "final_min": min(finals), "final_max": max(finals),
+                     "runs_went_up": sum(any(b > a + 1e-12 for a, b in zip(t, t[1:])) for t in ts)})
+    return rows
+
+
+def weight_range(rows: list[dict], detector: str) -> str:
+    """'a-b' over the final weights of a detector's rows of :func:`weight_summary` ('no runs yet' if none)."""
+    sel = [r for r in rows if r["name"].startswith(detector + "_")]
+    if not sel:
+        return "no runs yet"
+    lo, hi = min(r["final_min"] for r in sel), max(r["final_max"] for r in sel)
+    return f"{lo:.3g}-{hi:.3g}"
+
+
 def baseline_name(name: str) -> str:
     """The 1:1 baseline of an experiment name (same detector/backbone/data/loss)."""
     parts = name.split("_")

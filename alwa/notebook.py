@@ -16,6 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_TABLES = ROOT / "book" / "data" / "paper_tables.yaml"
 
 
+class Text(str):
+    """A string that displays without quotes, for ``glue`` into prose (``{glue:text}``):
+    a plain ``str`` glues as its repr, ``'like this'``."""
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+    def __repr__(self):
+        return str(self)
+
+
 def profile_label(profile: str) -> str:
     return "SMOKE RUN - not evidence" if profile == "smoke" else f"profile {profile}"
 

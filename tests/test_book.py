@@ -58,6 +58,25 @@ def test_book_has_every_chapter(smoke_book):
 
 
 @pytest.mark.slow
+def test_glued_numbers_appear_in_the_prose(smoke_book):
+    """Every {glue:text} role of a page renders one non-empty value without quotes (myst-nb
+    renders a role it cannot resolve as nothing, silently)."""
+    sources = list((ROOT / "book").glob("*.md")) + list((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    checked = 0
+    for src in sources:
+        roles = len(re.findall(r"\{glue:text\}`", src.read_text()))
+        if not roles:
+            continue
+        sub = "book/executed" if src.suffix == ".ipynb" else "book"
+        html = (smoke_book / sub / f"{src.stem}.html").read_text()
+        pasted = re.findall(r'<span class="pasted-text">(.*?)</span>', html)
+        assert len(pasted) == roles, (src.name, pasted)
+        assert all(v.strip() and v[0] not in "'\"" for v in pasted), (src.name, pasted)
+        checked += roles
+    assert checked >= 10
+
+
+@pytest.mark.slow
 def test_no_broken_internal_links(smoke_book):
     parsed = {}
     for p in pages(smoke_book):

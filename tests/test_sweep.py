@@ -320,3 +320,25 @@ def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     assert (g["planned"], g["done"], g["remaining_s"]) == (2, 0, 400.0)
     assert st_["total"]["planned"] == len(specs) and st_["total"]["wall_h"] == pytest.approx(400 / 2 / 3600)
     assert "2/9" in ex.format_status(st_).replace(" ", "")
+
+
+def test_weight_summary_ranges_and_runs_whose_weight_went_back_up():
+    def run(name, seed, traj, weighting="alwa1"):
+        return {"name": name, "seed": seed, "weight_trajectory": traj, "experiment": {"weighting": weighting}}
+
+    res = [run("retinanet_r18w16_mini_l1_alwa1", 0, [0.8, 0.8]), run("retinanet_r18w16_mini_l1_alwa1", 1, [0.5, 0.9, 0.3]),
+           run("retinanet_r18w16_mini_l1_base", 0, [], "base"), run("faster-rcnn_r18w16_mini_l1_alwa2", 0, [0.01], "alwa2")]
+    rows = ex.weight_summary(res)
+    assert [r["name"] for r in rows] == ["faster-rcnn_r18w16_mini_l1_alwa2", "retinanet_r18w16_mini_l1_alwa1"]
+    assert rows[1] == {"name": "retinanet_r18w16_mini_l1_alwa1", "runs": 2, "final_min": 0.3, "final_max": 0.8, "runs_went_up": 1}
+    assert ex.weight_range(rows, "retinanet") == "0.3-0.8" and ex.weight_range(rows, "faster-rcnn") == "0.01-0.01"
+    assert ex.weight_range(rows, "mask-rcnn") == "no runs yet"
+
+
+def test_glued_text_displays_without_quotes():
+    from IPython.core.formatters import PlainTextFormatter
+
+    from alwa.notebook import Text
+
+    fmt = PlainTextFormatter()
+    assert fmt(Text("30.05 [29.47, 30.62]")) == "30.05 [29.47, 30.62]" and fmt("plain") == "'plain'"

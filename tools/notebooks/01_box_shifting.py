@@ -34,14 +34,14 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from alwa import boxshift, plots
+from alwa import boxshift, plots, notebook as nbh
 from alwa.results import provenance, results_dir, write_json_atomic
 
 out = results_dir(results_root, profile, "box_shifting")
 t_start = time.time()
-label = "SMOKE RUN - not evidence" if profile == "smoke" else f"profile {profile}"
+label = nbh.profile_label(profile)
 print(f"{label}: results in {out}")
-glue("bs_profile", profile, display=False)
+glue("bs_profile", nbh.Text(profile), display=False)
 """),
     ("md", """
 ## The sliding box (figure 2)
