@@ -215,7 +215,7 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
     workers = int(workers or p.get("workers", 1))
     specs = profile_specs(p, parts)
     done = {spec_key(r["spec"]): r for r in load_results(out_dir, specs) if "spec" in r}
-    failed = {spec_key(f["spec"]) for f in load_failures(out_dir)} if Path(out_dir).exists() else set()
+    failed = {spec_key(f["spec"]) for f in load_failures(out_dir)}
     todo = {spec_key(s) for s in pending(specs, out_dir)}
     per_det: dict = defaultdict(list)
     for r in done.values():
