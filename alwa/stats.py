@@ -3,7 +3,9 @@
 * :func:`mean_ci`: mean and a t-based 95 % confidence interval over seeds
   (``scipy.stats.ttest_1samp(...).confidence_interval``);
 * :func:`paired_diff`: the mean difference of a method vs the baseline on the
-  same seeds, with its paired 95 % CI and p-value (``scipy.stats.ttest_rel``).
+  same seeds, with its paired 95 % CI and p-value (``scipy.stats.ttest_rel``);
+* :func:`ratio_ci`: the geometric-mean ratio of paired timings (ALWA / plain per
+  block) with a t-interval on the log ratios, and :func:`ratio_verdict` against a goal.
 
 With n < 2 values there is no interval: the bounds are NaN and ``n`` says why.
 """
@@ -11,6 +13,7 @@ With n < 2 values there is no interval: the bounds are NaN and ``n`` says why.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Sequence
 
 import numpy as np
@@ -56,3 +59,24 @@ def verdict(diff: dict) -> str:
     if diff["hi"] < 0:
         return "worse"
     return "no clear difference"
+
+
+def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Geometric mean and t-interval of paired per-block ratios ``alwa[i] / plain[i]``.
+
+    ``alwa``, ``plain``: per-block step times (s), same length >= 2. Returns
+    ``(ratio, low, high)``; the interval is computed on the log ratios.
+    """
+    if len(alwa) != len(plain) or len(alwa) < 2:
+        raise ValueError(f"need >= 2 paired blocks, got {len(alwa)} and {len(plain)}")
+    logs = [math.log(a / p) for a, p in zip(alwa, plain)]
+    m = statistics.fmean(logs)
+    if statistics.pstdev(logs) == 0:
+        return math.exp(m), math.exp(m), math.exp(m)
+    lo, hi = stats.ttest_1samp(logs, 0.0).confidence_interval(confidence)
+    return math.exp(m), math.exp(lo), math.exp(hi)
+
+
+def ratio_verdict(low: float, high: float, limit: float) -> str:
+    """'within' if the whole interval is <= limit, 'above' if all of it is above, else 'unresolved'."""
+    return "within" if high <= limit else ("above" if low > limit else "unresolved")

@@ -244,7 +244,7 @@ def test_alwa_claims_say_no_runs_instead_of_nan():
 
 # ------------------------------------------------------------------ train-step benchmark statistics (C10)
 def test_ratio_ci_is_the_t_interval_of_log_ratios():
-    from alwa.mmdet.bench_train import ratio_ci
+    from alwa.stats import ratio_ci
 
     alwa, plain = [1.02, 0.99, 1.05, 1.00], [1.0, 1.0, 1.0, 1.0]
     r, lo, hi = ratio_ci(alwa, plain)
@@ -256,7 +256,7 @@ def test_ratio_ci_is_the_t_interval_of_log_ratios():
 
 
 def test_ratio_ci_is_scale_invariant_and_exact_for_a_constant_ratio():
-    from alwa.mmdet.bench_train import ratio_ci
+    from alwa.stats import ratio_ci
 
     a, p = [0.21, 0.25, 0.19], [0.20, 0.24, 0.18]
     assert ratio_ci([10 * x for x in a], [10 * x for x in p]) == pytest.approx(ratio_ci(a, p))
@@ -271,7 +271,7 @@ def _bench(ratio, lo, hi, frac):
 
 def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
     from alwa import claims
-    from alwa.mmdet.bench_train import verdict
+    from alwa.stats import ratio_verdict as verdict
 
     assert verdict(0.99, 1.004, 1.005) == "within"
     assert verdict(1.01, 1.02, 1.005) == "above"

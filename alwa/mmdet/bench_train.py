@@ -18,34 +18,12 @@ hits both alike. Two measures:
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 
+from ..stats import ratio_ci, ratio_verdict
+
 GOAL = 1.005  # the issue's goal for the train-step ratio
-
-
-def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Geometric mean and t-interval of paired per-block ratios ``alwa[i] / plain[i]``.
-
-    ``alwa``, ``plain``: per-block step times (s), same length >= 2. Returns
-    ``(ratio, low, high)``; the interval is computed on the log ratios.
-    """
-    from scipy import stats
-
-    if len(alwa) != len(plain) or len(alwa) < 2:
-        raise ValueError(f"need >= 2 paired blocks, got {len(alwa)} and {len(plain)}")
-    logs = [math.log(a / p) for a, p in zip(alwa, plain)]
-    m = statistics.fmean(logs)
-    if statistics.pstdev(logs) == 0:
-        return math.exp(m), math.exp(m), math.exp(m)
-    lo, hi = stats.ttest_1samp(logs, 0.0).confidence_interval(confidence)
-    return math.exp(m), math.exp(lo), math.exp(hi)
-
-
-def verdict(low: float, high: float, limit: float) -> str:
-    """'within' if the whole interval is <= limit, 'above' if all of it is above, else 'unresolved'."""
-    return "within" if high <= limit else ("above" if low > limit else "unresolved")
 
 
 class _TimedWrapper:
@@ -135,7 +113,7 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
     ratio, low, high = ratio_ci(per_block["alwa"], per_block["plain"])
     a, p = statistics.median(all_steps["alwa"]), statistics.median(all_steps["plain"])
     hook_s = statistics.median(timed.extra)
-    return {"ratio": ratio, "ratio_ci95": [low, high], "goal": GOAL, "goal_verdict": verdict(low, high, GOAL),
+    return {"ratio": ratio, "ratio_ci95": [low, high], "goal": GOAL, "goal_verdict": ratio_verdict(low, high, GOAL),
             "block_ratios": [x / y for x, y in zip(per_block["alwa"], per_block["plain"])],
             "median_step_s_alwa": a, "median_step_s_plain": p, "median_hook_s": hook_s, "hook_fraction": hook_s / p,
             "steps_each": len(all_steps["alwa"]), "blocks": blocks, "steps_per_block": steps,

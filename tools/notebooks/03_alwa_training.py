@@ -89,10 +89,36 @@ bench = bench_train.run(blocks=bench_blocks, steps=bench_steps, data_root=voc, t
 write_json_atomic(results_dir(results_root, profile, "bench") / "train_step.json", {"profile": profile, **bench})
 print(f"{label}: {bench_train.describe(bench)}")
 nbh.plot_block_ratios(bench)
-measured["C10"] = claims.overhead_claim(bench, profile)
 glue("bench_ratio", nbh.Text(f"{bench['ratio']:.4f} (95% CI {bench['ratio_ci95'][0]:.4f}-{bench['ratio_ci95'][1]:.4f})"), display=False)
 glue("bench_hook_pct", nbh.Text(f"{100 * bench['hook_fraction']:.3f}"), display=False)
+"""),
+    ("md", """
+### On a GPU
+
+`python -m alwa.gpu_check` trains torchvision's RetinaNet (R-50 FPN, random weights and
+data) with and without ALWA in a plain PyTorch loop on a GPU, interleaved block by block,
+with `torch.cuda.set_sync_debug_mode("error")` around every ALWA call that does not end a
+window (a host-device synchronisation there raises; a positive control checks that an
+`.item()` does) and mode "warn" at window ends (the synchronisations are counted). Its
+records come from a GPU machine lent to one session (`results/gpu_check/`, with its README);
+they do not depend on this notebook's profile, and nothing here reruns them.
+"""),
+    ("code", """
+from pathlib import Path
+
+from alwa import gpu_check
+
+gpu_records = gpu_check.load_records(Path(results_root) / "gpu_check")
+gpu = gpu_records[-1] if gpu_records else None
+if gpu is None:
+    print("no GPU check recorded")
+    glue("gpu_check_summary", nbh.Text("No GPU check has been recorded yet."), display=False)
+else:
+    print(gpu_check.describe(gpu))
+    glue("gpu_check_summary", nbh.Text(gpu_check.summary(gpu)), display=False)
+measured["C10"] = claims.overhead_claim(bench, profile, gpu=gpu)
 nbh.save_claims(p, "alwa", measured)
+pd.DataFrame([gpu_check.record_row(r) for r in gpu_records])
 """),
     ("code", """
 glue("alwa_n_runs", len(results), display=False)
