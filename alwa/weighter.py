@@ -25,7 +25,10 @@ Options beyond the paper (defaults keep the paper's behaviour):
 
 Performance: values are accumulated on the loss's device, so a call that
 does not end a window never synchronises host and device; a window end
-synchronises once (one device-to-host copy of the window).
+synchronises once (one device-to-host copy of the window). A call adds one
+small copy (its raw per-level losses, stacked) and one multiplication per
+level whose weight is not exactly 1; the float64 sums are taken at the
+window's end, in one reduction.
 
 Distributed: when ``torch.distributed`` is initialised with more than one
 process, the window is averaged over ranks (one ``all_reduce``) before the
@@ -182,7 +185,10 @@ class ALWA:
         self.calls = 0
         self.nonfinite = 0
         self.history: list[WindowStats] = []
-        self._window: list[torch.Tensor] = []  # each: (2,) float64 raw (cls, reg) sums on the loss device
+        # the open window: ``_window_sums`` (m, 2) float64 raw (cls, reg) sums restored from a state dict,
+        # then ``_window`` with one (2 * levels,) tensor per call (cls levels, then reg levels; raw, detached)
+        self._window_sums = torch.zeros(0, 2, dtype=torch.float64)
+        self._window: list[torch.Tensor] = []
         self._warned_nonfinite = False
 
     # ------------------------------------------------------------------ calls
@@ -196,14 +202,14 @@ class ALWA:
                 f"cls_loss has {len(cls_levels)} levels but reg_loss has {len(reg_levels)}; they must have the same length"
             )
         wc, wr = self.cls_weight, self.reg_weight
-        cls_out = [wc * t for t in cls_levels]
-        reg_out = [wr * t for t in reg_levels]
+        # a weight of exactly 1 returns the loss itself (same value and gradient, one op less per level)
+        cls_out = list(cls_levels) if wc == 1.0 else [wc * t for t in cls_levels]
+        reg_out = list(reg_levels) if wr == 1.0 else [wr * t for t in reg_levels]
 
-        with torch.no_grad():  # (2, levels) -> (2,) float64 per-task sums, on the loss's device
-            sums = torch.stack([torch.stack(cls_levels), torch.stack(reg_levels)]).sum(dim=1, dtype=torch.float64)
-            self._window.append(sums)
+        with torch.no_grad():  # one copy per call: (2 * levels,) on the loss's device; summed at the window's end
+            self._window.append(torch.stack(cls_levels + reg_levels))
         self.calls += 1
-        if len(self._window) >= self.interval:
+        if len(self._window_sums) + len(self._window) >= self.interval:
             self._end_window()
         if cls_list:
             return cls_out, reg_out
@@ -214,10 +220,21 @@ class ALWA:
         """``(cls_weight, reg_weight)`` in force for the next call."""
         return self.cls_weight, self.reg_weight
 
+    def _window_values(self) -> torch.Tensor:
+        """(n, 2) float64 per-call (cls, reg) sums of the open window, on the device of its last call."""
+        live = self._window
+        dev = live[-1].device if live else self._window_sums.device
+        parts = [self._window_sums.to(dev)] if len(self._window_sums) else []
+        if live:
+            if len({v.numel() for v in live}) == 1:  # one kernel for the whole window
+                parts.append(torch.stack(live).view(len(live), 2, -1).sum(dim=2, dtype=torch.float64))
+            else:  # the number of levels changed between calls
+                parts += [v.view(2, -1).sum(dim=1, dtype=torch.float64).unsqueeze(0) for v in live]
+        return torch.cat(parts) if parts else torch.zeros(0, 2, dtype=torch.float64)
+
     def _end_window(self) -> None:
-        dev = self._window[-1].device
-        vals = torch.stack([v.to(dev) for v in self._window])  # (n, 2) float64
-        self._window = []
+        vals = self._window_values()  # (n, 2) float64
+        self._window_sums, self._window = torch.zeros(0, 2, dtype=torch.float64), []
         world = _dist_world() if self.distributed else 1
         if world > 1:
             torch.distributed.all_reduce(vals, op=torch.distributed.ReduceOp.SUM)
@@ -287,7 +304,7 @@ class ALWA:
     def state_dict(self) -> dict:
         """Everything needed to continue bit-identically: options, weights,
         counters, the open window (as a CPU float64 tensor) and the history."""
-        window = torch.stack([v.cpu() for v in self._window]) if self._window else torch.zeros(0, 2, dtype=torch.float64)
+        window = self._window_values().cpu()
         return {
             "version": _STATE_VERSION,
             "mode": self.mode,
@@ -329,7 +346,7 @@ class ALWA:
         self.nonfinite = int(state.get("nonfinite", 0))
         self._warned_nonfinite = bool(state.get("warned_nonfinite", False))
         window = torch.as_tensor(state["window"], dtype=torch.float64).reshape(-1, 2)
-        self._window = [row.clone() for row in window]
+        self._window_sums, self._window = window.clone(), []
         self.history = [WindowStats(**h) for h in state.get("history", [])]
 
     def reset(self) -> None:

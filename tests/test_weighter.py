@@ -176,6 +176,27 @@ def test_gradient_is_weight_times_raw_gradient():
     torch.testing.assert_close(x.grad, raw)
 
 
+def test_weight_of_one_returns_the_loss_itself():
+    """Identity at weight 1: the same tensor comes back (no extra op); other weights give a new, scaled one."""
+    w = ALWA("alwa2", interval=10, cls_weight=0.5)
+    tc, tr = torch.tensor(2.0), torch.tensor(3.0)
+    c, r = w(tc, tr)
+    assert r is tr and c is not tc and c.item() == 1.0
+    levels = [torch.tensor(1.0), torch.tensor(4.0)]
+    oc, orr = w(levels, levels)
+    assert orr is not levels and all(a is b for a, b in zip(orr, levels))  # a new list of the same tensors
+
+
+def test_number_of_levels_may_change_within_a_window():
+    """Sums per call are what is recorded: (1+2, 0.5+0.5) then (5, 1.5) -> cls mean 4, std sqrt2; reg mean 1.25."""
+    w = ALWA("monitor", interval=2)
+    w([torch.tensor(1.0), torch.tensor(2.0)], [torch.tensor(0.5), torch.tensor(0.5)])
+    w([torch.tensor(5.0)], [torch.tensor(1.5)])
+    h = w.history[0]
+    assert (h.n, h.cls_mean, h.reg_mean) == (2, 4.0, 1.25)
+    assert h.cls_std == pytest.approx(math.sqrt(2), abs=1e-15) and h.reg_std == pytest.approx(math.sqrt(2) / 4, abs=1e-15)
+
+
 def test_tensor_in_tensor_out_and_tuple_in_list_out():
     w = ALWA()
     c, r = w(torch.tensor(1.0), torch.tensor(2.0))
