@@ -26,8 +26,8 @@ from .weighter import ALWA
 class AuthorsStyle:
     """The authors' per-iteration bookkeeping (``.item()`` per level, numpy stats)."""
 
-    def __init__(self, C: int = 100):
-        self.C, self.cls_weight, self.bbox_weight = C, 1.0, 1.0
+    def __init__(self, C: int = 100, cls_weight: float = 1.0):
+        self.C, self.cls_weight, self.bbox_weight = C, cls_weight, 1.0
         self.cls_hist: list[float] = []
         self.bbox_hist: list[float] = []
 
@@ -55,18 +55,24 @@ def _time_calls(fn, cls_levels, reg_levels, calls: int, device: torch.device) ->
     return (time.perf_counter() - t0) / calls
 
 
-def run(device: str = "cpu", calls: int = 2000, levels: int = 5, repeats: int = 5, interval: int = 100) -> dict:
-    """Interleaved timing; returns medians in microseconds per call and their ratio."""
+def run(device: str = "cpu", calls: int = 2000, levels: int = 5, repeats: int = 5, interval: int = 100,
+        cls_weight: float = 0.5) -> dict:
+    """Interleaved timing; returns medians in microseconds per call and their ratio.
+
+    Both start from classification weight ``cls_weight`` (default 0.5: after ALWA's first
+    update the weight is below 1; at exactly 1 :class:`alwa.ALWA` skips a multiplication,
+    which would flatter it) and regression weight 1.
+    """
     dev = torch.device(device)
     g = torch.Generator().manual_seed(0)
     cls_levels = [torch.rand((), generator=g).to(dev).requires_grad_() for _ in range(levels)]
     reg_levels = [torch.rand((), generator=g).to(dev).requires_grad_() for _ in range(levels)]
     ours, theirs = [], []
     for _ in range(repeats):  # interleave so that machine noise hits both alike
-        ours.append(_time_calls(ALWA("alwa2", interval=interval), cls_levels, reg_levels, calls, dev))
-        theirs.append(_time_calls(AuthorsStyle(interval), cls_levels, reg_levels, calls, dev))
+        ours.append(_time_calls(ALWA("alwa2", interval=interval, cls_weight=cls_weight), cls_levels, reg_levels, calls, dev))
+        theirs.append(_time_calls(AuthorsStyle(interval, cls_weight), cls_levels, reg_levels, calls, dev))
     o, t = statistics.median(ours) * 1e6, statistics.median(theirs) * 1e6
-    return {"device": str(dev), "levels": levels, "calls": calls, "repeats": repeats,
+    return {"device": str(dev), "levels": levels, "calls": calls, "repeats": repeats, "cls_weight": cls_weight,
             "alwa_us": o, "authors_us": t, "ratio": o / t}
 
 
@@ -77,7 +83,8 @@ def format_table(r: dict) -> str:
         ("ratio alwa / authors", f"{r['ratio']:.3f}"),
     ]
     width = max(len(a) for a, _ in rows)
-    head = f"device={r['device']} levels={r['levels']} calls={r['calls']} repeats={r['repeats']} (median, us per call)"
+    head = (f"device={r['device']} levels={r['levels']} calls={r['calls']} repeats={r['repeats']} "
+            f"cls_weight={r.get('cls_weight', 1.0)} (median, us per call)")
     return "\n".join([head] + [f"{a:<{width}}  {b:>10}" for a, b in rows])
 
 

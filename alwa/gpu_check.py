@@ -16,8 +16,8 @@ It reports the per-block median step times, the geometric-mean ratio ALWA /
 plain with a 95 % t-interval over blocks (:func:`alwa.stats.ratio_ci`), its
 verdict against the goal 1.005, the host time spent inside the ALWA call (the
 weighting and the bookkeeping; window ends included) as a fraction of a plain
-step (resolves what the end-to-end interval cannot on a noisy machine; the two
-extra scalar multiplications of the backward pass are not in it), and
+step (resolves what the end-to-end interval cannot on a noisy machine; the
+backward of the weighting, one scalar multiplication per weighted loss, is not in it), and
 :mod:`alwa.bench` on the same device.
 
     python -m alwa.gpu_check [--device cuda] [--steps 20] [--blocks 20] [--interval 10] [--json out.json]
@@ -29,6 +29,7 @@ Records of runs on a GPU machine are kept as JSON in ``results/gpu_check/``;
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import statistics
@@ -40,6 +41,8 @@ from pathlib import Path
 import torch
 
 from . import bench
+from . import weighter as weighter_module
+from .results import provenance
 from .stats import ratio_ci, ratio_verdict
 from .weighter import ALWA
 
@@ -54,6 +57,11 @@ def _sync_mode(dev, mode):
 def _sync(dev):
     if dev.type == "cuda":
         torch.cuda.synchronize()
+
+
+def weighter_digest() -> str:
+    """First 12 hex digits of the SHA-256 of ``alwa/weighter.py``: which weighter a record timed."""
+    return hashlib.sha256(Path(weighter_module.__file__).read_bytes()).hexdigest()[:12]
 
 
 def item_raises_under_error_mode(dev) -> bool:
@@ -149,6 +157,7 @@ def run(device="cuda", steps=20, blocks=20, interval=10, batch=8, size=512, warm
         "syncs_per_window_end": window_syncs if cuda else None,
         "windows": len(w.history), "final_cls_weight": w.cls_weight,
         "weighter_bench": bench.run(device=str(dev), calls=bench_calls, repeats=5),
+        "weighter_sha256": weighter_digest(), "provenance": provenance(),
     }
 
 
@@ -190,7 +199,12 @@ def summary(r: dict) -> str:
               f"'error' without a synchronisation (an `.item()` raises there, checked), and each of the "
               f"{len(r['syncs_per_window_end'])} window ends synchronised "
               f"{'once' if ws == [1] else ' or '.join(map(str, ws)) + ' times'}")
-    return s + "."
+    s += "."
+    digest = r.get("weighter_sha256")
+    if digest != weighter_digest():
+        s += (" These timings are of another version of `alwa/weighter.py` than the one this page was built with "
+              + (f"(SHA-256 {digest}...)." if digest else "(the record predates the digest; see `results/gpu_check/README.md`)."))
+    return s
 
 
 def load_records(folder) -> list[dict]:

@@ -35,6 +35,10 @@ def test_records_round_trip_and_render(cpu_record, tmp_path):
     row = gpu_check.record_row(recs[1])
     assert row["ALWA call, % of step"] == round(100 * cpu_record["call_fraction"], 3)
     assert "synchronisation" not in gpu_check.summary(recs[1])  # no sync claim without the CUDA check
+    # a record of another weighter version says so
+    assert recs[1]["weighter_sha256"] == gpu_check.weighter_digest() and "another version" not in gpu_check.summary(recs[1])
+    assert "another version" in gpu_check.summary(dict(recs[1], weighter_sha256="0" * 12))
+    assert "predates" in gpu_check.summary({k: v for k, v in recs[1].items() if k != "weighter_sha256"})
     assert gpu_check.load_records(tmp_path / "missing") == []
 
 

@@ -11,8 +11,9 @@ hits both alike. Two measures:
   (``scipy.stats``). End to end, but only as precise as the machine is quiet.
 * ``hook_fraction``: the time spent inside ALWA's loss wrapper beyond the head's
   own loss (weighting, bookkeeping tensors, the window update), per step, as a
-  fraction of the median step without ALWA. It excludes the two extra scalar
-  multiplications in the backward pass, and resolves far below 0.5 %.
+  fraction of the median step without ALWA. It excludes the backward of the
+  weighting (one scalar multiplication per level whose weight is not 1), and
+  resolves far below 0.5 %.
 """
 
 from __future__ import annotations

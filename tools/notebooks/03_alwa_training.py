@@ -81,6 +81,20 @@ the geometric mean of the per-block ratios, with a 95 % interval over blocks; on
 machine that interval can be too wide to resolve the 0.5 % goal, so the time spent inside
 ALWA's loss wrapper per step is measured directly as well.
 """),
+    ("md", """
+One call of the weighter on its own (`python -m alwa.bench`: five levels per task, calls
+interleaved with a stand-in for the authors' bookkeeping, which calls `.item()` on every
+per-level loss):
+"""),
+    ("code", """
+from alwa import bench as weighter_bench
+
+wb = weighter_bench.run(device="cpu", calls=2000, repeats=5)
+print(weighter_bench.format_table(wb))
+glue("weighter_us", nbh.Text(f"{wb['alwa_us']:.0f}"), display=False)
+glue("authors_us", nbh.Text(f"{wb['authors_us']:.0f}"), display=False)
+glue("weighter_ratio", nbh.Text(f"{wb['ratio']:.2f}"), display=False)
+"""),
     ("code", """
 from alwa.mmdet import bench_train, run as mmrun
 
