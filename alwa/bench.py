@@ -22,6 +22,8 @@ import torch
 
 from .weighter import ALWA
 
+STEP_RATIO_GOAL = 1.005  # goal for a train step's time with ALWA / without (C10: 'negligible')
+
 
 class AuthorsStyle:
     """The authors' per-iteration bookkeeping (``.item()`` per level, numpy stats)."""

@@ -46,7 +46,7 @@ from .results import provenance
 from .stats import ratio_ci, ratio_verdict
 from .weighter import ALWA
 
-GOAL = 1.005
+GOAL = bench.STEP_RATIO_GOAL
 
 
 def _sync_mode(dev, mode):

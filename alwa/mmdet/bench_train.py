@@ -22,9 +22,10 @@ import argparse
 import statistics
 import time
 
+from ..bench import STEP_RATIO_GOAL
 from ..stats import ratio_ci, ratio_verdict
 
-GOAL = 1.005  # the goal for the train-step ratio
+GOAL = STEP_RATIO_GOAL
 
 
 class _TimedWrapper:
