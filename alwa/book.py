@@ -216,7 +216,7 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
     (generated / "tuning.md").write_text(tuning_page())
     html_out = Path(out) if out else (ROOT / "_build" if in_place else root / "_build")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(html_out.parent if html_out.name == "_build" else html_out),
-           "--warningiserror", "--keep-going", "--builder", "html"]
+           "--warningiserror", "--keep-going", "--builder", "html", "--all"]  # --all: pages that only glue notebook values are not seen as changed
     print("[book]", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=str(root))
     html = (html_out if html_out.name == "_build" else html_out / "_build") / "html"

@@ -196,14 +196,14 @@ def summary(r: dict) -> str:
     if r.get("item_raises_under_error_mode"):
         ws = sorted(set(r["syncs_per_window_end"]))
         s += (f". {r['alwa_calls_checked_without_sync']} ALWA calls that did not end a window ran under sync debug mode "
-              f"'error' without a synchronisation (an `.item()` raises there, checked), and each of the "
+              f"'error' without a synchronisation (an .item() raises there, checked), and each of the "
               f"{len(r['syncs_per_window_end'])} window ends synchronised "
               f"{'once' if ws == [1] else ' or '.join(map(str, ws)) + ' times'}")
     s += "."
     digest = r.get("weighter_sha256")
     if digest != weighter_digest():
-        s += (" These timings are of another version of `alwa/weighter.py` than the one this page was built with "
-              + (f"(SHA-256 {digest}...)." if digest else "(the record predates the digest; see `results/gpu_check/README.md`)."))
+        s += (" These timings are of another version of alwa/weighter.py than the one this page was built with "
+              + (f"(SHA-256 {digest}...)." if digest else "(the record predates the digest; see results/gpu_check/README.md)."))
     return s
 
 
