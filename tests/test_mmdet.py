@@ -279,6 +279,26 @@ def test_same_seed_same_result_and_the_record_is_complete(tmp_path):
     assert len(a["per_iter"]["cls_raw"]) == 8 and len(a["windows"]) == 2 and a["provenance"]["mmdet"] == "3.3.0"
 
 
+@pytest.mark.slow
+def test_a_run_evaluates_the_test_split_once(tmp_path, monkeypatch):
+    """mmengine validates at the loop's end on the split runner.test() evaluates again; run_spec drops that copy
+    (same mAP, half the evaluations) unless asked to validate."""
+    from mmdet.evaluation import VOCMetric
+
+    from alwa.mmdet.run import run_spec
+
+    calls = []
+    original = VOCMetric.compute_metrics
+    monkeypatch.setattr(VOCMetric, "compute_metrics", lambda self, results: calls.append(len(results)) or original(self, results))
+    spec = dict(name="retinanet_r18w16_mini_l1_base", seed=1, work_root=str(tmp_path / "w"), data_dir=str(tmp_path / "d" / "voc"),
+                dataset=dict(n_trainval=16, n_test=4), pretrain=dict(steps=5, batch_size=8),
+                setting=dict(iters=4, batch_size=2, img_scale=[128, 128], warmup_iters=2))
+    once = run_spec(spec)
+    assert calls == [4]  # one evaluation of the 4 test images
+    twice = run_spec(dict(spec, validate=True))
+    assert calls == [4, 4, 4] and twice["mAP"] == once["mAP"] and twice["config_hash"] == once["config_hash"]
+
+
 def test_mini_setting_knobs_reach_the_model():
     """The calibration knobs of MiniSetting end up in the built model (and a typo is an error)."""
     from mmdet.registry import MODELS
