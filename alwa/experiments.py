@@ -257,7 +257,9 @@ def main(argv=None) -> None:
     """``python -m alwa.experiments sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
     run (or resume) a profile's training runs in the background, outside the notebooks;
     the notebooks then find the results and run nothing again.
-    ``python -m alwa.experiments status --profile cpu``: how far that sweep is."""
+    ``python -m alwa.experiments status --profile cpu``: how far that sweep is.
+    ``--params FILE`` reads a profile's parameters from FILE instead of
+    ``notebooks/params/{profile}.yaml`` (e.g. a candidate setting swept into its own ``--results`` root)."""
     import argparse
 
     from .book import notebook_params
@@ -269,6 +271,7 @@ def main(argv=None) -> None:
     a = sub.add_parser("sweep", help="run the pending training runs of a profile")
     a.add_argument("--profile", default="cpu")
     a.add_argument("--results", default="results")
+    a.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
     a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     a.add_argument("--max-runs", type=int, default=None)
     a.add_argument("--workers", type=int, default=None, help="default: the profile's")
@@ -277,9 +280,18 @@ def main(argv=None) -> None:
     b = sub.add_parser("status", help="how far a profile's sweep is: runs done, compute spent, time to go")
     b.add_argument("--profile", default="cpu")
     b.add_argument("--results", default="results")
+    b.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
     b.add_argument("--workers", type=int, default=None, help="default: the profile's")
     args = ap.parse_args(argv)
-    p = notebook_params(args.profile, args.results)
+    if args.params:
+        import yaml
+
+        p = yaml.safe_load(Path(args.params).read_text())
+        if p.get("profile") != args.profile:
+            ap.error(f"{args.params} is for profile {p.get('profile')!r}, not {args.profile!r} (--profile)")
+        p["results_root"] = str(args.results)
+    else:
+        p = notebook_params(args.profile, args.results)
     if args.cmd == "status":
         print(format_status(sweep_status(p, results_dir(args.results, args.profile, "runs"), workers=args.workers)))
         return

@@ -197,6 +197,27 @@ def test_sweep_command_lists_pending_runs(tmp_path):
     assert not (tmp_path / "smoke" / "runs").exists() or not list((tmp_path / "smoke" / "runs").glob("*.json"))
 
 
+def test_sweep_command_reads_another_params_file(tmp_path):
+    """`--params FILE` sweeps a variant of a profile (here: smoke with one seed fewer) without touching notebooks/params."""
+    import yaml
+
+    base = yaml.safe_load((TESTS.parent / "notebooks" / "params" / "smoke.yaml").read_text())
+    cmd = [sys.executable, "-m", "alwa.experiments", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"]
+
+    def listed(*extra):
+        r = subprocess.run(cmd + list(extra), capture_output=True, text=True, cwd=TESTS.parent)
+        return r, [l.strip() for l in r.stdout.splitlines()[1:]]
+
+    _, stock = listed()
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(yaml.safe_dump(dict(base, retina_seeds=int(base["retina_seeds"]) + 1)))
+    r, more = listed("--params", str(variant))
+    assert r.returncode == 0 and set(stock) < set(more)  # the extra seed's RetinaNet runs are planned too
+    variant.write_text(yaml.safe_dump(dict(base, profile="cpu")))
+    r, _ = listed("--params", str(variant))
+    assert r.returncode != 0 and "is for profile 'cpu'" in r.stderr
+
+
 def test_baseline_level_reads_the_baseline_row():
     """The prose level of a baseline (glued into the book's intro): mean and CI in points with the seed count."""
     from alwa import claims
