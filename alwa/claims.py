@@ -280,10 +280,8 @@ def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> dic
             ours += (f", {gpu['alwa_calls_checked_without_sync']} non-window calls ran under sync debug mode 'error' "
                      f"without a host-device synchronisation")
         gv = stats.ratio_verdict(glo, ghi, goal)
-        if profile == "smoke":
-            pass
-        elif gv == "above":
+        if profile != "smoke" and gv == "above":
             status = "not supported"
-        elif status == "inconclusive at mini scale" and (gv == "within" or (gfrac is not None and gfrac <= goal - 1)):
+        elif profile != "smoke" and status == "inconclusive at mini scale" and (gv == "within" or (gfrac is not None and gfrac <= goal - 1)):
             status = "supported"
     return {"ours": ours, "paper": "negligible training time, no inference cost", "status": status}

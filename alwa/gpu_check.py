@@ -222,7 +222,7 @@ def record_row(r: dict) -> dict:
     ws = r.get("syncs_per_window_end")
     return {
         "file": r.get("file"), "device": r["device"], "torch": r["torch"],
-        "blocks x steps": f"{r.get('blocks', '?')} x {r.get('steps_per_block', r.get('steps_each', '?'))}",
+        "blocks x steps": f"{r.get('blocks', '?')} x {r.get('steps_per_block', '?')}",
         "median step ms (ALWA / plain)": f"{1e3 * r['median_step_s_alwa']:.2f} / {1e3 * r['median_step_s_plain']:.2f}",
         "ratio [95% CI]": f"{r['ratio']:.4f} [{lo:.4f}, {hi:.4f}]" if lo is not None else f"{r['ratio']:.4f} (no interval)",
         "ALWA call, % of step": round(100 * r["call_fraction"], 3) if "call_fraction" in r else None,

@@ -86,6 +86,11 @@ class WindowStats:
         return asdict(self)
 
 
+def _empty_window() -> torch.Tensor:
+    """(0, 2) float64: a window with no calls yet."""
+    return torch.zeros(0, 2, dtype=torch.float64)
+
+
 def _check_weight(name: str, value: Any) -> float:
     try:
         f = float(value)
@@ -187,7 +192,7 @@ class ALWA:
         self.history: list[WindowStats] = []
         # the open window: ``_window_sums`` (m, 2) float64 raw (cls, reg) sums restored from a state dict,
         # then ``_window`` with one (2 * levels,) tensor per call (cls levels, then reg levels; raw, detached)
-        self._window_sums = torch.zeros(0, 2, dtype=torch.float64)
+        self._window_sums = _empty_window()
         self._window: list[torch.Tensor] = []
         self._warned_nonfinite = False
 
@@ -230,11 +235,11 @@ class ALWA:
                 parts.append(torch.stack(live).view(len(live), 2, -1).sum(dim=2, dtype=torch.float64))
             else:  # the number of levels changed between calls
                 parts += [v.view(2, -1).sum(dim=1, dtype=torch.float64).unsqueeze(0) for v in live]
-        return torch.cat(parts) if parts else torch.zeros(0, 2, dtype=torch.float64)
+        return torch.cat(parts) if parts else _empty_window()
 
     def _end_window(self) -> None:
         vals = self._window_values()  # (n, 2) float64
-        self._window_sums, self._window = torch.zeros(0, 2, dtype=torch.float64), []
+        self._window_sums, self._window = _empty_window(), []
         world = _dist_world() if self.distributed else 1
         if world > 1:
             torch.distributed.all_reduce(vals, op=torch.distributed.ReduceOp.SUM)
