@@ -129,6 +129,60 @@ def claims_page(profile: str, results_root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def archived_calibrations(results_root) -> list[Path]:
+    """Folders ``<results_root>/archive/<name>/`` of earlier calibrations: a ``params.yaml`` (the profile's
+    parameters they were run with) beside their ``runs/``, ``claims/`` and ``tables/``."""
+    d = Path(results_root) / "archive"
+    return sorted(a for a in d.iterdir() if (a / "params.yaml").is_file()) if d.is_dir() else []
+
+
+def calibration_label(p: dict) -> str:
+    """'3 classes; RetinaNet 600 iterations, Faster R-CNN 400' from a profile's parameters."""
+    from .data.synthetic import CLASSES
+
+    classes = (p.get("dataset") or {}).get("classes") or CLASSES
+    retina = (p.get("setting") or {}).get("iters", "default")
+    faster = {**(p.get("setting") or {}), **(p.get("faster_setting") or {})}.get("iters", "default")
+    return f"{len(classes)} classes ({', '.join(classes)}); RetinaNet {retina} iterations, Faster R-CNN {faster}"
+
+
+def calibrations_page(profile: str, results_root: str) -> str:
+    """The claims of the current calibration of ``profile`` beside those of every archived one."""
+    from . import claims as cl
+    from . import experiments as ex
+    from .notebook import load_claims
+    from .results import results_dir
+    from .sweep import load_results
+
+    sets = [("current (this book)", notebook_params(profile, results_root), Path(results_dir(results_root, profile, "runs")).parent)]
+    sets += [(f"archive/{a.name}", yaml.safe_load((a / "params.yaml").read_text()), a) for a in archived_calibrations(results_root)]
+    lines = ["# Calibrations compared", "",
+             "The mini setting was calibrated more than once (see [the tuning page](tuning.md)). When a calibration is "
+             "replaced, its complete results move to `results/archive/<name>/` with the parameters they were made with, "
+             "and this page sets its verdicts beside the current ones. A verdict that holds under both rests on more "
+             "than one choice of data difficulty and schedule; one that flips depends on it.", ""]
+    if len(sets) == 1:
+        return "\n".join(lines + [f"No earlier calibration of profile {profile} is archived under `{results_root}/archive/`.", ""])
+    lines += ["| calibration | setting | runs done | RetinaNet baseline mAP (L1, points) | Faster R-CNN baseline mAP (L1, points) |",
+              "| --- | --- | --- | --- | --- |"]
+    verdicts = []
+    for name, p, root in sets:
+        st = ex.sweep_status(p, root / "runs")["total"]
+        rows = ex.summary_table(load_results(root / "runs", ex.alwa_specs(p)), ex.baseline_name)
+        lines.append(f"| {name} | {calibration_label(p)} | {st['done']} of {st['planned']} | {cl.baseline_level(rows, p, 'retinanet')} "
+                     f"| {cl.baseline_level(rows, p, 'faster-rcnn')} |")
+        verdicts.append(load_claims(root.parent, root.name))
+    lines += ["", "| claim | " + " | ".join(name for name, _, _ in sets) + " |", "| --- |" + " --- |" * len(sets)]
+    shown = [c for c in CLAIMS if any(c in v for v in verdicts)]
+    for c in shown:
+        lines.append(f"| {c} | " + " | ".join(f"**{v[c]['status']}**" if c in v else "not measured" for v in verdicts) + " |")
+    lines += ["", "## Our numbers under each calibration", ""]
+    for c in shown:
+        lines += [f"**{c}**", ""] + [f"- {name}: {str(v[c].get('ours', '')) if c in v else 'not measured'}"
+                                     for (name, _, _), v in zip(sets, verdicts)] + [""]
+    return "\n".join(lines) + "\n"
+
+
 def data_page(profile: str, dest: Path) -> str:
     """Dataset check of the profile's training data (the figure is written next to the page)."""
     from .data.check import check_voc, plot_report
@@ -214,6 +268,7 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
     (generated / "claims.md").write_text(claims_page(profile, results_root))
     (generated / "data.md").write_text(data_page(profile, generated))
     (generated / "tuning.md").write_text(tuning_page())
+    (generated / "calibrations.md").write_text(calibrations_page(profile, results_root))
     html_out = Path(out) if out else (ROOT / "_build" if in_place else root / "_build")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(html_out.parent if html_out.name == "_build" else html_out),
            "--warningiserror", "--keep-going", "--builder", "html", "--all"]  # --all: pages that only glue notebook values are not seen as changed

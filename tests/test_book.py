@@ -50,7 +50,8 @@ def test_book_has_every_chapter(smoke_book):
     names = {p.relative_to(smoke_book).as_posix() for p in pages(smoke_book)}
     for want in ("index.html", "book/generated/claims.html", "book/method.html", "book/executed/01_box_shifting.html",
                  "book/executed/02_loss_weight_grid.html", "book/executed/03_alwa_training.html", "book/executed/04_ablations.html",
-                 "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html", "book/gpu.html",
+                 "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html",
+                 "book/generated/calibrations.html", "book/gpu.html",
                  "book/performance.html"):
         assert want in names, want
     claims = (smoke_book / "book/generated/claims.html").read_text()
@@ -186,3 +187,35 @@ def test_claims_page_says_how_many_runs_it_rests_on(tmp_path):
     empty = claims_page("cpu", str(tmp_path))
     assert f"**Runs behind this page:** 0 of the profile's {planned} planned training runs" in empty
     assert "too few runs* or count only the seeds that exist" in empty
+
+
+def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(tmp_path):
+    """Verdicts, settings, run counts and baseline levels of the current and an archived calibration, side by side."""
+    import yaml
+
+    from alwa import experiments as ex
+    from alwa.book import calibrations_page, notebook_params
+
+    assert "No earlier calibration of profile smoke is archived" in calibrations_page("smoke", str(tmp_path))
+    p = notebook_params("smoke", str(tmp_path))
+    old = dict(p, dataset=dict(p["dataset"], classes=["disc", "box", "triangle", "cross"]), setting=dict(p["setting"], iters=30))
+    archive = tmp_path / "archive" / "four_classes"
+    for root, params, maps, status in ((tmp_path / "smoke", p, [0.30, 0.32], "supported"),
+                                       (archive, old, [0.50, 0.54], "not supported")):
+        (root / "runs").mkdir(parents=True, exist_ok=True)
+        (root / "claims").mkdir()
+        (root / "claims" / "alwa.json").write_text(json.dumps({"claims": {"C6": {"ours": f"delta at {maps[0]}", "status": status}}}))
+        for seed, m in enumerate(maps):  # two seeds of the RetinaNet L1 baseline
+            name = ex.exp_name(params, "retinanet", "l1", "base")
+            spec = next(s for s in ex.alwa_specs(params) if s["name"] == name and s["seed"] == seed)
+            (root / "runs" / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": 1.0,
+                                                                            "spec": spec}))
+    (archive / "params.yaml").write_text(yaml.safe_dump(old))
+    page = calibrations_page("smoke", str(tmp_path))
+    planned = len(ex.profile_specs(p))
+    assert "| current (this book) | 7 classes" in page and "RetinaNet 12 iterations, Faster R-CNN 12 |" in page
+    assert "| archive/four_classes | 4 classes (disc, box, triangle, cross); RetinaNet 30 iterations" in page
+    assert page.count(f"| 2 of {planned} |") == 2
+    assert "31.00 [18.29, 43.71] (2 seeds)" in page and "52.00 [26.59, 77.41] (2 seeds)" in page  # mean +- 12.706 * sd / sqrt(2)
+    assert "| C6 | **supported** | **not supported** |" in page
+    assert "- current (this book): delta at 0.3" in page and "- archive/four_classes: delta at 0.5" in page
