@@ -158,7 +158,8 @@ def calibrations_page(profile: str, results_root: str) -> str:
     sets += [(f"archive/{a.name}", yaml.safe_load((a / "params.yaml").read_text()), a) for a in archived_calibrations(results_root)]
     lines = ["# Calibrations compared", "",
              "The mini setting was calibrated more than once (see [the tuning page](tuning.md)). When a calibration is "
-             "replaced, its complete results move to `results/archive/<name>/` with the parameters they were made with, "
+             "replaced, its complete results move to `results/archive/<name>/` with the parameters they were made with "
+             "(`python -m alwa.experiments archive --profile cpu --name <name>`, before the parameters change), "
              "and this page sets its verdicts beside the current ones. A verdict that holds under both rests on more "
              "than one choice of data difficulty and schedule; one that flips depends on it.", ""]
     if len(sets) == 1:

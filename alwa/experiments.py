@@ -253,6 +253,42 @@ def format_status(st: dict) -> str:
     return "\n".join(lines)
 
 
+ARCHIVED_PARTS = ("runs", "claims", "tables")
+
+
+def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
+    """Move a profile's training results (``runs/``, ``claims/``, ``tables/``) to
+    ``<results_root>/archive/<name>/`` with the parameters they were made with (``params.yaml``).
+
+    For a re-calibration: run it before changing the profile's parameters, or the
+    sweep would take the old results for stale ones and overwrite them. Box-shifting
+    results and figures stay (they do not depend on the training setting, or are
+    redrawn). ``params.yaml`` is a verbatim copy of ``params_file`` (comments
+    kept) if given, else ``p`` written out. Returns the archive folder."""
+    import shutil
+
+    import yaml
+
+    src = Path(results_root) / p["profile"]
+    dest = Path(results_root) / "archive" / name
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"archive name must be a plain folder name, got {name!r}")
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists: choose another name")
+    have = [part for part in ARCHIVED_PARTS if (src / part).is_dir() and any((src / part).iterdir())]
+    if "runs" not in have:
+        raise FileNotFoundError(f"no run results in {src / 'runs'}: nothing to archive")
+    dest.mkdir(parents=True)
+    if params_file is not None:
+        shutil.copyfile(params_file, dest / "params.yaml")
+    else:
+        params = {k: v for k, v in p.items() if k not in ("results_root", "max_runs")}
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for part in have:
+        shutil.move(str(src / part), str(dest / part))
+    return dest
+
+
 def main(argv=None) -> None:
     """``python -m alwa.experiments sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
     run (or resume) a profile's training runs in the background, outside the notebooks;
@@ -277,6 +313,11 @@ def main(argv=None) -> None:
     a.add_argument("--workers", type=int, default=None, help="default: the profile's")
     a.add_argument("--threads", type=int, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
+    c = sub.add_parser("archive", help="move a profile's training results to results/archive/NAME (before re-calibrating it)")
+    c.add_argument("--profile", default="cpu")
+    c.add_argument("--results", default="results")
+    c.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+    c.add_argument("--name", required=True, help="archive folder name, e.g. cpu_7class")
     b = sub.add_parser("status", help="how far a profile's sweep is: runs done, compute spent, time to go")
     b.add_argument("--profile", default="cpu")
     b.add_argument("--results", default="results")
@@ -292,6 +333,12 @@ def main(argv=None) -> None:
         p["results_root"] = str(args.results)
     else:
         p = notebook_params(args.profile, args.results)
+    if args.cmd == "archive":
+        from .book import NOTEBOOKS
+
+        dest = archive_results(p, args.results, args.name, args.params or NOTEBOOKS / "params" / f"{args.profile}.yaml")
+        print(f"archived {', '.join(sorted(x.name for x in dest.iterdir()))} of profile {args.profile} in {dest}")
+        return
     if args.cmd == "status":
         print(format_status(sweep_status(p, results_dir(args.results, args.profile, "runs"), workers=args.workers)))
         return
@@ -299,6 +346,10 @@ def main(argv=None) -> None:
     out = results_dir(args.results, args.profile, "runs")
     todo = pending(specs, out)
     print(f"{args.profile}: {len(specs)} runs in {args.parts}, {len(todo)} pending (results in {out})", flush=True)
+    stale = [s for s in todo if (out / f"{spec_key(s)}.json").exists()]
+    if stale:
+        print(f"{len(stale)} of them have a result made with other settings, which this sweep overwrites "
+              f"(keep them with `python -m alwa.experiments archive --profile {args.profile} --name NAME` first)", flush=True)
     if args.list:
         for s in todo:
             print(f"  {spec_key(s)}")

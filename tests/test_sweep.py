@@ -363,3 +363,43 @@ def test_glued_text_displays_without_quotes():
 
     fmt = PlainTextFormatter()
     assert fmt(Text("30.05 [29.47, 30.62]")) == "30.05 [29.47, 30.62]" and fmt("plain") == "'plain'"
+
+
+def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
+    """Before a re-calibration: runs/claims/tables go to results/archive/NAME with the params file, verbatim;
+    box-shifting results stay; the sweep then names stale results instead of overwriting them silently."""
+    import yaml
+
+    from alwa.book import NOTEBOOKS, calibrations_page, notebook_params
+
+    p = notebook_params("smoke", str(tmp_path))
+    src = tmp_path / "smoke"
+    spec = ex.alwa_specs(p)[0]
+    for part, fname, body in (("runs", f"{spec['name']}__s{spec['seed']}.json", {"name": spec["name"], "seed": spec["seed"], "mAP": 0.4,
+                                                                                "wall_seconds": 2.0, "spec": spec}),
+                              ("claims", "alwa.json", {"claims": {"C6": {"ours": "x", "status": "supported"}}}),
+                              ("tables", "tables23.json", {"rows": []}), ("box_shifting", "c1.json", {"frac": 0.05})):
+        (src / part).mkdir(parents=True)
+        (src / part / fname).write_text(json.dumps(body))
+    with pytest.raises(ValueError, match="plain folder name"):
+        ex.archive_results(p, tmp_path, "../elsewhere")
+    params_file = NOTEBOOKS / "params" / "smoke.yaml"
+    dest = ex.archive_results(p, tmp_path, "first", params_file)
+    assert dest == tmp_path / "archive" / "first"
+    assert sorted(x.name for x in dest.iterdir()) == ["claims", "params.yaml", "runs", "tables"]
+    assert (dest / "params.yaml").read_text() == params_file.read_text()  # comments and all
+    assert (src / "box_shifting" / "c1.json").exists() and not (src / "runs").exists()
+    assert "| archive/first |" in calibrations_page("smoke", str(tmp_path)) and "| 1 of " in calibrations_page("smoke", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="nothing to archive"):
+        ex.archive_results(p, tmp_path, "second")
+    (src / "runs").mkdir(exist_ok=True)  # (the page above made it again, empty)
+    (src / "runs" / "x.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="choose another name"):
+        ex.archive_results(p, tmp_path, "first")
+    # a result made with other settings is named by the sweep command before it would be overwritten
+    stale = dict(spec, setting=dict(spec["setting"], iters=999))
+    (src / "runs" / f"{spec['name']}__s{spec['seed']}.json").write_text(json.dumps({"name": spec["name"], "spec": stale}))
+    r = subprocess.run([sys.executable, "-m", "alwa.experiments", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"],
+                       capture_output=True, text=True, check=True, cwd=TESTS.parent)
+    assert "1 of them have a result made with other settings" in r.stdout and "alwa.experiments archive" in r.stdout
+    assert yaml.safe_load((dest / "params.yaml").read_text())["profile"] == "smoke"
