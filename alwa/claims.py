@@ -221,20 +221,25 @@ def ablation_table(rows: list, tables: dict, p: dict) -> list:
 def ablation_claims(results: list, p: dict) -> dict:
     """C9: spread of the mean mAP across C values and across initial weights, vs the seed noise."""
     vals = ex.by_name(results)
+    inert = {r["name"] for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
     parts, noisy = [], []
     for loss in p["abl_losses"]:
         for kind, values in (("C", p["abl_C"]), ("init", p["abl_init"])):
-            means, sds = [], []
+            means, sds, idle = [], [], []
             for v in values:
                 suffix = ("" if int(v) == 100 else f"_C{int(v)}") if kind == "C" else ("" if float(v) == 1.0 else f"_init{float(v):g}")
-                s = stats.mean_ci(list(vals.get(ex.exp_name(p, "faster-rcnn", loss, "alwa2", suffix), {}).values()))
+                name = ex.exp_name(p, "faster-rcnn", loss, "alwa2", suffix)
+                s = stats.mean_ci(list(vals.get(name, {}).values()))
                 if s["n"]:
                     means.append(s["mean"])
                     sds.append(s["std"])
+                if name in inert:
+                    idle.append(f"{kind}={v:g}")
             if len(means) >= 2:
                 spread = max(means) - min(means)
                 seed_sd = sum(x for x in sds if math.isfinite(x)) / max(1, sum(1 for x in sds if math.isfinite(x)))
-                parts.append(f"{ex.LOSS_NAMES[loss]} {kind}: range {100 * spread:.2f} pts (seed sd {100 * seed_sd:.2f})")
+                parts.append(f"{ex.LOSS_NAMES[loss]} {kind}: range {100 * spread:.2f} pts (seed sd {100 * seed_sd:.2f})"
+                             + (f"; {', '.join(idle)}: no window ends within a run, so ALWA never acts there" if idle else ""))
                 noisy.append(math.isfinite(seed_sd) and spread <= 2 * seed_sd)
     status = ("supported" if all(noisy) else "not supported") if noisy else "too few runs"
     return {"C9": {"ours": "; ".join(parts) or "no runs", "status": status,

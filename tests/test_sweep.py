@@ -403,3 +403,21 @@ def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
                        capture_output=True, text=True, check=True, cwd=TESTS.parent)
     assert "1 of them have a result made with other settings" in r.stdout and "alwa.experiments archive" in r.stdout
     assert yaml.safe_load((dest / "params.yaml").read_text())["profile"] == "smoke"
+
+
+def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_never_acted():
+    """C9 by hand: C=2 runs 0.40/0.42 (no window ended), C=100 runs 0.44/0.46: range 4.00 pts against a seed sd of
+    1.41 pts (> 2 sd: not insensitive); the C whose runs ended no window is named."""
+    from alwa import claims
+
+    p = dict(backbone="r18w16", data="mini", abl_losses=["l1"], abl_C=[2, 100], abl_init=[0.5])
+    res = [{"name": "faster-rcnn_r18w16_mini_l1_alwa2_C2", "seed": s, "mAP": m, "windows": []} for s, m in enumerate([0.40, 0.42])]
+    res += [{"name": "faster-rcnn_r18w16_mini_l1_alwa2", "seed": s, "mAP": m, "windows": [{"updated": True}]}
+            for s, m in enumerate([0.44, 0.46])]
+    c9 = claims.ablation_claims(res, p)["C9"]
+    assert c9["status"] == "not supported"
+    assert c9["ours"] == "L1 C: range 4.00 pts (seed sd 1.41); C=2: no window ends within a run, so ALWA never acts there"
+    close = [dict(r, mAP=r["mAP"] - 0.03) if r["name"].endswith("alwa2") else r for r in res]  # C=100 at 0.41/0.43
+    c9 = claims.ablation_claims(close, p)["C9"]
+    assert c9["status"] == "supported" and c9["ours"].startswith("L1 C: range 1.00 pts (seed sd 1.41)")
+    assert claims.ablation_claims([], p)["C9"]["status"] == "too few runs"

@@ -11,7 +11,8 @@ CELLS = [
 Faster R-CNN with ALWA-2 in the RPN, varying C (the number of iterations per statistics
 window) and the initial weights (equal for both tasks), as in the paper's tables 7 and 8.
 At mini scale a run has far fewer iterations than the paper's (about 25 700), so C = 500
-means very few windows: the table says how many each run had.
+means very few windows, and none in a run shorter than 500 iterations (ALWA then never
+acts and the run is the baseline): the table says how many each run had.
 """),
     ("params", PARAMS),
     ("code", SETUP),
