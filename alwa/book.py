@@ -93,7 +93,13 @@ def runs_summary(profile: str, results_root: str) -> list[str]:
             f"({t['wall_h']:.1f} h of wall time with {st['workers']} worker(s); `python -m alwa.experiments status --profile {profile}`).")
     if t["done"] < t["planned"]:
         line += " Claims that rest on missing runs say *too few runs* or count only the seeds that exist."
-    return [line, ""]
+    out = [line, ""]
+    targets = ex.target_check(notebook_params(profile, results_root), results_dir(results_root, profile, "runs"))
+    if targets:
+        word = {True: "met", False: "**missed**", None: "not known yet"}
+        out += ["**The setting's targets** (from the project's issue; `python -m alwa.experiments status`):", ""]
+        out += [f"- {r['target']} {r['goal']}: {r['measured']}: {word[r['met']]}" for r in targets] + [""]
+    return out
 
 
 def claims_page(profile: str, results_root: str) -> str:

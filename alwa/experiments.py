@@ -239,6 +239,59 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
     return {"parts": rows, "total": total, "workers": workers, "mean_wall_s": mean_wall}
 
 
+# The issue's calibration targets of a profile: wall time of the whole sweep with the profile's workers,
+# mean wall time of one run (per detector), and the band for the 1:1 L1 baseline's VOC mAP@0.5.
+TARGETS = {"cpu": {"wall_h": 6.0, "run_s": 240.0, "baseline_map": (0.5, 0.85)}}
+
+
+def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
+    """The profile's :data:`TARGETS` against its finished runs: one row per target with
+    ``target``, ``goal``, ``measured`` (text) and ``met`` (True/False; None while runs are missing).
+
+    The sweep's wall time is the finished runs' compute / workers, plus the estimate for
+    the pending ones; a run's time is its ``wall_seconds`` (data preparation, training and
+    the test evaluation); mAP is the mean over the baseline's seeds."""
+    from .sweep import load_results
+
+    goal = TARGETS.get(p.get("profile"))
+    if not goal:
+        return []
+    st = sweep_status(p, out_dir, workers=workers)
+    t = st["total"]
+    complete = t["done"] == t["planned"]
+    rows = []
+    total_h = t["wall_h"] + (t["remaining_wall_h"] or 0.0)
+    rows.append({"target": "wall time of the profile's sweep", "goal": f"<= {goal['wall_h']:g} h",
+                 "measured": f"{total_h:.2f} h with {st['workers']} worker(s)" + ("" if complete else
+                             f" ({t['done']} of {t['planned']} runs done; the rest estimated)" if t["remaining_wall_h"] is not None
+                             else f" ({t['done']} of {t['planned']} runs done)"),
+                 "met": (total_h <= goal["wall_h"]) if complete else None})
+    results = load_results(out_dir, profile_specs(p))
+    rows_map = summary_table(load_results(out_dir, alwa_specs(p)), baseline_name)
+    by = {r["name"]: r for r in rows_map}
+    lo, hi = goal["baseline_map"]
+    for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
+        walls = [float(r["wall_seconds"]) for r in results if r.get("name", "").startswith(det + "_") and "wall_seconds" in r]
+        if walls:
+            mean = sum(walls) / len(walls)
+            over = sum(w > goal["run_s"] for w in walls)
+            rows.append({"target": f"time of one {label} run", "goal": f"<= {goal['run_s']:g} s",
+                         "measured": f"{mean:.0f} s on average over {len(walls)} runs (max {max(walls):.0f} s; {over} over {goal['run_s']:g} s)",
+                         "met": mean <= goal["run_s"]})
+        b = by.get(exp_name(p, det, "l1", "base"))
+        if b and b.get("n"):
+            rows.append({"target": f"{label} baseline mAP@0.5 (1:1, L1)", "goal": f"{lo:g}-{hi:g}",
+                         "measured": f"{b['mean']:.3f} (mean of {b['n']} seed{'s' if b['n'] != 1 else ''})",
+                         "met": lo <= b["mean"] <= hi})
+    return rows
+
+
+def format_targets(rows: list[dict]) -> str:
+    """:func:`target_check` as plain-text lines."""
+    word = {True: "met", False: "MISSED", None: "not yet known"}
+    return "\n".join(f"target: {r['target']} {r['goal']}: {r['measured']} -> {word[r['met']]}" for r in rows)
+
+
 def format_status(st: dict) -> str:
     """:func:`sweep_status` as a plain-text table."""
     lines = [f"{'part':<10}{'done':>6}{'/':1}{'planned':<8}{'failed':>7}{'compute h':>11}{'to go h':>9}"]
@@ -340,7 +393,10 @@ def main(argv=None) -> None:
         print(f"archived {', '.join(sorted(x.name for x in dest.iterdir()))} of profile {args.profile} in {dest}")
         return
     if args.cmd == "status":
-        print(format_status(sweep_status(p, results_dir(args.results, args.profile, "runs"), workers=args.workers)))
+        out = results_dir(args.results, args.profile, "runs")
+        print(format_status(sweep_status(p, out, workers=args.workers)))
+        if TARGETS.get(args.profile):
+            print(format_targets(target_check(p, out, workers=args.workers)))
         return
     specs = profile_specs(p, args.parts)
     out = results_dir(args.results, args.profile, "runs")

@@ -421,3 +421,44 @@ def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_neve
     c9 = claims.ablation_claims(close, p)["C9"]
     assert c9["status"] == "supported" and c9["ours"].startswith("L1 C: range 1.00 pts (seed sd 1.41)")
     assert claims.ablation_claims([], p)["C9"]["status"] == "too few runs"
+
+
+def test_target_check_judges_the_cpu_setting_against_the_issues_targets(tmp_path):
+    """Two RetinaNet baseline runs (200 s and 260 s; mAP 0.55 and 0.57): run time met on average (230 s, one run over),
+    mAP met (0.560); the sweep's wall time not known while runs are missing; a lower baseline misses the band."""
+    from alwa.book import notebook_params
+
+    p = notebook_params("cpu", str(tmp_path))
+    out = tmp_path / "cpu" / "runs"
+    out.mkdir(parents=True)
+    name = ex.exp_name(p, "retinanet", "l1", "base")
+
+    def write(maps, walls):
+        for seed, (m, w) in enumerate(zip(maps, walls)):
+            spec = next(s for s in ex.alwa_specs(p) if s["name"] == name and s["seed"] == seed)
+            (out / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": w, "spec": spec}))
+
+    write([0.55, 0.57], [200.0, 260.0])
+    rows = {r["target"]: r for r in ex.target_check(p, out)}
+    assert rows["wall time of the profile's sweep"]["met"] is None
+    assert rows["time of one RetinaNet run"]["met"] is True
+    assert rows["time of one RetinaNet run"]["measured"] == "230 s on average over 2 runs (max 260 s; 1 over 240 s)"
+    assert rows["RetinaNet baseline mAP@0.5 (1:1, L1)"] == {"target": "RetinaNet baseline mAP@0.5 (1:1, L1)", "goal": "0.5-0.85",
+                                                           "measured": "0.560 (mean of 2 seeds)", "met": True}
+    assert not any(k.startswith("time of one Faster") for k in rows)  # no Faster R-CNN run yet: no verdict on it
+    write([0.45, 0.47], [300.0, 320.0])
+    rows = {r["target"]: r for r in ex.target_check(p, out)}
+    assert rows["RetinaNet baseline mAP@0.5 (1:1, L1)"]["met"] is False and rows["time of one RetinaNet run"]["met"] is False
+    assert "MISSED" in ex.format_targets(list(rows.values()))
+    assert ex.target_check(notebook_params("smoke", str(tmp_path)), out) == []
+
+
+def test_target_check_judges_the_sweeps_wall_time_once_complete(tmp_path, monkeypatch):
+    from alwa.book import notebook_params
+
+    p = notebook_params("cpu", str(tmp_path))
+    for wall_h, met in ((5.5, True), (6.7, False)):
+        total = {"done": 153, "planned": 153, "wall_h": wall_h, "remaining_wall_h": 0.0}
+        monkeypatch.setattr(ex, "sweep_status", lambda *a, **k: {"total": total, "workers": 2})
+        row = ex.target_check(p, tmp_path)[0]
+        assert row["met"] is met and row["measured"] == f"{wall_h:.2f} h with 2 worker(s)"
