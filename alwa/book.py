@@ -85,7 +85,8 @@ def runs_summary(profile: str, results_root: str) -> list[str]:
     from . import experiments as ex
     from .results import results_dir
 
-    st = ex.sweep_status(notebook_params(profile, results_root), results_dir(results_root, profile, "runs"))
+    p = notebook_params(profile, results_root)
+    st = ex.sweep_status(p, results_dir(results_root, profile, "runs"))
     t = st["total"]
     parts = "; ".join(f"{name} {r['done']} of {r['planned']}" for name, r in st["parts"].items())
     line = (f"**Runs behind this page:** {t['done']} of the profile's {t['planned']} planned training runs have finished "
@@ -94,7 +95,10 @@ def runs_summary(profile: str, results_root: str) -> list[str]:
     if t["done"] < t["planned"]:
         line += " Claims that rest on missing runs say *too few runs* or count only the seeds that exist."
     out = [line, ""]
-    targets = ex.target_check(notebook_params(profile, results_root), results_dir(results_root, profile, "runs"))
+    if p.get("data", "mini") == "mini":
+        out += [f"**Setting:** {calibration_label(p)} "
+                f"(`notebooks/params/{profile}.yaml`; earlier settings: [calibrations compared](calibrations.md)).", ""]
+    targets = ex.target_check(p, results_dir(results_root, profile, "runs"))
     if targets:
         word = {True: "met", False: "**missed**", None: "not known yet"}
         out += ["**The setting's targets** (from the project's issue; `python -m alwa.experiments status`):", ""]
