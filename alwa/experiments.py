@@ -306,17 +306,17 @@ def format_status(st: dict) -> str:
     return "\n".join(lines)
 
 
-ARCHIVED_PARTS = ("runs", "claims", "tables")
+ARCHIVED_PARTS = ("runs", "claims", "tables", "figures")
 
 
 def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
-    """Move a profile's training results (``runs/``, ``claims/``, ``tables/``) to
+    """Move a profile's training results (``runs/``, ``claims/``, ``tables/``, ``figures/``) to
     ``<results_root>/archive/<name>/`` with the parameters they were made with (``params.yaml``).
 
     For a re-calibration: run it before changing the profile's parameters, or the
     sweep would take the old results for stale ones and overwrite them. Box-shifting
-    results and figures stay (they do not depend on the training setting, or are
-    redrawn). ``params.yaml`` is a verbatim copy of ``params_file`` (comments
+    results and the train-step benchmark stay (they do not depend on the training
+    setting, or are measured again by the next book build). ``params.yaml`` is a verbatim copy of ``params_file`` (comments
     kept) if given, else ``p`` written out. Returns the archive folder."""
     import shutil
 

@@ -378,7 +378,8 @@ def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
     for part, fname, body in (("runs", f"{spec['name']}__s{spec['seed']}.json", {"name": spec["name"], "seed": spec["seed"], "mAP": 0.4,
                                                                                 "wall_seconds": 2.0, "spec": spec}),
                               ("claims", "alwa.json", {"claims": {"C6": {"ours": "x", "status": "supported"}}}),
-                              ("tables", "tables23.json", {"rows": []}), ("box_shifting", "c1.json", {"frac": 0.05})):
+                              ("tables", "tables23.json", {"rows": []}), ("box_shifting", "c1.json", {"frac": 0.05}),
+                              ("bench", "train_step.json", {"ratio": 1.0})):
         (src / part).mkdir(parents=True)
         (src / part / fname).write_text(json.dumps(body))
     with pytest.raises(ValueError, match="plain folder name"):
@@ -388,7 +389,7 @@ def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
     assert dest == tmp_path / "archive" / "first"
     assert sorted(x.name for x in dest.iterdir()) == ["claims", "params.yaml", "runs", "tables"]
     assert (dest / "params.yaml").read_text() == params_file.read_text()  # comments and all
-    assert (src / "box_shifting" / "c1.json").exists() and not (src / "runs").exists()
+    assert (src / "box_shifting" / "c1.json").exists() and (src / "bench" / "train_step.json").exists() and not (src / "runs").exists()
     assert "| archive/first |" in calibrations_page("smoke", str(tmp_path)) and "| 1 of " in calibrations_page("smoke", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="nothing to archive"):
         ex.archive_results(p, tmp_path, "second")
