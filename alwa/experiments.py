@@ -251,7 +251,7 @@ def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
     The sweep's wall time is the finished runs' compute / workers, plus the estimate for
     the pending ones; a run's time is its ``wall_seconds`` (data preparation, training and
     the test evaluation); mAP is the mean over the baseline's seeds."""
-    from .sweep import load_results, spec_key
+    from .sweep import load_results, of_specs
 
     goal = TARGETS.get(p.get("profile"))
     if not goal:
@@ -267,8 +267,7 @@ def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
                              else f" ({t['done']} of {t['planned']} runs done)"),
                  "met": (total_h <= goal["wall_h"]) if complete else None})
     results = load_results(out_dir, profile_specs(p))
-    alwa_keys = {spec_key(s) for s in alwa_specs(p)}
-    by = {r["name"]: r for r in summary_table([r for r in results if "spec" in r and spec_key(r["spec"]) in alwa_keys], baseline_name)}
+    by = {r["name"]: r for r in summary_table(of_specs(results, alwa_specs(p)), baseline_name)}
     lo, hi = goal["baseline_map"]
     for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
         walls = [float(r["wall_seconds"]) for r in results if r.get("name", "").startswith(det + "_") and "wall_seconds" in r]

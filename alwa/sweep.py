@@ -200,5 +200,12 @@ def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json")]
 
 
+def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
+    """The ``records`` (already loaded) that belong to ``specs``: same key and same spec."""
+    wanted = {spec_key(s): s for s in specs}
+    return [r for r in records if "spec" in r and spec_key(r["spec"]) in wanted
+            and _same_spec(r["spec"], wanted[spec_key(r["spec"])])]
+
+
 def load_failures(out_dir) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.failed.json"))]

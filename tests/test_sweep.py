@@ -14,7 +14,7 @@ from scipy import stats as st
 
 from alwa import experiments as ex
 from alwa import stats
-from alwa.sweep import load_failures, load_results, log_path, pending, run_sweep, spec_key
+from alwa.sweep import load_failures, load_results, log_path, of_specs, pending, run_sweep, spec_key
 
 FN = "toy_worker:run"
 TESTS = Path(__file__).resolve().parent
@@ -463,3 +463,14 @@ def test_target_check_judges_the_sweeps_wall_time_once_complete(tmp_path, monkey
         monkeypatch.setattr(ex, "sweep_status", lambda *a, **k: {"total": total, "workers": 2})
         row = ex.target_check(p, tmp_path)[0]
         assert row["met"] is met and row["measured"] == f"{wall_h:.2f} h with 2 worker(s)"
+
+
+def test_of_specs_keeps_only_records_of_the_same_spec():
+    """Records are matched by key and by spec (a stale record with the same key is dropped;
+    where the work files went does not matter); records without a spec are dropped."""
+    a = {"name": "a", "seed": 0, "iters": 10, "work_root": "w1"}
+    b = {"name": "b", "seed": 1, "iters": 10}
+    recs = [{"spec": dict(a, work_root="w2"), "mAP": 1}, {"spec": dict(b, iters=20), "mAP": 2},
+            {"spec": {"name": "c", "seed": 0}, "mAP": 3}, {"mAP": 4}]
+    assert [r["mAP"] for r in of_specs(recs, [a, b])] == [1]
+    assert of_specs(recs, []) == []
