@@ -269,7 +269,8 @@ class MiniSetting:
 
     Tuned on 2 cores; every tuning run is in ``book/data/tuning_runs.yaml``. Where a
     default departs from the paper's detector (Kaiming-initialised GroupNorm head convs,
-    2 of them, 64 channels), the comment says so."""
+    2 of them, 64 channels), the comment says so. The published cpu profile overrides
+    ``iters`` (RetinaNet 600, Faster R-CNN 400) and ``classes`` (3) in ``notebooks/params/cpu.yaml``."""
 
     iters: int = 700
     batch_size: int = 8
