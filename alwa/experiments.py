@@ -18,6 +18,12 @@ from . import stats
 TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
                 "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
 LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
+# The keys of a profile's parameters (notebooks/params/*.yaml) that the spec builders and the runner read;
+# the training notebooks pass exactly these on (a key missing here would silently not reach the specs).
+PROFILE_KEYS = frozenset({
+    "profile", "seed", "results_root", "work_root", "workers", "threads", "devices", "max_runs", "data", "backbone",
+    "data_dir", "data_root", "dataset", "pretrain", "setting", "faster_setting", "paper", "grid_losses", "grid_pairs",
+    "grid_seeds", "alwa_losses", "retina_seeds", "faster_seeds", "abl_losses", "abl_C", "abl_init", "abl_seeds"})
 
 
 def weighting_tag(pair: str) -> str:

@@ -16,6 +16,7 @@ data_root = None
 dataset = {}
 pretrain = {}
 setting = {}
+faster_setting = {}
 paper = {}
 curve_window = 50
 grid_losses = ["l1", "smoothl1", "ciou"]
@@ -43,10 +44,7 @@ from myst_nb import glue
 from alwa import claims, experiments as ex, notebook as nbh
 from alwa.results import provenance, results_dir, write_json_atomic
 
-p = {k: v for k, v in dict(globals()).items() if k in {
-    "profile", "seed", "results_root", "work_root", "workers", "threads", "devices", "max_runs", "data", "backbone",
-    "data_dir", "data_root", "dataset", "pretrain", "setting", "paper", "grid_losses", "grid_pairs", "grid_seeds",
-    "alwa_losses", "retina_seeds", "faster_seeds", "abl_losses", "abl_C", "abl_init", "abl_seeds"}}
+p = {k: v for k, v in dict(globals()).items() if k in ex.PROFILE_KEYS}
 label = nbh.profile_label(profile)
 figs = results_dir(results_root, profile, "figures")
 tables = nbh.paper_tables()
