@@ -187,6 +187,12 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
     return summary
 
 
+def _wanted(spec: dict, wanted: dict) -> bool:
+    """``spec`` is one of ``wanted`` (``{spec_key: spec}``): same key and same spec."""
+    other = wanted.get(spec_key(spec))
+    return other is not None and _same_spec(spec, other)
+
+
 def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
     """The result records in ``out_dir`` (only those of ``specs`` if given)."""
     out = Path(out_dir)
@@ -196,15 +202,14 @@ def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
         files = [out / f"{k}.json" for k in dict.fromkeys(keys)]
         wanted = {spec_key(s): s for s in specs}
         loaded = [json.loads(p.read_text()) for p in files if p.exists()]
-        return [r for r in loaded if "spec" not in r or _same_spec(r["spec"], wanted[spec_key(r["spec"])])]
+        return [r for r in loaded if "spec" not in r or _wanted(r["spec"], wanted)]
     return [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json")]
 
 
 def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
     """The ``records`` (already loaded) that belong to ``specs``: same key and same spec."""
     wanted = {spec_key(s): s for s in specs}
-    return [r for r in records if "spec" in r and spec_key(r["spec"]) in wanted
-            and _same_spec(r["spec"], wanted[spec_key(r["spec"])])]
+    return [r for r in records if "spec" in r and _wanted(r["spec"], wanted)]
 
 
 def load_failures(out_dir) -> list[dict]:
