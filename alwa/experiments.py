@@ -347,6 +347,18 @@ def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
     return dest
 
 
+def _non_negative(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
 def main(argv=None) -> None:
     """``python -m alwa.experiments sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
     run (or resume) a profile's training runs in the background, outside the notebooks;
@@ -358,7 +370,10 @@ def main(argv=None) -> None:
 
     from .book import notebook_params
     from .results import results_dir
-    from .sweep import pending, run_sweep, spec_key
+    import sys
+
+    from .sweep import (DEFAULT_FN, SweepInterrupted, SweepLocked, SweepStorageError, pending, read_record, result_problems,
+                        run_sweep, spec_key)
 
     ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -367,7 +382,8 @@ def main(argv=None) -> None:
     a.add_argument("--results", default="results")
     a.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
     a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
-    a.add_argument("--max-runs", type=int, default=None)
+    a.add_argument("--max-runs", type=_non_negative, default=None, help="run at most N of the pending runs (N >= 0)")
+    a.add_argument("--fn", default=None, help=argparse.SUPPRESS)  # the run function (tests swap in a stand-in)
     a.add_argument("--workers", type=int, default=None, help="default: the profile's")
     a.add_argument("--threads", type=int, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
@@ -399,15 +415,19 @@ def main(argv=None) -> None:
         return
     if args.cmd == "status":
         out = results_dir(args.results, args.profile, "runs")
+        for line in result_problems(out):
+            print(f"warning: {line}")
         print(format_status(sweep_status(p, out, workers=args.workers)))
         if TARGETS.get(args.profile):
             print(format_targets(target_check(p, out, workers=args.workers)))
         return
     specs = profile_specs(p, args.parts)
     out = results_dir(args.results, args.profile, "runs")
+    for line in result_problems(out):
+        print(f"warning: {line}", flush=True)
     todo = pending(specs, out)
     print(f"{args.profile}: {len(specs)} runs in {args.parts}, {len(todo)} pending (results in {out})", flush=True)
-    stale = [s for s in todo if (out / f"{spec_key(s)}.json").exists()]
+    stale = [s for s in todo if read_record(out / f"{spec_key(s)}.json")[0] is not None]
     if stale:
         print(f"{len(stale)} of them have a result made with other settings, which this sweep overwrites "
               f"(keep them with `python -m alwa.experiments archive --profile {args.profile} --name NAME` first)", flush=True)
@@ -415,9 +435,20 @@ def main(argv=None) -> None:
         for s in todo:
             print(f"  {spec_key(s)}")
         return
-    summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
-                        devices=p.get("devices"), desc=f"{args.profile} sweep", max_runs=args.max_runs)
+    try:
+        summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
+                            devices=p.get("devices"), desc=f"{args.profile} sweep", max_runs=args.max_runs, fn=args.fn or DEFAULT_FN)
+    except SweepLocked as e:
+        sys.exit(f"error: {e}")
+    except SweepInterrupted as e:
+        print(f"interrupted: {e}", flush=True)
+        sys.exit(130)
+    except SweepStorageError as e:
+        sys.exit(f"error: {e}")
     print(f"done {len(summary['done'])}, failed {len(summary['failed'])}: {summary['failed']}", flush=True)
+    if summary["failed"]:
+        print(f"{len(summary['failed'])} run(s) failed; their records: {out}/<run>.failed.json (the next sweep retries them)", flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

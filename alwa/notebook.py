@@ -42,6 +42,8 @@ def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
     devices = p.get("devices")
     summary = run_sweep(specs, out, workers=int(p.get("workers", 1)), threads=int(p.get("threads", 1)),
                         devices=devices, desc=desc, max_runs=p.get("max_runs"))
+    for line in summary.get("problems", []):
+        print(f"warning: {line}")
     print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")
     results = load_results(out, specs)
     keys = {spec_key(s) for s in specs}

@@ -3,8 +3,18 @@
 * one result file per finished spec, written atomically (``{key}.json``);
 * a spec whose result exists is skipped, so a killed sweep restarted loses
   nothing and reruns nothing;
-* a failed spec is recorded in ``{key}.failed.json`` with its error and
-  traceback, does not stop the others, and is retried by the next sweep;
+* every run is its own process: a run that fails, or whose process dies
+  (killed, out of memory, a segmentation fault), is recorded in
+  ``{key}.failed.json`` with its cause and fails alone; the others go on, and
+  the next sweep retries it;
+* Ctrl-C (SIGINT) or SIGTERM stops the sweep within seconds: the running runs
+  are ended (SIGTERM, then SIGKILL), nothing queued is started, no partial
+  result is left; :class:`SweepInterrupted` is raised;
+* one sweep per results folder at a time (a lock file names the holder);
+* result files that cannot be read (truncated, empty, not a record) are named
+  by :func:`result_problems` and counted as missing, never a traceback;
+* a result or failure record that cannot be written (disk full) stops the
+  sweep with :class:`SweepStorageError`;
 * CPU: ``workers`` processes with ``threads`` torch/OpenMP threads each; GPU
   box: ``devices=[0, 1, ...]``, one run per GPU at a time;
 * a progress bar with an ETA (tqdm).
@@ -20,16 +30,41 @@ import importlib
 import json
 import multiprocessing as mp
 import os
+import signal
+import socket
 import sys
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 from .results import write_json_atomic
 
 DEFAULT_FN = "alwa.mmdet.run:run_spec"
+LOCK_NAME = ".sweep.lock"
+GRACE_S = 3.0  # after SIGTERM, how long a run's process has before SIGKILL
+# exit codes of a run's process
+_EXIT_OK, _EXIT_FAILED_RECORDED, _EXIT_CANNOT_WRITE = 0, 3, 4
+
+
+class SweepError(RuntimeError):
+    """Base of the sweep runner's own errors."""
+
+
+class SweepLocked(SweepError):
+    """Another sweep holds the results folder."""
+
+
+class SweepInterrupted(SweepError, KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the sweep; ``summary`` says what had finished."""
+
+    def __init__(self, msg: str, summary: dict):
+        super().__init__(msg)
+        self.summary = summary
+
+
+class SweepStorageError(SweepError):
+    """A result or failure record could not be written (e.g. disk full); the sweep stopped."""
 
 
 def spec_key(spec: dict) -> str:
@@ -40,21 +75,6 @@ def spec_key(spec: dict) -> str:
 def _resolve(path: str) -> Callable:
     mod, _, fn = path.partition(":")
     return getattr(importlib.import_module(mod), fn)
-
-
-_DEVICE = None
-
-
-def _init_worker(threads: int, devices) -> None:
-    global _DEVICE
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["MKL_NUM_THREADS"] = str(threads)
-    if devices is not None:
-        _DEVICE = devices.get()
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(_DEVICE)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -84,28 +104,112 @@ def log_path(spec: dict) -> Path:
     return Path(spec.get("work_root", "work_dirs")) / "logs" / f"{spec_key(spec)}.log"
 
 
-def _run_one(fn_path: str, spec: dict, out_dir: str) -> tuple[str, str, float]:
-    """Worker: run (its output going to :func:`log_path`), then write the result
-    (or the failure) atomically."""
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _failure(spec: dict, error: str, seconds: float, **extra) -> dict:
+    return {"spec": spec, "error": error, "log": str(log_path(spec)), "seconds": seconds, "time_utc": _now(), **extra}
+
+
+def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=None) -> int:
+    """A run's process: run ``spec`` (its output going to :func:`log_path`), write the
+    result (or the failure) atomically; returns the process's exit code."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # ended by the parent (or the terminal), never a half-written record
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     key = spec_key(spec)
     out = Path(out_dir)
     t0 = time.time()
     try:
+        import torch
+
+        torch.set_num_threads(threads)
         with _output_to(log_path(spec)):
             result = _resolve(fn_path)(spec)
+        if not isinstance(result, dict):
+            raise TypeError(f"the run function returned {type(result).__name__}, not a record (dict)")
         result.setdefault("spec", spec)
-        result.setdefault("device", _DEVICE)
-        write_json_atomic(out / f"{key}.json", result)
-        failed = out / f"{key}.failed.json"
-        if failed.exists():
-            failed.unlink()
-        return key, "ok", time.time() - t0
+        result.setdefault("device", device)
     except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
-        write_json_atomic(out / f"{key}.failed.json", {
-            "spec": spec, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(), "log": str(log_path(spec)),
-            "seconds": time.time() - t0, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        })
-        return key, "failed", time.time() - t0
+        rec = _failure(spec, f"{type(e).__name__}: {e}", time.time() - t0, traceback=traceback.format_exc())
+        try:
+            write_json_atomic(out / f"{key}.failed.json", rec)
+        except OSError:
+            return _EXIT_CANNOT_WRITE
+        return _EXIT_FAILED_RECORDED
+    try:
+        write_json_atomic(out / f"{key}.json", result)
+    except OSError as e:
+        try:
+            print(f"cannot write the result of {key}: {e}", file=sys.stderr)
+            write_json_atomic(out / f"{key}.failed.json", _failure(spec, f"result not written: {type(e).__name__}: {e}", time.time() - t0))
+        except OSError:
+            pass
+        return _EXIT_CANNOT_WRITE
+    failed = out / f"{key}.failed.json"
+    if failed.exists():
+        failed.unlink()
+    return _EXIT_OK
+
+
+def _child_main(fn_path: str, spec: dict, out_dir: str, threads: int, device) -> None:
+    os._exit(_run_one(fn_path, spec, out_dir, threads, device))
+
+
+def exit_cause(code: Optional[int]) -> str:
+    """Words for a run process's exit code (negative: killed by that signal)."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        sig = -code
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        hint = {signal.SIGKILL: " (the out-of-memory killer, or killed by hand)", signal.SIGSEGV: " (segmentation fault)",
+                signal.SIGBUS: " (bus error)", signal.SIGABRT: " (aborted)"}.get(sig, "")
+        return f"worker process killed by {name}{hint}"
+    if code == _EXIT_CANNOT_WRITE:
+        return "worker could not write its result (disk full?)"
+    return f"worker process exited with code {code}"
+
+
+# ------------------------------------------------------------------ reading result files
+def read_record(path, kind: str = "result") -> tuple[Optional[dict], Optional[str]]:
+    """``(record, None)`` for a readable record, ``(None, problem)`` otherwise.
+
+    A result needs to be a JSON object with a ``name``; a failure record
+    (``kind='failure'``) a JSON object with a ``spec`` object."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    if not text.strip():
+        return None, "is empty"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"is not valid JSON (truncated?) at line {e.lineno} column {e.colno}"
+    if not isinstance(rec, dict):
+        return None, f"holds {'null' if rec is None else type(rec).__name__}, not a record"
+    if kind == "failure":
+        if not isinstance(rec.get("spec"), dict) or "name" not in rec["spec"]:
+            return None, "is a failure record without a spec"
+    elif not isinstance(rec.get("name"), str):
+        return None, "is a record without a name"
+    elif "spec" in rec and not isinstance(rec["spec"], dict):
+        return None, "has a spec that is not an object"
+    return rec, None
+
+
+def result_problems(out_dir) -> list[str]:
+    """One line per unreadable result or failure file in ``out_dir`` (each counted as missing)."""
+    out = Path(out_dir)
+    lines = []
+    for p in sorted(out.glob("*.json")) if out.is_dir() else []:
+        kind = "failure" if p.name.endswith(".failed.json") else "result"
+        _, problem = read_record(p, kind)
+        if problem:
+            lines.append(f"{p}: {problem}; counted as missing (delete it, or rerun the sweep to replace it)")
+    return lines
 
 
 def _same_spec(a: dict, b: dict) -> bool:
@@ -115,7 +219,7 @@ def _same_spec(a: dict, b: dict) -> bool:
 
 
 def pending(specs: Sequence[dict], out_dir) -> list[dict]:
-    """Specs without a result file, or whose result was made with a different
+    """Specs without a (readable) result file, or whose result was made with a different
     spec (stale: e.g. the profile's settings changed). Duplicates removed, order kept."""
     out = Path(out_dir)
     seen, todo = set(), []
@@ -128,30 +232,99 @@ def pending(specs: Sequence[dict], out_dir) -> list[dict]:
         if not f.exists():
             todo.append(s)
             continue
-        try:
-            old = json.loads(f.read_text()).get("spec")
-        except (json.JSONDecodeError, OSError):
-            old = None
+        rec, _ = read_record(f)
+        old = rec.get("spec") if rec else None
         if old is None or not _same_spec(old, s):
             todo.append(s)
     return todo
 
 
-def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1, devices: Optional[Sequence[int]] = None,
-              fn: str = DEFAULT_FN, progress: bool = True, desc: str = "sweep", max_runs: Optional[int] = None) -> dict:
-    """Run every pending spec; returns ``{'done': [...], 'failed': [...], 'skipped': n}``.
+# ------------------------------------------------------------------ the lock of a results folder
+@contextlib.contextmanager
+def sweep_lock(out_dir):
+    """Hold ``{out_dir}/.sweep.lock`` for the block; :class:`SweepLocked` at once, naming the
+    holder, if another sweep holds it. The lock is the kernel's (released when its process dies)."""
+    from filelock import FileLock, Timeout
 
-    ``max_runs`` stops after that many runs (to run a long sweep in parts)."""
+    out = Path(out_dir)
+    info = out / (LOCK_NAME + ".info")
+    lock = FileLock(str(out / LOCK_NAME))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            who = json.loads(info.read_text())
+            holder = f"process {who.get('pid')} on {who.get('host')} since {who.get('since')} ({who.get('command')})"
+        except (OSError, ValueError, AttributeError):
+            holder = "another process"
+        raise SweepLocked(f"another sweep is running on {out}: {holder}; wait for it or stop it first") from None
+    try:
+        write_json_atomic(info, {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(),
+                                 "command": " ".join(sys.argv)[:300]})
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            info.unlink()
+        lock.release()
+
+
+# ------------------------------------------------------------------ the pool
+class _Stop(Exception):
+    pass
+
+
+def _end(procs: Iterable, grace: float = GRACE_S) -> None:
+    """SIGTERM each live process, then SIGKILL what is left after ``grace`` seconds; wait for all."""
+    procs = [p for p in procs if p.is_alive()]
+    for p in procs:
+        with contextlib.suppress(OSError):
+            p.terminate()
+    deadline = time.time() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.time()))
+    for p in procs:
+        if p.is_alive():
+            with contextlib.suppress(OSError):
+                p.kill()
+            p.join(5)
+
+
+def _remove_partial(out: Path, key: str) -> None:
+    for t in out.glob(f".{key}.json.*.tmp"):
+        with contextlib.suppress(OSError):
+            t.unlink()
+    for t in out.glob(f".{key}.failed.json.*.tmp"):
+        with contextlib.suppress(OSError):
+            t.unlink()
+
+
+def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1, devices: Optional[Sequence[int]] = None,
+              fn: str = DEFAULT_FN, progress: bool = True, desc: str = "sweep", max_runs: Optional[int] = None,
+              poll_s: float = 0.2) -> dict:
+    """Run every pending spec; returns ``{'done': [...], 'failed': [...], 'skipped': n, 'stale': [...], 'problems': [...]}``.
+
+    ``max_runs`` stops after that many runs (to run a long sweep in parts); it must be >= 0.
+    Raises :class:`SweepLocked`, :class:`SweepInterrupted` or :class:`SweepStorageError`."""
+    if max_runs is not None and int(max_runs) < 0:
+        raise ValueError(f"max_runs must be >= 0, got {max_runs}")
+    if devices is not None and len(devices) == 0:
+        raise ValueError("devices is empty: give at least one GPU index, or None for CPU workers")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with sweep_lock(out):
+        return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s)
+
+
+def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s) -> dict:
+    problems = result_problems(out)  # the caller reports them (the CLI before it calls, a notebook after)
     todo = pending(specs, out)
     skipped = len({spec_key(s) for s in specs}) - len(todo)
-    stale = [spec_key(s) for s in todo if (out / f"{spec_key(s)}.json").exists()]
+    stale = [spec_key(s) for s in todo if read_record(out / f"{spec_key(s)}.json")[0] is not None]
     if stale:
         print(f"{len(stale)} result(s) made with other settings will be rerun: {stale[:5]}{' ...' if len(stale) > 5 else ''}")
     if max_runs is not None:
-        todo = todo[:max_runs]
-    summary = {"done": [], "failed": [], "skipped": skipped, "stale": stale}
+        todo = todo[: int(max_runs)]
+    summary = {"done": [], "failed": [], "skipped": skipped, "stale": stale, "problems": problems}
     if not todo:
         return summary
     bar = None
@@ -160,33 +333,92 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
 
         bar = tqdm(total=len(todo), desc=desc, unit="run", dynamic_ncols=True)
     ctx = mp.get_context("spawn")
-    queue = None
-    if devices is not None:
-        workers = len(devices)
-        queue = ctx.Manager().Queue()
-        for d in devices:
-            queue.put(d)
-    workers = max(1, min(workers, len(todo)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue)) as ex:
-        futures = {ex.submit(_run_one, fn, s, str(out)): s for s in todo}
-        remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for f in finished:
-                try:
-                    key, status, secs = f.result()
-                except Exception as e:  # noqa: BLE001 - a worker died (e.g. killed): record it
-                    key, status, secs = spec_key(futures[f]), "failed", 0.0
-                    write_json_atomic(out / f"{key}.failed.json", {"spec": futures[f], "error": f"worker died: {e!r}"})
-                summary["done" if status == "ok" else "failed"].append(key)
+    free = list(devices) if devices is not None else [None] * max(1, min(int(workers), len(todo)))
+    queue = list(todo)
+    running: dict = {}  # process -> (spec, device, start time)
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise _Stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while queue or running:
+            while queue and free:
+                spec, dev = queue.pop(0), free.pop(0)
+                proc = ctx.Process(target=_child_main, args=(fn, spec, str(out), int(threads), dev), name=spec_key(spec), daemon=False)
+                with _child_env(threads, dev):
+                    proc.start()
+                running[proc] = (spec, dev, time.time())
+            time.sleep(poll_s)
+            for proc in [p for p in running if not p.is_alive()]:
+                proc.join()
+                spec, dev, t0 = running.pop(proc)
+                free.append(dev)
+                key, secs = spec_key(spec), time.time() - t0
+                code = proc.exitcode
+                if code == -signal.SIGINT:  # Ctrl-C reached the run before this process's handler ran
+                    running[proc] = (spec, dev, t0)
+                    raise _Stop("SIGINT")
+                ok = code == _EXIT_OK and read_record(out / f"{key}.json")[0] is not None
+                if not ok:
+                    _remove_partial(out, key)
+                    if code != _EXIT_FAILED_RECORDED:
+                        try:
+                            write_json_atomic(out / f"{key}.failed.json", _failure(spec, exit_cause(code), secs, exitcode=code))
+                        except OSError as e:
+                            raise SweepStorageError(f"cannot record the failure of {key} in {out} ({e}); the sweep stopped: "
+                                                    f"free space, then run the sweep again") from e
+                    if code == _EXIT_CANNOT_WRITE:
+                        raise SweepStorageError(f"the result of {key} could not be written to {out} (disk full?); "
+                                                f"the sweep stopped: free space, then run the sweep again")
+                summary["done" if ok else "failed"].append(key)
                 if bar is not None:
-                    bar.set_postfix_str(f"{key} {status} {secs:.0f}s", refresh=False)
+                    bar.set_postfix_str(f"{key} {'ok' if ok else 'failed'} {secs:.0f}s", refresh=False)
                     bar.update(1)
-    if bar is not None:
-        bar.close()
+    except _Stop as e:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _end(list(running))
+        for spec, _, _ in running.values():
+            _remove_partial(out, spec_key(spec))
+        summary["interrupted"] = [spec_key(s) for s, _, _ in running.values()]
+        summary["not_started"] = [spec_key(s) for s in queue]
+        raise SweepInterrupted(f"sweep stopped by {e}: {len(summary['done'])} done, {len(summary['failed'])} failed, "
+                               f"{len(summary['interrupted'])} ended unfinished, {len(queue)} not started", summary) from None
+    except BaseException:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _end(list(running))
+        for spec, _, _ in running.values():
+            _remove_partial(out, spec_key(spec))
+        raise
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if bar is not None:
+            bar.close()
     return summary
 
 
+@contextlib.contextmanager
+def _child_env(threads: int, device):
+    """The environment a run's process starts with (spawn copies ``os.environ``): its thread count
+    (set before torch is imported there) and its GPU."""
+    new = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    if device is not None:
+        new["CUDA_VISIBLE_DEVICES"] = str(device)
+    saved = {k: os.environ.get(k) for k in new}
+    os.environ.update(new)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# ------------------------------------------------------------------ loading
 def _wanted(spec: dict, wanted: dict) -> bool:
     """``spec`` is one of ``wanted`` (``{spec_key: spec}``): same key and same spec."""
     other = wanted.get(spec_key(spec))
@@ -194,16 +426,18 @@ def _wanted(spec: dict, wanted: dict) -> bool:
 
 
 def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
-    """The result records in ``out_dir`` (only those of ``specs`` if given)."""
+    """The readable result records in ``out_dir`` (only those of ``specs`` if given);
+    unreadable files are left out (:func:`result_problems` names them)."""
     out = Path(out_dir)
     if specs is not None:
         specs = list(specs)
         keys = [spec_key(s) for s in specs]
         files = [out / f"{k}.json" for k in dict.fromkeys(keys)]
         wanted = {spec_key(s): s for s in specs}
-        loaded = [json.loads(p.read_text()) for p in files if p.exists()]
-        return [r for r in loaded if "spec" not in r or _wanted(r["spec"], wanted)]
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json")]
+        loaded = [read_record(p)[0] for p in files if p.exists()]
+        return [r for r in loaded if r is not None and ("spec" not in r or _wanted(r["spec"], wanted))]
+    recs = (read_record(p)[0] for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json"))
+    return [r for r in recs if r is not None]
 
 
 def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
@@ -213,4 +447,6 @@ def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
 
 
 def load_failures(out_dir) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.failed.json"))]
+    """The readable failure records in ``out_dir``."""
+    recs = (read_record(p, "failure")[0] for p in sorted(Path(out_dir).glob("*.failed.json")))
+    return [r for r in recs if r is not None]

@@ -316,7 +316,7 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
     assert all(Path(s["work_root"]) == tmp_path / "w" / "cpu" for s in cpu)
     for s in cpu:
         (tmp_path / "r").mkdir(exist_ok=True)
-        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"spec": dict(s, work_root="work_dirs")}))
+        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s["name"], "spec": dict(s, work_root="work_dirs")}))
     assert pending(cpu, tmp_path / "r") == []
 
 
@@ -474,3 +474,167 @@ def test_of_specs_keeps_only_records_of_the_same_spec():
             {"spec": {"name": "c", "seed": 0}, "mAP": 3}, {"mAP": 4}]
     assert [r["mAP"] for r in of_specs(recs, [a, b])] == [1]
     assert of_specs(recs, []) == []
+
+
+# ------------------------------------------------------------------ faults (issue 17, sweep runner)
+from alwa.sweep import SweepInterrupted, SweepLocked, SweepStorageError, result_problems  # noqa: E402
+
+
+@pytest.mark.parametrize("how, cause", [("SIGKILL", "SIGKILL"), ("SIGSEGV", "segmentation fault")])
+def test_a_dying_worker_fails_only_its_own_run(tmp_path, how, cause):
+    """A run whose process is killed (the OOM killer sends SIGKILL) or crashes fails alone,
+    recorded with the cause; the other worker's run and every queued run still finish."""
+    s = [{"name": "long", "seed": 0, "sleep": 1.5}, {"name": "dies", "seed": 0, "sleep": 0.3, "die": how}] + specs(4)
+    out = run_sweep(s, tmp_path, workers=2, fn=FN, progress=False)
+    assert out["failed"] == ["dies__s0"]
+    assert sorted(out["done"]) == sorted(spec_key(x) for x in s if x["name"] != "dies")
+    (f,) = load_failures(tmp_path)
+    assert f["spec"]["name"] == "dies" and cause in f["error"] and f["exitcode"] < 0
+    assert len(load_results(tmp_path)) == 5
+
+
+KILLABLE = """
+import sys
+sys.path.insert(0, {tests!r})
+from alwa.sweep import run_sweep, SweepInterrupted
+if __name__ == "__main__":
+    specs = [{{"name": "slow", "seed": i, "sleep": 60, "mark_dir": {marks!r}, "ignore_sigint": {stuck!r}}} for i in range(5)]
+    try:
+        run_sweep(specs, {out!r}, workers=2, fn="toy_worker:run", progress=False)
+    except SweepInterrupted as e:
+        print("INTERRUPTED", e, flush=True)
+        sys.exit(130)
+"""
+
+
+def _start_sweep(tmp_path, stuck=False):
+    script = tmp_path / "sweep.py"
+    marks, out = tmp_path / "marks", tmp_path / "out"
+    script.write_text(KILLABLE.format(tests=str(TESTS), out=str(out), marks=str(marks), stuck=stuck))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while len(list(marks.glob("*"))) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(list(marks.glob("*"))) == 2, "the two workers did not start"
+    return proc, marks, out
+
+
+@pytest.mark.parametrize("stuck", [False, True])
+def test_ctrl_c_stops_the_sweep_within_seconds(tmp_path, stuck):
+    """SIGINT to the process group (Ctrl-C): the sweep ends in seconds, even with runs that
+    ignore SIGINT/SIGTERM (stuck=True: ended by SIGKILL), starts nothing queued, leaves no result."""
+    import os
+
+    proc, marks, out = _start_sweep(tmp_path, stuck)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=20)
+    assert time.time() - t0 < 10
+    assert proc.returncode == 130 and "INTERRUPTED" in stdout and "3 not started" in stdout
+    assert len(list(marks.glob("*"))) == 2  # nothing queued was started
+    assert list(out.glob("*.json")) == [] and list(out.glob(".*.tmp")) == []
+    # no run process is left behind
+    pids = [int(p.read_text()) for p in marks.glob("*")]
+    time.sleep(0.2)
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_second_ctrl_c_never_hangs(tmp_path):
+    import os
+
+    proc, _, out = _start_sweep(tmp_path, stuck=True)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)  # impatient user, while the runs are being ended
+    proc.communicate(timeout=20)
+    assert time.time() - t0 < 10 and proc.returncode != 0
+    assert list(out.glob("*.json")) == []
+
+
+def test_one_sweep_per_results_folder(tmp_path):
+    """A second sweep on the same results folder stops at once and names the holder's pid."""
+    proc, _, out = _start_sweep(tmp_path)
+    try:
+        t0 = time.time()
+        with pytest.raises(SweepLocked, match=rf"process {proc.pid} "):
+            run_sweep(specs(2), out, fn=FN, progress=False)
+        assert time.time() - t0 < 5
+        assert not list(out.glob("toy*.json"))
+    finally:
+        import os
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # the lock dies with its holder: the folder is usable again
+    assert len(run_sweep(specs(1), out, fn=FN, progress=False)["done"]) == 1
+
+
+BAD_FILES = {"truncated": '{"name": "toy0", "seed": 0, "spec": {"na', "empty": "", "null": "null", "list": "[1, 2]",
+             "nameless": '{"seed": 0, "mAP": 0.5}'}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_unreadable_result_files_are_named_and_counted_as_missing(tmp_path, kind):
+    s = specs(2)
+    (tmp_path / "toy0__s0.json").write_text(BAD_FILES[kind])
+    (tmp_path / "toy9__s0.failed.json").write_text(BAD_FILES[kind])
+    lines = result_problems(tmp_path)
+    assert len(lines) == 2 and all("counted as missing" in x for x in lines)
+    assert "toy0__s0.json" in lines[0] and "toy9__s0.failed.json" in lines[1]
+    assert [spec_key(x) for x in pending(s, tmp_path)] == ["toy0__s0", "toy1__s1"]
+    assert load_results(tmp_path) == [] and load_failures(tmp_path) == []
+    out = run_sweep(s, tmp_path, fn=FN, progress=False)  # the sweep replaces it
+    assert sorted(out["done"]) == ["toy0__s0", "toy1__s1"] and len(out["problems"]) == 2
+
+
+def test_a_result_that_cannot_be_written_is_a_failure_and_leaves_nothing_partial(tmp_path):
+    """As on a full disk: the run's result write fails (EFBIG here): no partial file, a failure
+    record (written by the sweep when the run cannot), and the sweep stops saying why."""
+    s = [{"name": "big", "seed": 0, "payload": 200_000, "file_size_limit": 100}, *specs(2)]
+    with pytest.raises(SweepStorageError, match="big__s0"):
+        run_sweep(s, tmp_path, workers=1, fn=FN, progress=False)
+    assert not (tmp_path / "big__s0.json").exists() and list(tmp_path.glob(".*.tmp")) == []
+    (f,) = load_failures(tmp_path)
+    assert f["spec"]["name"] == "big" and "could not write" in f["error"]
+
+
+def test_max_runs_below_zero_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="max_runs must be >= 0"):
+        run_sweep(specs(1), tmp_path, fn=FN, progress=False, max_runs=-1)
+    r = subprocess.run([sys.executable, "-m", "alwa.experiments", "sweep", "--profile", "smoke", "--results", str(tmp_path),
+                        "--max-runs", "-1"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--max-runs" in r.stderr and ">= 0" in r.stderr
+
+
+def _cli(*args, cwd=None):
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(TESTS))
+    return subprocess.run([sys.executable, "-m", "alwa.experiments", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_sweep_command_exits_non_zero_when_a_run_failed(tmp_path):
+    r = _cli("sweep", "--profile", "smoke", "--results", str(tmp_path), "--parts", "ablation", "--max-runs", "2",
+             "--fn", "toy_worker:fail")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "failed 2" in r.stdout and len(load_failures(tmp_path / "smoke" / "runs")) == 2
+
+
+def test_status_sweep_and_list_name_a_bad_result_file_in_one_line(tmp_path):
+    from alwa.book import notebook_params
+
+    p = notebook_params("smoke", str(tmp_path))
+    key = spec_key(ex.profile_specs(p)[0])
+    runs = tmp_path / "smoke" / "runs"
+    runs.mkdir(parents=True)
+    (runs / f"{key}.json").write_text('{"name": "x", "spec": {')
+    for args in (("status",), ("sweep", "--list"), ("sweep", "--max-runs", "0")):
+        r = _cli(*args, "--profile", "smoke", "--results", str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stdout + r.stderr
+        lines = [x for x in (r.stdout + r.stderr).splitlines() if f"{key}.json" in x]
+        assert len(lines) == 1 and "not valid JSON" in lines[0] and "counted as missing" in lines[0]
+        if args == ("sweep", "--list"):
+            assert f"  {key}" in r.stdout.splitlines()
