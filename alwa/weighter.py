@@ -19,6 +19,11 @@ Options beyond the paper (defaults keep the paper's behaviour):
 * ``record="raw"`` computes the statistics of the unweighted losses;
 * ``update="multiplicative"`` multiplies the weight in force by REG / CLS
   (a cumulative update) instead of replacing it;
+* ``stat="detrended"`` measures the window's *fluctuation* rather than its
+  trend: the standard deviation is taken around the window's least-squares
+  line (residual std, ddof=2: ``sqrt(sum(e^2) / (n - 2))``) instead of its
+  mean, so a loss that falls steadily through a window (the warm-up) does not
+  count as noisy; ALWA-1 then compares ``mean + residual std``;
 * ``mode="monitor"`` records the windows (mean/std history) but never
   changes a weight, which is what baselines and fixed-weight runs use to
   draw the paper's figures 3 and 6.
@@ -51,6 +56,7 @@ LossArg = Union[torch.Tensor, Sequence[torch.Tensor]]
 MODES = ("alwa1", "alwa2", "monitor")
 RECORDS = ("weighted", "raw")
 UPDATES = ("replace", "multiplicative")
+STATS = ("std", "detrended")
 _STATE_VERSION = 1
 
 
@@ -138,6 +144,22 @@ def _mean_std(x: torch.Tensor) -> tuple[float, float]:
     return mean, std
 
 
+def detrended_std(y: torch.Tensor, t: torch.Tensor) -> float:
+    """Residual standard deviation of ``y`` around its least-squares line in ``t``
+    (both 1-d float64, same length n): ``sqrt(sum(e_i^2) / (n - 2))``; nan for n < 3.
+
+    ``t`` is the call index of each value (values left out as non-finite leave gaps)."""
+    n = y.numel()
+    if n < 3:
+        return math.nan
+    tc = t - t.mean()
+    yc = y - y.mean()
+    sxx = float((tc * tc).sum())
+    slope = float((tc * yc).sum()) / sxx if sxx > 0 else 0.0
+    resid = yc - slope * tc
+    return math.sqrt(max(float((resid * resid).sum()), 0.0) / (n - 2))
+
+
 class ALWA:
     """Adaptive loss weighter for a two-task (classification, regression) loss.
 
@@ -149,6 +171,8 @@ class ALWA:
         reg_weight: regression weight lambda_reg (> 0); never changed.
         record: ``"weighted"`` (authors) or ``"raw"`` statistics.
         update: ``"replace"`` (authors) or ``"multiplicative"``.
+        stat: ``"std"`` (authors: the window's std around its mean) or
+            ``"detrended"`` (around its least-squares line; interval >= 3).
         distributed: average windows over ranks when ``torch.distributed`` is
             initialised (default True). Set False to keep per-rank weights,
             as the authors' code does.
@@ -167,6 +191,7 @@ class ALWA:
         record: str = "weighted",
         update: str = "replace",
         distributed: bool = True,
+        stat: str = "std",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
@@ -174,6 +199,8 @@ class ALWA:
             raise ValueError(f"unknown record {record!r}; expected one of {RECORDS}")
         if update not in UPDATES:
             raise ValueError(f"unknown update {update!r}; expected one of {UPDATES}")
+        if stat not in STATS:
+            raise ValueError(f"unknown stat {stat!r}; expected one of {STATS}")
         if isinstance(interval, bool) or not isinstance(interval, int):
             raise TypeError(f"interval must be an int, got {interval!r}")
         if interval < 2:
@@ -181,7 +208,10 @@ class ALWA:
         self.mode = mode
         self.interval = interval
         self.record = record
+        if stat == "detrended" and interval < 3:
+            raise ValueError(f"stat='detrended' needs interval >= 3 (a line and a residual), got {interval}")
         self.update = update
+        self.stat = stat
         self.distributed = bool(distributed)
         self.initial_cls_weight = _check_weight("cls_weight", cls_weight)
         self.initial_reg_weight = _check_weight("reg_weight", reg_weight)
@@ -250,6 +280,7 @@ class ALWA:
     def _apply_window(self, host: torch.Tensor) -> None:
         cls_raw, reg_raw = host[:, 0], host[:, 1]
         cls_ok, reg_ok = torch.isfinite(cls_raw), torch.isfinite(reg_raw)
+        t = torch.arange(len(host), dtype=torch.float64)
         bad = int((~cls_ok).sum() + (~reg_ok).sum())
         if bad:
             self.nonfinite += bad
@@ -262,6 +293,7 @@ class ALWA:
                     stacklevel=3,
                 )
         cls_raw, reg_raw = cls_raw[cls_ok], reg_raw[reg_ok]
+        cls_t, reg_t = t[cls_ok], t[reg_ok]
         rcm, rcs = _mean_std(cls_raw)
         rrm, rrs = _mean_std(reg_raw)
         wc, wr = self.cls_weight, self.reg_weight
@@ -270,10 +302,14 @@ class ALWA:
             rm, rs = _mean_std(reg_raw * wr)
         else:
             cm, cs, rm, rs = rcm, rcs, rrm, rrs
+        cspread, rspread = cs, rs
+        if self.stat == "detrended" and self.mode != "monitor":
+            scale_c, scale_r = (wc, wr) if self.record == "weighted" else (1.0, 1.0)
+            cspread, rspread = detrended_std(cls_raw * scale_c, cls_t), detrended_std(reg_raw * scale_r, reg_t)
         if self.mode == "alwa1":
-            cls_stat, reg_stat = cm + cs, rm + rs
+            cls_stat, reg_stat = cm + cspread, rm + rspread
         elif self.mode == "alwa2":
-            cls_stat, reg_stat = cs, rs
+            cls_stat, reg_stat = cspread, rspread
         else:
             cls_stat, reg_stat = math.nan, math.nan
         new = wc
@@ -316,6 +352,7 @@ class ALWA:
             "interval": self.interval,
             "record": self.record,
             "update": self.update,
+            "stat": self.stat,
             "distributed": self.distributed,
             "initial_cls_weight": self.initial_cls_weight,
             "initial_reg_weight": self.initial_reg_weight,
@@ -343,6 +380,7 @@ class ALWA:
             record=state.get("record", "weighted"),
             update=state.get("update", "replace"),
             distributed=state.get("distributed", True),
+            stat=state.get("stat", "std"),
         )
         self.__dict__.update(fresh.__dict__)
         self.cls_weight = _check_weight("cls_weight", state["cls_weight"])
@@ -357,11 +395,11 @@ class ALWA:
     def reset(self) -> None:
         """Back to the initial weights with an empty window and history."""
         self.load_state_dict(ALWA(self.mode, self.interval, self.initial_cls_weight, self.initial_reg_weight,
-                                  self.record, self.update, self.distributed).state_dict())
+                                  self.record, self.update, self.distributed, self.stat).state_dict())
 
     def __repr__(self) -> str:
         return (
             f"ALWA(mode={self.mode!r}, interval={self.interval}, cls_weight={self.cls_weight:.6g}, "
-            f"reg_weight={self.reg_weight:.6g}, record={self.record!r}, update={self.update!r}, "
+            f"reg_weight={self.reg_weight:.6g}, record={self.record!r}, update={self.update!r}, stat={self.stat!r}, "
             f"calls={self.calls}, windows={len(self.history)})"
         )

@@ -1,9 +1,10 @@
 """Configs for the paper's experiments and for the mini (cpu) reproduction.
 
 Built by composition from mmdet's own base configs (shipped inside the mmdet
-package), never copied. A config is named::
+package), never copied. A config is named by an :class:`alwa.experiment.Experiment`
+(the grammar is documented there)::
 
-    {detector}_{backbone}_{dataset}_{regloss}_{weighting}[_C{C}][_init{w}]
+    {detector}_{backbone}_{dataset}_{regloss}_{weighting}[_C{C}][_init{w}][_detrend][_lr{lr}][_it{iters}][_noclip]
 
     detector   retinanet | faster-rcnn | mask-rcnn
     backbone   r50 | r101 (paper);  r18w16 (mini: ResNet-18 at 1/4 width)
@@ -35,7 +36,6 @@ R-CNN, as in the paper. The regression loss named is used in that head
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
@@ -44,66 +44,9 @@ import mmdet
 from mmengine.config import Config, ConfigDict
 
 MMDET_CONFIGS = Path(mmdet.__file__).resolve().parent / ".mim" / "configs"
-DETECTORS = ("retinanet", "faster-rcnn", "mask-rcnn")
-BACKBONES = ("r50", "r101", "r18w16")
-DATASETS = ("voc", "coco", "mini")
-REG_LOSSES = ("l1", "smoothl1", "giou", "ciou")
+from ..experiment import BACKBONES, DATASETS, DETECTORS, REG_LOSSES, Experiment  # noqa: F401 - the name grammar lives there
 BASE_LR = {"retinanet": 0.01, "faster-rcnn": 0.02, "mask-rcnn": 0.02}
 PAPER_BATCH = 8
-
-_NAME = re.compile(
-    r"^(?P<detector>retinanet|faster-rcnn|mask-rcnn)_(?P<backbone>r50|r101|r18w16)_(?P<dataset>voc|coco|mini)_"
-    r"(?P<reg_loss>l1|smoothl1|giou|ciou)_(?P<weighting>base|alwa1|alwa2|w(?P<wc>\d+(?:\.\d+)?)-(?P<wr>\d+(?:\.\d+)?))"
-    r"(?:_C(?P<C>\d+))?(?:_init(?P<init>\d+(?:\.\d+)?))?$"
-)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One configuration of the paper's grid (see module doc for the name)."""
-
-    detector: str
-    backbone: str
-    dataset: str
-    reg_loss: str
-    weighting: str  # base | fixed | alwa1 | alwa2
-    cls_weight: float = 1.0
-    reg_weight: float = 1.0
-    interval: int = 100
-
-    @property
-    def name(self) -> str:
-        w = {"base": "base", "alwa1": "alwa1", "alwa2": "alwa2"}.get(self.weighting)
-        if self.weighting == "fixed":
-            w = f"w{self.cls_weight:.2f}-{self.reg_weight:.2f}"
-        s = f"{self.detector}_{self.backbone}_{self.dataset}_{self.reg_loss}_{w}"
-        if self.weighting in ("alwa1", "alwa2"):
-            if self.interval != 100:
-                s += f"_C{self.interval}"
-            if self.cls_weight != 1.0:
-                s += f"_init{self.cls_weight:g}"
-        return s
-
-    @classmethod
-    def parse(cls, name: str) -> "Experiment":
-        m = _NAME.match(name)
-        if not m:
-            raise ValueError(
-                f"not an experiment name: {name!r}; expected {{detector}}_{{backbone}}_{{dataset}}_{{regloss}}_{{weighting}}"
-                f"[_C{{C}}][_init{{w}}] with detector in {DETECTORS}, backbone in {BACKBONES}, dataset in {DATASETS}, "
-                f"regloss in {REG_LOSSES}, weighting base|alwa1|alwa2|w<cls>-<reg>"
-            )
-        g = m.groupdict()
-        if g["wc"] is not None:
-            if g["C"] or g["init"]:
-                raise ValueError(f"{name!r}: _C and _init apply to ALWA runs only")
-            return cls(g["detector"], g["backbone"], g["dataset"], g["reg_loss"], "fixed", float(g["wc"]), float(g["wr"]))
-        init = float(g["init"]) if g["init"] else 1.0
-        if g["weighting"] == "base" and (g["C"] or g["init"]):
-            raise ValueError(f"{name!r}: _C and _init apply to ALWA runs only")
-        return cls(g["detector"], g["backbone"], g["dataset"], g["reg_loss"], g["weighting"], init, init,
-                   int(g["C"]) if g["C"] else 100)
-
 
 # ------------------------------------------------------------------ pieces
 def reg_loss_cfg(kind: str, loss_weight: float = 1.0, beta: float = 1.0) -> dict:
@@ -143,6 +86,8 @@ def set_weighting(cfg: Config, exp: Experiment, alwa_options: Optional[dict] = N
     path = alwa_head_path(exp.detector)
     head = _head(cfg.model, path)
     opts = dict(alwa_options or {})
+    if exp.detrend:
+        opts["stat"] = "detrended"
     if exp.weighting == "fixed":
         head["loss_cls"]["loss_weight"] = exp.cls_weight
         head["loss_bbox"]["loss_weight"] = exp.reg_weight
@@ -213,7 +158,11 @@ def paper_config(exp: Experiment, data_root: Optional[str] = None, gpus: int = 4
         for key in ("val_evaluator", "test_evaluator"):
             cfg[key].ann_file = data_root.rstrip("/") + "/annotations/instances_val2017.json"
     cfg.train_dataloader.batch_size = batch_per_gpu
-    cfg.optim_wrapper.optimizer.lr = BASE_LR[exp.detector]
+    if exp.iters is not None:
+        raise ValueError(f"{exp.name}: _it (a schedule in iterations) applies to the mini setting; the paper's is 12 epochs")
+    cfg.optim_wrapper.optimizer.lr = exp.lr if exp.lr is not None else BASE_LR[exp.detector]
+    if not exp.clip:
+        cfg.optim_wrapper.clip_grad = None
     cfg.auto_scale_lr = dict(enable=auto_scale_lr, base_batch_size=PAPER_BATCH)
     cfg.gpu_ids = list(range(gpus))
     path = alwa_head_path(exp.detector)
@@ -312,7 +261,13 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
     images and schedule; the synthetic set has the same VOC layout, so only
     ``data_root`` and the class list differ from :func:`paper_config`."""
     st = setting or MiniSetting()
-    paper = replace(exp, backbone="r50", dataset="voc", weighting="base", cls_weight=1.0, reg_weight=1.0)
+    if exp.lr is not None:
+        st = replace(st, lr=exp.lr)
+    if exp.iters is not None:
+        st = replace(st, iters=int(exp.iters))
+    if not exp.clip:
+        st = replace(st, grad_clip=None)
+    paper = replace(exp.baseline(), backbone="r50", dataset="voc", lr=None, iters=None, clip=True)
     if exp.detector == "mask-rcnn":
         raise ValueError("the mini set has no masks: use retinanet or faster-rcnn")
     cfg = _paper_base(paper)
@@ -404,7 +359,8 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
     ]
     cfg.optim_wrapper = dict(type="OptimWrapper",
                              optimizer=dict(type="SGD", lr=st.lr, momentum=st.momentum, weight_decay=st.weight_decay),
-                             clip_grad=dict(max_norm=st.grad_clip, norm_type=2) if st.grad_clip else None)
+                             # without clipping the norm is still measured (and logged as grad_norm): max_norm=inf scales by 1.0
+                             clip_grad=dict(max_norm=st.grad_clip if st.grad_clip else float("inf"), norm_type=2))
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=st.batch_size)
     cfg.default_hooks = dict(
         timer=dict(type="IterTimerHook"),

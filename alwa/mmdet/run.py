@@ -37,25 +37,12 @@ def prepare_mini_data(data_dir: str, dataset: dict | None = None, pretrain: dict
     return voc + "/", str(ck)
 
 
-def run_spec(spec: dict) -> dict:
-    """Train and evaluate one spec.
-
-    spec keys: ``name`` (experiment name), ``seed``, ``work_root``; for the mini
-    setting ``data_dir``, ``dataset`` (MiniVOCOptions overrides), ``pretrain``
-    (PretrainOptions overrides), ``setting`` (MiniSetting overrides); for the
-    paper's settings ``data_root`` and ``paper`` (paper_config keywords). The model is
-    evaluated once, on the test split, after training; ``validate=True`` keeps the
-    config's validation loop as well.
-    """
-    import torch
-    from mmengine.runner import Runner
-
-    from ..results import provenance
+def spec_config(spec: dict):
+    """The mmengine Config of a spec and its hash (``config_hash`` of the result record): everything
+    :func:`run_spec` trains with, before the per-run unique name is set."""
     from .configs import Experiment, MiniSetting, build_config
-    from .hook import ALWAHook
     from .pretrain import PretrainOptions
 
-    t0 = time.time()
     exp = Experiment.parse(spec["name"])
     seed = int(spec.get("seed", 0))
     work_dir = Path(spec.get("work_root", "work_dirs")) / f"{exp.name}__s{seed}"
@@ -80,7 +67,30 @@ def run_spec(spec: dict) -> dict:
         cfg.train_cfg.max_iters = spec["max_iters"]
     if cfg.train_cfg.get("type") == "IterBasedTrainLoop":
         cfg.train_cfg.val_interval = 10**9  # evaluate once, after training (runner.test below)
-    config_hash = hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]  # before the per-run unique name
+    return cfg, hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
+
+
+def run_spec(spec: dict) -> dict:
+    """Train and evaluate one spec.
+
+    spec keys: ``name`` (experiment name), ``seed``, ``work_root``; for the mini
+    setting ``data_dir``, ``dataset`` (MiniVOCOptions overrides), ``pretrain``
+    (PretrainOptions overrides), ``setting`` (MiniSetting overrides); for the
+    paper's settings ``data_root`` and ``paper`` (paper_config keywords). The model is
+    evaluated once, on the test split, after training; ``validate=True`` keeps the
+    config's validation loop as well.
+    """
+    import torch
+    from mmengine.runner import Runner
+
+    from ..results import provenance
+    from ..experiment import Experiment
+    from .hook import ALWAHook
+
+    t0 = time.time()
+    exp = Experiment.parse(spec["name"])
+    seed = int(spec.get("seed", 0))
+    cfg, config_hash = spec_config(spec)  # the hash before the per-run unique name
     cfg.experiment_name = f"{exp.name}__s{seed}_{uuid.uuid4().hex[:8]}"
     if not spec.get("validate", False):
         # runner.test() below evaluates the test split once. mmengine's IterBasedTrainLoop validates at its last
@@ -109,12 +119,15 @@ def run_spec(spec: dict) -> dict:
         "seed": seed,
         "experiment": {"detector": exp.detector, "backbone": exp.backbone, "dataset": exp.dataset, "reg_loss": exp.reg_loss,
                        "weighting": exp.weighting, "cls_weight": exp.cls_weight, "reg_weight": exp.reg_weight,
-                       "interval": n},
+                       "interval": n, "detrend": exp.detrend, "lr": exp.lr, "iters": exp.iters, "clip": exp.clip},
         "metrics": {k.split("/")[-1]: float(v) for k, v in metrics.items()},
         "mAP": float(next((v for k, v in metrics.items() if k.endswith("mAP")), float("nan"))),
         "iters": int(runner.iter),
         "per_iter": {"cls_raw": series("alwa_cls_raw"), "reg_raw": series("alwa_reg_raw"), "cls_weight": series("alwa_cls_weight"),
-                     "loss": series("loss"), "lr": series("lr")},
+                     "loss": series("loss"), "lr": series("lr"),
+                     # the global gradient norm of each iteration, before clipping (mmengine's clip_grad_norm_ result)
+                     "grad_norm": series("grad_norm")},
+        "peak_lr": max(series("lr"), default=None),
         "windows": [h.as_dict() for h in hook.weighter.history],
         "weight_trajectory": [h.cls_weight for h in hook.weighter.history],
         "final_weights": list(hook.weighter.weights),
