@@ -158,8 +158,11 @@ def window_curves(result: dict, window: int) -> dict:
     import numpy as np
 
     pi = result["per_iter"]
+    # cls_weight is ALWA's weight of each iteration (1 in monitor mode). The "raw" values are what the head returned:
+    # for fixed-weight runs mmdet's loss_weight is already in them, so only ALWA's (fixed) regression weight is applied.
     c = np.asarray(pi["cls_raw"], float) * np.asarray(pi["cls_weight"] or [1.0] * len(pi["cls_raw"]), float)
-    w_reg = float(result.get("experiment", {}).get("reg_weight", 1.0))  # fixed in every mode (1 for baselines)
+    exp = result.get("experiment", {})
+    w_reg = float(exp.get("reg_weight", 1.0)) if exp.get("weighting") in ("alwa1", "alwa2") else 1.0
     r = np.asarray(pi["reg_raw"], float) * w_reg
     n = len(c) // window
     if n == 0:

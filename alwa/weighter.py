@@ -98,6 +98,8 @@ def _empty_window() -> torch.Tensor:
 
 
 def _check_weight(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -199,6 +201,8 @@ class ALWA:
             raise ValueError(f"unknown record {record!r}; expected one of {RECORDS}")
         if update not in UPDATES:
             raise ValueError(f"unknown update {update!r}; expected one of {UPDATES}")
+        if not isinstance(distributed, bool):
+            raise TypeError(f"distributed must be True or False, got {distributed!r}")
         if stat not in STATS:
             raise ValueError(f"unknown stat {stat!r}; expected one of {STATS}")
         if isinstance(interval, bool) or not isinstance(interval, int):
@@ -212,7 +216,7 @@ class ALWA:
             raise ValueError(f"stat='detrended' needs interval >= 3 (a line and a residual), got {interval}")
         self.update = update
         self.stat = stat
-        self.distributed = bool(distributed)
+        self.distributed = distributed
         self.initial_cls_weight = _check_weight("cls_weight", cls_weight)
         self.initial_reg_weight = _check_weight("reg_weight", reg_weight)
         self.cls_weight = self.initial_cls_weight
@@ -235,6 +239,14 @@ class ALWA:
         if len(cls_levels) != len(reg_levels):
             raise ValueError(
                 f"cls_loss has {len(cls_levels)} levels but reg_loss has {len(reg_levels)}; they must have the same length"
+            )
+        devices = {t.device for t in cls_levels + reg_levels}
+        if len(devices) > 1:
+            raise ValueError(f"the losses are on several devices {sorted(map(str, devices))}; put them on one")
+        if self._window and self._window[-1].device != cls_levels[0].device:
+            raise ValueError(
+                f"the losses are on {cls_levels[0].device} but the open window holds values from {self._window[-1].device} "
+                f"({len(self._window)} calls); keep one device per window (nothing was recorded for this call)"
             )
         wc, wr = self.cls_weight, self.reg_weight
         # a weight of exactly 1 returns the loss itself (same value and gradient, one op less per level)
@@ -365,13 +377,18 @@ class ALWA:
             "history": [h.as_dict() for h in self.history],
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore from :meth:`state_dict` (options included)."""
+    OPTIONS = ("mode", "interval", "record", "update", "stat")
+
+    @staticmethod
+    def _validated(state: dict) -> tuple["ALWA", dict]:
+        """A fresh weighter holding ``state`` and the checked values, or an error; changes nothing."""
+        if not isinstance(state, dict):
+            raise TypeError(f"not an ALWA state dict: got {type(state).__name__}")
         missing = {"version", "mode", "interval", "cls_weight", "reg_weight", "calls", "window"} - set(state)
         if missing:
             raise KeyError(f"not an ALWA state dict: missing {sorted(missing)}")
-        if state["version"] > _STATE_VERSION:
-            raise ValueError(f"ALWA state version {state['version']} is newer than this code ({_STATE_VERSION})")
+        if not isinstance(state["version"], int) or state["version"] > _STATE_VERSION:
+            raise ValueError(f"ALWA state version {state['version']!r} is not one this code reads (<= {_STATE_VERSION})")
         fresh = ALWA(
             mode=state["mode"],
             interval=state["interval"],
@@ -382,20 +399,63 @@ class ALWA:
             distributed=state.get("distributed", True),
             stat=state.get("stat", "std"),
         )
+        vals = {"cls_weight": _check_weight("cls_weight", state["cls_weight"]),
+                "reg_weight": _check_weight("reg_weight", state["reg_weight"])}
+        for key in ("calls", "nonfinite"):
+            v = state.get(key, 0)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"ALWA state: {key} must be an int >= 0, got {v!r}")
+            vals[key] = v
+        try:
+            window = torch.as_tensor(state["window"], dtype=torch.float64).reshape(-1, 2)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"ALWA state: the window is not an (n, 2) array of numbers ({e})") from None
+        if len(window) >= fresh.interval:
+            raise ValueError(f"ALWA state: the open window holds {len(window)} calls, but a window ends at {fresh.interval}")
+        if len(window) > vals["calls"]:
+            raise ValueError(f"ALWA state: the open window holds {len(window)} calls, more than the {vals['calls']} calls made")
+        try:
+            history = [WindowStats(**h) for h in state.get("history", [])]
+        except TypeError as e:
+            raise ValueError(f"ALWA state: a history entry is not a window record ({e})") from None
+        vals["window"], vals["history"] = window.clone(), history
+        vals["warned_nonfinite"] = bool(state.get("warned_nonfinite", False))
+        return fresh, vals
+
+    def _install(self, fresh: "ALWA", vals: dict) -> None:
         self.__dict__.update(fresh.__dict__)
-        self.cls_weight = _check_weight("cls_weight", state["cls_weight"])
-        self.reg_weight = _check_weight("reg_weight", state["reg_weight"])
-        self.calls = int(state["calls"])
-        self.nonfinite = int(state.get("nonfinite", 0))
-        self._warned_nonfinite = bool(state.get("warned_nonfinite", False))
-        window = torch.as_tensor(state["window"], dtype=torch.float64).reshape(-1, 2)
-        self._window_sums, self._window = window.clone(), []
-        self.history = [WindowStats(**h) for h in state.get("history", [])]
+        self.cls_weight, self.reg_weight = vals["cls_weight"], vals["reg_weight"]
+        self.calls, self.nonfinite = vals["calls"], vals["nonfinite"]
+        self._warned_nonfinite = vals["warned_nonfinite"]
+        self._window_sums, self._window = vals["window"], []
+        self.history = vals["history"]
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from :meth:`state_dict`. Everything is checked before anything changes: a state that fails
+        leaves this weighter as it was. The state's options (``mode``, ``interval``, ``record``, ``update``,
+        ``stat``) must equal this weighter's; to take the checkpoint's options, use :meth:`from_state_dict`."""
+        fresh, vals = self._validated(state)
+        differ = {k: (getattr(fresh, k), getattr(self, k)) for k in self.OPTIONS if getattr(fresh, k) != getattr(self, k)}
+        if differ:
+            raise ValueError("ALWA state was saved with other options than this weighter's: "
+                             + ", ".join(f"{k}={a!r} in the state, {b!r} here" for k, (a, b) in differ.items())
+                             + "; configure the same options, or build the weighter from the state with ALWA.from_state_dict")
+        distributed = self.distributed  # how this process averages windows is its own choice, not the checkpoint's
+        self._install(fresh, vals)
+        self.distributed = distributed
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "ALWA":
+        """A weighter with the options and the state of ``state`` (as saved by :meth:`state_dict`)."""
+        fresh, vals = cls._validated(state)
+        fresh._install(fresh, vals)
+        return fresh
 
     def reset(self) -> None:
         """Back to the initial weights with an empty window and history."""
-        self.load_state_dict(ALWA(self.mode, self.interval, self.initial_cls_weight, self.initial_reg_weight,
-                                  self.record, self.update, self.distributed, self.stat).state_dict())
+        fresh = ALWA(self.mode, self.interval, self.initial_cls_weight, self.initial_reg_weight, self.record, self.update,
+                     self.distributed, self.stat)
+        self._install(*self._validated(fresh.state_dict()))
 
     def __repr__(self) -> str:
         return (

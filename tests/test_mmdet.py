@@ -373,3 +373,102 @@ def test_train_step_benchmark_times_alwa_blocks_only(tiny_voc):
     # the wrapper's own time is positive and far below a step (a few scalar ops and four logging tensors)
     assert 0 < r["median_hook_s"] < 0.05 * r["median_step_s_plain"]
     assert "95% CI" in bench_train.describe(r)
+
+
+@pytest.mark.slow
+def test_a_fixed_weight_runs_plotted_curves_are_what_the_head_returned(tiny_voc, tmp_path):
+    """Figure 3: the recorded losses of a fixed-weight run already hold mmdet's loss_weight; the plotted
+    curves are the head's own losses, not the regression loss scaled by w_reg a second time."""
+    from alwa.experiments import window_curves
+
+    name = "retinanet_r18w16_mini_l1_w0.50-0.75"
+    runner = Runner.from_cfg(tiny_cfg(name, tiny_voc, tmp_path))
+    runner.train()
+    rows = scalars(tmp_path)
+    exp = Experiment.parse(name)
+    record = {"per_iter": {k: [r[f"alwa_{k}"] for r in rows] for k in ("cls_raw", "reg_raw", "cls_weight")},
+              "experiment": {"weighting": exp.weighting, "cls_weight": exp.cls_weight, "reg_weight": exp.reg_weight}}
+    c = window_curves(record, C)
+    head_cls, head_reg = [r["loss_cls"] for r in rows], [r["loss_bbox"] for r in rows]
+    for i in range(ITERS // C):
+        assert c["cls_mean"][i] == pytest.approx(sum(head_cls[i * C:(i + 1) * C]) / C, rel=1e-4)
+        assert c["reg_mean"][i] == pytest.approx(sum(head_reg[i * C:(i + 1) * C]) / C, rel=1e-4)
+
+
+def test_lr_schedule_and_clipping_in_the_name_reach_the_config(tiny_voc, tmp_path):
+    base = build_config("retinanet_r18w16_mini_l1_base", data_root=tiny_voc, setting=MiniSetting(iters=600), work_dir=str(tmp_path))
+    cfg = build_config("retinanet_r18w16_mini_l1_base_lr0.04_it1200_noclip", data_root=tiny_voc, setting=MiniSetting(iters=600),
+                       work_dir=str(tmp_path))
+    assert base.optim_wrapper.optimizer.lr == 0.02 and cfg.optim_wrapper.optimizer.lr == 0.04
+    assert base.train_cfg.max_iters == 600 and cfg.train_cfg.max_iters == 1200
+    assert [s.get("milestones") for s in cfg.param_scheduler][1] == [800, 1100]  # the 1x shape on the longer schedule
+    assert base.optim_wrapper.clip_grad["max_norm"] == 10.0 and cfg.optim_wrapper.clip_grad["max_norm"] == float("inf")
+    det = build_config("retinanet_r18w16_mini_l1_alwa2_detrend", data_root=tiny_voc, setting=MiniSetting(), work_dir=str(tmp_path))
+    (hook,) = [h for h in det.custom_hooks if h["type"] == "ALWAHook"]
+    assert hook["stat"] == "detrended" and hook["mode"] == "alwa2"
+    with pytest.raises(ValueError, match="mini setting"):
+        build_config("retinanet_r50_voc_l1_base_it1200")
+
+
+# ------------------------------------------------------------------ the hook under bad input (issue 17, hook)
+@pytest.mark.slow
+def test_two_hooks_of_one_name_are_refused(tiny_voc, tmp_path):
+    cfg = tiny_cfg("faster-rcnn_r18w16_mini_l1_alwa2", tiny_voc, tmp_path, iters=2)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type="ALWAHook", head="roi_head.bbox_head", mode="alwa2", interval=C)]
+    with pytest.raises(ValueError, match="2 ALWAHooks are named 'alwa'"):
+        Runner.from_cfg(cfg).train()
+    cfg.custom_hooks[-1]["name"] = "alwa_roi"  # with its own name it runs
+    cfg2 = tiny_cfg("faster-rcnn_r18w16_mini_l1_alwa2", tiny_voc, tmp_path / "ok2", iters=2)
+    cfg2.custom_hooks = cfg.custom_hooks
+    runner = Runner.from_cfg(cfg2)
+    runner.train()
+    names = sorted(h.name for h in runner.hooks if isinstance(h, ALWAHook))
+    assert names == ["alwa", "alwa_roi"]
+
+
+def _checkpoint_at(tmp_path, tiny_voc, name="retinanet_r18w16_mini_l1_alwa2", iters=6):
+    cfg = tiny_cfg(name, tiny_voc, tmp_path / "a")
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=iters, by_epoch=False)
+    cfg.train_cfg.max_iters = iters
+    Runner.from_cfg(cfg).train()
+    return tmp_path / "a" / f"iter_{iters}.pth"
+
+
+@pytest.mark.slow
+def test_resume_with_other_alwa_options_is_an_error_unless_adopted(tiny_voc, tmp_path):
+    ck = _checkpoint_at(tmp_path, tiny_voc)
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa1", tiny_voc, tmp_path / "a")  # alwa1 against the checkpoint's alwa2
+    cfg.resume, cfg.load_from = True, str(ck)
+    with pytest.raises(ValueError, match=r"mode='alwa2' in the state, 'alwa1' here"):
+        Runner.from_cfg(cfg).train()
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa1", tiny_voc, tmp_path / "a")
+    cfg.resume, cfg.load_from = True, str(ck)
+    cfg.custom_hooks[-1]["adopt_checkpoint_options"] = True
+    r = Runner.from_cfg(cfg)
+    r.train()
+    w = alwa_hook(r).weighter
+    assert w.mode == "alwa2" and w.calls == ITERS
+
+
+@pytest.mark.slow
+def test_resume_on_another_head_is_an_error(tiny_voc, tmp_path):
+    ck = torch.load(_checkpoint_at(tmp_path, tiny_voc), map_location="cpu", weights_only=False)
+    ck["alwa"]["alwa"]["head"] = "rpn_head"
+    torch.save(ck, tmp_path / "other_head.pth")
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa2", tiny_voc, tmp_path / "b")
+    cfg.resume, cfg.load_from = True, str(tmp_path / "other_head.pth")
+    with pytest.raises(ValueError, match=r"head 'rpn_head', this config weights 'bbox_head'"):
+        Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.slow
+def test_resume_without_alwa_state_warns(tiny_voc, tmp_path):
+    ck = torch.load(_checkpoint_at(tmp_path, tiny_voc), map_location="cpu", weights_only=False)
+    del ck["alwa"]
+    torch.save(ck, tmp_path / "plain.pth")
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa2", tiny_voc, tmp_path / "b")
+    cfg.resume, cfg.load_from = True, str(tmp_path / "plain.pth")
+    cfg.log_level = "WARNING"  # the sweep's level: the line must still show
+    Runner.from_cfg(cfg).train()
+    log = "".join(p.read_text() for p in (tmp_path / "b").rglob("*.log"))
+    assert re.search(r"WARNING - ALWAHook: checkpoint has no ALWA state for 'alwa'; ALWA starts fresh", log)

@@ -273,23 +273,24 @@ def test_all_nonfinite_or_zero_std_window_leaves_weights_unchanged():
 
 
 # ---------------------------------------------------------------- state
-@pytest.mark.parametrize("mode", ["alwa1", "alwa2"])
+@pytest.mark.parametrize("mode", ["alwa1", "alwa2", "alwa2-detrended"])
 @pytest.mark.parametrize("cut", [1, 19, 20, 21, 57, 199])
 def test_resume_mid_window_is_bit_identical(mode, cut):
+    mode, _, stat = mode.partition("-")
+    stat = stat or "std"
     g = torch.Generator().manual_seed(7)
     cls = torch.rand(260, 5, generator=g) * torch.linspace(3, 0.3, 260)[:, None]
     reg = torch.rand(260, 5, generator=g) * 0.4 + 0.2
-    full = ALWA(mode, interval=20, cls_weight=1.25, record="weighted")
+    full = ALWA(mode, interval=20, cls_weight=1.25, record="weighted", stat=stat)
     ref_traj = [full(list(c.unbind()), list(r.unbind())) and full.cls_weight for c, r in zip(cls, reg)]
 
-    a = ALWA(mode, interval=20, cls_weight=1.25)
+    a = ALWA(mode, interval=20, cls_weight=1.25, stat=stat)
     traj = [a(list(c.unbind()), list(r.unbind())) and a.cls_weight for c, r in zip(cls[:cut], reg[:cut])]
     buf = io.BytesIO()
     torch.save(a.state_dict(), buf)
     buf.seek(0)
     state = torch.load(buf, weights_only=True)  # plain data: loads under the safe loader
-    b = ALWA()  # different options on purpose: the state carries them
-    b.load_state_dict(state)
+    b = ALWA.from_state_dict(state)  # the state carries its options
     assert (b.mode, b.interval, b.initial_cls_weight) == (mode, 20, 1.25)
     traj += [b(list(c.unbind()), list(r.unbind())) and b.cls_weight for c, r in zip(cls[cut:], reg[cut:])]
     assert traj == ref_traj  # exact equality, not approximate
@@ -364,3 +365,126 @@ def test_bench_compares_like_with_like():
     b = bench.AuthorsStyle(100, cls_weight=0.5)(cls, reg)
     for x, y in zip(a[0] + a[1], b[0] + b[1]):
         assert x.item() == y.item()
+
+
+# ---------------------------------------------------------------- the trend-free window statistic (stat="detrended")
+def test_detrended_hand_computed_values():
+    """cls falls on a straight line (4, 3, 2, 1): its std is sqrt(5/3) = 1.291, but around its line it is 0,
+    so plain ALWA-2 cuts the weight to std(reg)/std(cls) and the detrended one keeps it.
+    reg (1, 2, 1, 2): line slope 0.2, residuals (-0.2, 0.6, -0.6, 0.2), sqrt(0.8 / 2) = 0.632456."""
+    from alwa.weighter import detrended_std
+
+    t = torch.arange(4, dtype=torch.float64)
+    assert detrended_std(torch.tensor([4.0, 3, 2, 1], dtype=torch.float64), t) == pytest.approx(0.0, abs=1e-15)
+    assert detrended_std(torch.tensor([1.0, 2, 1, 2], dtype=torch.float64), t) == pytest.approx(math.sqrt(0.4), abs=1e-15)
+    plain, detr = ALWA("alwa2", interval=4), ALWA("alwa2", interval=4, stat="detrended")
+    for w in (plain, detr):
+        feed(w, [4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 1.0, 2.0])
+    assert plain.cls_weight == pytest.approx(math.sqrt(1 / 3) / math.sqrt(5 / 3), abs=1e-12)  # std(reg) / std(cls)
+    assert detr.cls_weight == 1.0 and detr.history[0].cls_stat == pytest.approx(0.0, abs=1e-15)
+    # (1, 3, 1, 3): residuals (-0.4, 1.2, -1.2, 0.4), sqrt(3.2 / 2) = 1.264911 = 2 x reg's -> weight 0.5
+    feed(detr, [1.0, 3.0, 1.0, 3.0], [1.0, 2.0, 1.0, 2.0])
+    assert detr.history[1].cls_stat == pytest.approx(math.sqrt(1.6), abs=1e-12)
+    assert detr.cls_weight == pytest.approx(0.5, abs=1e-12)
+    # the plain std of the window is still recorded (figures), only the compared statistic differs
+    assert detr.history[1].cls_std == pytest.approx(float(torch.tensor([1.0, 3, 1, 3]).std()), abs=1e-6)
+
+
+def test_detrended_alwa1_compares_mean_plus_residual_std():
+    w = ALWA("alwa1", interval=4, stat="detrended")
+    feed(w, [1.0, 3.0, 1.0, 3.0], [1.0, 2.0, 1.0, 2.0])
+    cls_stat, reg_stat = 2.0 + math.sqrt(1.6), 1.5 + math.sqrt(0.4)
+    assert w.history[0].cls_stat == pytest.approx(cls_stat) and w.history[0].reg_stat == pytest.approx(reg_stat)
+    assert w.cls_weight == pytest.approx(reg_stat / cls_stat)
+
+
+def test_detrended_ignores_a_linear_trend_added_to_a_loss():
+    """Adding a straight line to the classification loss changes the plain std, not the detrended one."""
+    g = torch.Generator().manual_seed(3)
+    cls, reg = torch.rand(40, generator=g) + 1, torch.rand(40, generator=g) * 0.2 + 0.5
+    trend = torch.linspace(2.0, 0.0, 40)
+    runs = {}
+    for stat in ("std", "detrended"):
+        for name, c in (("flat", cls), ("trend", cls + trend)):
+            w = ALWA("alwa2", interval=20, stat=stat)
+            feed(w, c.tolist(), reg.tolist())
+            runs[stat, name] = [h.cls_stat for h in w.history]
+    assert runs["detrended", "flat"] == pytest.approx(runs["detrended", "trend"], rel=1e-6)  # float32 inputs
+    assert runs["std", "flat"][0] != pytest.approx(runs["std", "trend"][0], rel=1e-3)
+
+
+def test_detrended_needs_three_calls_a_window():
+    with pytest.raises(ValueError, match="interval >= 3"):
+        ALWA(interval=2, stat="detrended")
+    with pytest.raises(ValueError, match="unknown stat"):
+        ALWA(stat="mad")
+
+
+# ---------------------------------------------------------------- state under bad input (issue 17, weighter state)
+def _used(**kw):
+    w = ALWA("alwa2", interval=4, **kw)
+    feed(w, [4.0, 3.0, 2.0, 1.0, 2.0, 1.0], [1.0, 2.0, 1.0, 2.0, 1.0, 1.5])
+    return w
+
+
+@pytest.mark.parametrize("break_it, match", [
+    (lambda s: s.update(window=torch.zeros(4, 2, dtype=torch.float64)), "window ends at 4"),
+    (lambda s: s.update(window=torch.zeros(3, 2, dtype=torch.float64), calls=2), "more than the 2 calls"),
+    (lambda s: s.update(calls=-1), "calls must be an int >= 0"),
+    (lambda s: s.update(nonfinite=-3), "nonfinite must be an int >= 0"),
+    (lambda s: s.update(cls_weight=0.0), "cls_weight must be finite and > 0"),
+    (lambda s: s.update(history=[{"call": 4}]), "history entry"),
+    (lambda s: s.update(window="abc"), "window is not"),
+    (lambda s: s.pop("calls"), "missing"),
+])
+def test_a_failed_load_leaves_the_weighter_as_it_was(break_it, match):
+    live = _used()
+    before = live.state_dict()
+    bad = _used().state_dict()
+    break_it(bad)
+    with pytest.raises((ValueError, KeyError, TypeError), match=match):
+        live.load_state_dict(bad)
+    after = live.state_dict()
+    assert after["calls"] == before["calls"] == 6 and after["history"] == before["history"]
+    assert torch.equal(after["window"], before["window"]) and after["cls_weight"] == before["cls_weight"]
+    with pytest.raises((ValueError, KeyError, TypeError), match=match):
+        ALWA.from_state_dict(bad)
+
+
+@pytest.mark.parametrize("option, value", [("mode", "alwa1"), ("interval", 5), ("record", "raw"), ("update", "multiplicative"),
+                                           ("stat", "detrended")])
+def test_loading_a_state_of_other_options_is_an_error_unless_asked_for(option, value):
+    saved = ALWA(**{"mode": "alwa2", "interval": 4, option: value})
+    feed(saved, [1.0, 3.0], [1.0, 2.0])
+    here = ALWA("alwa2", interval=4)
+    with pytest.raises(ValueError, match=rf"{option}={value!r} in the state"):
+        here.load_state_dict(saved.state_dict())
+    assert here.calls == 0
+    taken = ALWA.from_state_dict(saved.state_dict())
+    assert getattr(taken, option) == value and taken.calls == 2
+    same = ALWA(**{"mode": "alwa2", "interval": 4, option: value})
+    same.load_state_dict(saved.state_dict())
+    assert same.calls == 2
+
+
+def test_a_call_on_another_device_fails_at_that_call_and_the_weighter_stays_usable():
+    w = ALWA("alwa2", interval=4)
+    feed(w, [1.0, 3.0], [1.0, 2.0])
+    meta = torch.tensor(1.0, device="meta")
+    with pytest.raises(ValueError, match="open window holds values from cpu"):
+        w(meta, meta)
+    with pytest.raises(ValueError, match="several devices"):
+        w(torch.tensor(1.0), meta)
+    assert w.calls == 2
+    feed(w, [1.0, 3.0], [1.0, 2.0])  # the window goes on and ends as if nothing happened
+    ref = ALWA("alwa2", interval=4)
+    feed(ref, [1.0, 3.0, 1.0, 3.0], [1.0, 2.0, 1.0, 2.0])
+    assert w.cls_weight == ref.cls_weight and w.calls == 4
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(cls_weight=True), "cls_weight must be a real number"),
+                                           (dict(reg_weight=False), "reg_weight must be a real number"),
+                                           (dict(distributed="no"), "distributed must be True or False")])
+def test_bool_weights_and_string_flags_are_rejected(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        ALWA(**kwargs)

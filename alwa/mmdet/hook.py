@@ -22,7 +22,14 @@ What it does:
   without adding them to the total loss.
 * State: saved into every checkpoint under ``checkpoint['alwa'][name]``
   and restored on ``resume=True``; ``load_from`` (fine-tuning) starts ALWA
-  fresh and says so in the log.
+  fresh and says so in the log. A resume refuses a checkpoint whose ALWA
+  state was saved for another head or with other options (mode, interval,
+  record, update, stat), naming both, unless ``adopt_checkpoint_options=True``
+  (the checkpoint's options are then taken); a resume from a checkpoint
+  without ALWA state starts ALWA fresh with a WARNING.
+* Two ALWAHooks need two ``name`` values (e.g. one per head): a second hook of
+  the same name is refused at ``before_run``, since it would overwrite the
+  first one's logs and checkpoint entry.
 
 Every :class:`alwa.ALWA` option (``mode``, ``interval``, ``cls_weight``,
 ``reg_weight``, ``record``, ``update``, ``distributed``) is a keyword of the
@@ -33,6 +40,7 @@ any weight (baselines).
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Optional
 
 import torch
@@ -133,11 +141,13 @@ class ALWAHook(Hook):
         cls_key: Optional[str] = None,
         reg_key: Optional[str] = None,
         name: str = "alwa",
+        adopt_checkpoint_options: bool = False,
         **alwa_options,
     ) -> None:
         if "loss" in name:
             raise ValueError(f"ALWAHook name {name!r} must not contain 'loss' (mmengine would add the logs into the total loss)")
         self.head, self.cls_key, self.reg_key, self.name = head, cls_key, reg_key, name
+        self.adopt_checkpoint_options = bool(adopt_checkpoint_options)
         self.weighter = ALWA(**alwa_options)
         self.head_path: Optional[str] = None
 
@@ -168,6 +178,10 @@ class ALWAHook(Hook):
                 del head.__dict__[m]
 
     def before_run(self, runner) -> None:
+        twins = [h for h in runner.hooks if isinstance(h, ALWAHook) and h is not self and h.name == self.name]
+        if twins:
+            raise ValueError(f"ALWAHook: {len(twins) + 1} ALWAHooks are named {self.name!r}; give each its own name= "
+                             f"(their logs and checkpoint entries would overwrite each other)")
         self.attach(runner.model)
         print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r}", logger="current")
 
@@ -180,11 +194,35 @@ class ALWAHook(Hook):
         resuming = bool(getattr(runner, "_resume", False))
         if saved is None:
             print_log(f"ALWAHook: checkpoint has no ALWA state for {self.name!r}; ALWA starts fresh "
-                      f"({self.weighter!r})", logger="current")
+                      f"({self.weighter!r})", logger="current", level=logging.WARNING if resuming else logging.INFO)
             return
         if not resuming:
             print_log("ALWAHook: load_from without resume: ALWA starts fresh (its saved state is ignored)",
                       logger="current")
             return
-        self.weighter.load_state_dict(saved["state"])
+        state = saved["state"]
+        if self.adopt_checkpoint_options:
+            self.weighter = ALWA.from_state_dict(state)
+            self._rewire(runner.model)
+            print_log(f"ALWAHook: resumed with the checkpoint's options {self.weighter!r}", logger="current",
+                      level=logging.WARNING)
+            return
+        if saved.get("head") is not None and self.head_path is not None and saved["head"] != self.head_path:
+            raise ValueError(f"ALWAHook {self.name!r}: the checkpoint's ALWA state is for head {saved['head']!r}, this "
+                             f"config weights {self.head_path!r}; resume with the same head, or set adopt_checkpoint_options=True")
+        try:
+            self.weighter.load_state_dict(state)
+        except ValueError as e:
+            raise ValueError(f"ALWAHook {self.name!r}: cannot resume: {e} (the config's hook: {self.weighter!r}); "
+                             f"or set adopt_checkpoint_options=True on the hook") from None
         print_log(f"ALWAHook: resumed {self.weighter!r}", logger="current")
+
+    def _rewire(self, model) -> None:
+        """Point the wrapped loss method at the current weighter (after it was replaced)."""
+        if is_model_wrapper(model):
+            model = model.module
+        _, head = resolve_head(model, self.head_path or self.head)
+        for m in LOSS_METHODS:
+            wrapper = head.__dict__.get(m)
+            if isinstance(wrapper, ALWALossWrapper):
+                wrapper.weighter = self.weighter
