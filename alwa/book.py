@@ -38,12 +38,11 @@ PAPER_EVIDENCE = {
 }
 
 
-def notebook_params(profile: str, results_root: str, max_runs: Optional[int] = None) -> dict:
-    p = yaml.safe_load((NOTEBOOKS / "params" / f"{check_profile(profile)}.yaml").read_text())
-    p["results_root"] = str(results_root)
-    if max_runs is not None:
-        p["max_runs"] = int(max_runs)
-    return p
+def notebook_params(profile: str, results_root: str, max_runs: Optional[int] = None, params_file=None) -> dict:
+    """The checked parameters of a profile (:func:`alwa.profile.load_profile`)."""
+    from .profile import load_profile
+
+    return load_profile(check_profile(profile), params_file, results_root, None if max_runs is None else int(max_runs))
 
 
 def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False,
@@ -53,7 +52,8 @@ def execute(profile: str, results_root: str, dest: Path, names: Optional[list] =
     import papermill as pm
 
     dest.mkdir(parents=True, exist_ok=True)
-    params = notebook_params(profile, results_root, max_runs)
+    notebook_params(profile, results_root, max_runs)  # refuse a bad profile before any notebook starts
+    params = {"profile": profile, "results_root": str(results_root), "max_runs": max_runs}
     out = []
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         if names and nb.stem not in names:

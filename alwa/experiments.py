@@ -18,12 +18,6 @@ from . import stats
 TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
                 "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
 LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
-# The keys of a profile's parameters (notebooks/params/*.yaml) that the spec builders and the runner read;
-# the training notebooks pass exactly these on (a key missing here would silently not reach the specs).
-PROFILE_KEYS = frozenset({
-    "profile", "seed", "results_root", "work_root", "workers", "threads", "devices", "max_runs", "data", "backbone",
-    "data_dir", "data_root", "dataset", "pretrain", "setting", "faster_setting", "paper", "grid_losses", "grid_pairs",
-    "grid_seeds", "alwa_losses", "retina_seeds", "faster_seeds", "abl_losses", "abl_C", "abl_init", "abl_seeds"})
 
 
 def weighting_tag(pair: str) -> str:
@@ -39,7 +33,7 @@ def _spec(p: dict, name: str, seed: int) -> dict:
         setting = dict(p.get("setting") or {})
         if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
             setting.update(p.get("faster_setting") or {})
-        s.update(data_dir=p.get("data_dir", "data/mini_voc"), dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
+        s.update(data_dir=p["data_dir"], dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
                  setting=setting)
     else:
         s.update(data_root=p.get("data_root"), paper=p.get("paper") or {})
@@ -401,15 +395,12 @@ def main(argv=None) -> None:
     b.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
     b.add_argument("--workers", type=int, default=None, help="default: the profile's")
     args = ap.parse_args(argv)
-    if args.params:
-        import yaml
+    from .profile import ProfileError
 
-        p = yaml.safe_load(Path(args.params).read_text())
-        if p.get("profile") != args.profile:
-            ap.error(f"{args.params} is for profile {p.get('profile')!r}, not {args.profile!r} (--profile)")
-        p["results_root"] = str(args.results)
-    else:
-        p = notebook_params(args.profile, args.results)
+    try:
+        p = notebook_params(args.profile, args.results, params_file=args.params)
+    except ProfileError as e:
+        sys.exit(f"error: {e}")
     if args.cmd == "archive":
         from .book import NOTEBOOKS
 

@@ -27,6 +27,50 @@ class Text(str):
         return str(self)
 
 
+NOTEBOOK_PARAMETERS = ("profile", "params_file", "results_root", "max_runs", "overrides")
+
+
+def _injected_names() -> list[str]:
+    """Names papermill injected (its ``# Parameters`` cell) in this kernel's history; [] outside IPython."""
+    import ast
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return []
+    ip = get_ipython()
+    if ip is None:
+        return []
+    names = []
+    for src in ip.user_ns.get("In", []):
+        if src.lstrip().startswith("# Parameters"):  # papermill's injected-parameters cell
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> dict:
+    """The first step of every notebook: refuse a parameter the notebook does not have (a typo such as
+    ``-p retina_seed 5`` would otherwise be injected and ignored), then load and check the profile
+    (:func:`alwa.profile.load_profile`). Returns the profile's parameters."""
+    import difflib
+
+    from .profile import TOP, ProfileError, load_profile
+
+    unknown = [n for n in _injected_names() if n not in NOTEBOOK_PARAMETERS]
+    if unknown:
+        hints = []
+        for n in unknown:
+            close = difflib.get_close_matches(n, list(TOP), n=1, cutoff=0.6)
+            hints.append(f"{n!r}" + (f" (a profile key like {close[0]!r} goes in overrides: -y 'overrides: {{{close[0]}: ...}}')"
+                                      if close else ""))
+        raise ProfileError(f"this notebook has no parameter {', '.join(hints)}; its parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
+    return load_profile(profile, params_file, results_root, max_runs, overrides)
+
+
 def profile_label(profile: str) -> str:
     return "SMOKE RUN - not evidence" if profile == "smoke" else f"profile {profile}"
 

@@ -343,6 +343,7 @@ def main(argv=None) -> None:
     ap.add_argument("cmd", choices=["run", "status", "list"])
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--results", default="results")
+    ap.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--max-runs", type=int, default=None)
@@ -350,7 +351,12 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     if a.max_runs is not None and a.max_runs < 0:
         ap.error("--max-runs must be >= 0")
-    p = notebook_params(a.profile, a.results)
+    from .profile import ProfileError
+
+    try:
+        p = notebook_params(a.profile, a.results, params_file=a.params)
+    except ProfileError as e:
+        sys.exit(f"error: {e}")
     out = results_dir(a.results, a.profile, "runs")
     for line in result_problems(out):
         print(f"warning: {line}")

@@ -4,7 +4,8 @@
     python data_scripts/check_dataset.py --voc data/mini_voc [--plot out.png] [--json out.json]
     python data_scripts/check_dataset.py --coco data/coco/annotations/instances_val2017.json --images data/coco/val2017
 
-Exits 1 when an image is unreadable, a box lies outside its image or is degenerate.
+Exits 1 when an image is unreadable, a box lies outside its image or is degenerate, or an annotation is malformed
+(no <size>, <bndbox> or <name>; NaN or non-numeric coordinates).
 """
 import argparse
 import json
@@ -35,7 +36,7 @@ def main(argv=None):
               f"box size median {s['box_size_px']['median']}")
         print("   per class:", s["objects_per_class"])
     print("problems:", summ["counts"])
-    for kind in ("unreadable", "outside", "degenerate"):
+    for kind in ("unreadable", "outside", "degenerate", "malformed"):
         for row in summ[kind][:10]:
             print(f"  {kind}: {row}")
     if a.plot:

@@ -378,3 +378,135 @@ def test_check_coco(tmp_path):
     assert rep.images == {"a": 2} and rep.objects["a"]["cat"] == 3 and rep.difficult["a"] == 1
     assert len(rep.unreadable) == 1 and len(rep.outside) == 1 and len(rep.degenerate) == 1
     assert rep.box_sizes["a"][0] == pytest.approx(np.sqrt(600))
+
+
+# ------------------------------------------------------------------ bad input (issue 17, data)
+def test_make_mini_voc_refuses_a_folder_with_other_files(tmp_path):
+    """Pointed at a real VOC root it once replaced ImageSets lists with synthetic ids."""
+    voc = tmp_path / "VOCdevkit" / "VOC2012" / "ImageSets" / "Main"
+    voc.mkdir(parents=True)
+    (voc / "trainval.txt").write_text("2008_000001\n")
+    for fn in (synthetic.generate, synthetic.ensure):
+        with pytest.raises(synthetic.DatasetFolderError, match="did not write"):
+            fn(tmp_path, SMALL, workers=1, progress=False)
+        with pytest.raises(synthetic.DatasetFolderError, match="did not write"):
+            fn(tmp_path, SMALL, workers=1, progress=False, force=True)
+    assert (voc / "trainval.txt").read_text() == "2008_000001\n"
+    r = subprocess.run([sys.executable, str(ROOT / "data_scripts/make_mini_voc.py"), "--out", str(tmp_path), "--n-trainval", "4",
+                        "--n-test", "2", "--workers", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and "did not write" in r.stderr and "Traceback" not in r.stderr
+    assert (voc / "trainval.txt").read_text() == "2008_000001\n"
+
+
+def test_other_options_need_force(tmp_path):
+    synthetic.ensure(tmp_path, SMALL, workers=1, progress=False)
+    bigger = MiniVOCOptions(n_trainval=30, n_test=8, seed=5)
+    for fn in (synthetic.generate, synthetic.ensure):
+        with pytest.raises(synthetic.DatasetFolderError, match=r"other options \(n_trainval: 24 -> 30\).*--force"):
+            fn(tmp_path, bigger, workers=1, progress=False)
+    smaller = MiniVOCOptions(n_trainval=10, n_test=8, seed=5)
+    m = synthetic.generate(tmp_path, smaller, workers=1, progress=False, force=True)
+    assert m["splits"]["trainval"]["images"] == 10
+    # the larger set's files went with it: what is there is exactly what the manifest lists
+    assert set(m["sha256"]) == {k for k in tree_hashes(tmp_path) if not k.endswith("mini_voc.json")}
+    synthetic.ensure(tmp_path, smaller, workers=1, progress=False)  # its own output: no error
+
+
+def _voc_with(tmp_path, xml: str):
+    year = tmp_path / "VOCdevkit" / "VOC2007"
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (year / sub).mkdir(parents=True, exist_ok=True)
+    (year / "ImageSets" / "Main" / "test.txt").write_text("000001\n")
+    (year / "Annotations" / "000001.xml").write_text(xml)
+    from PIL import Image
+
+    Image.new("RGB", (100, 80)).save(year / "JPEGImages" / "000001.jpg")
+    return tmp_path
+
+
+OBJ = "<object><name>{name}</name><difficult>0</difficult>{box}</object>"
+BOX = "<bndbox><xmin>{}</xmin><ymin>10</ymin><xmax>50</xmax><ymax>40</ymax></bndbox>"
+SIZE = "<size><width>100</width><height>80</height><depth>3</depth></size>"
+
+
+@pytest.mark.parametrize("xml, finding", [
+    (f"<annotation>{SIZE}{OBJ.format(name='disc', box=BOX.format('nan'))}</annotation>", "xmin='nan'"),
+    (f"<annotation>{SIZE}{OBJ.format(name='disc', box=BOX.format('ten'))}</annotation>", "xmin='ten'"),
+    (f"<annotation>{SIZE}{OBJ.format(name='disc', box='')}</annotation>", "without <bndbox>"),
+    (f"<annotation>{SIZE}{OBJ.format(name='', box=BOX.format(5))}</annotation>", "without <name>"),
+    (f"<annotation>{OBJ.format(name='disc', box=BOX.format(5))}</annotation>", "no <size>"),
+    (f"<annotation><size><width>w</width><height>80</height></size>{OBJ.format(name='disc', box=BOX.format(5))}</annotation>",
+     "non-numeric width"),
+])
+@pytest.mark.parametrize("read_images", [True, False])
+def test_check_dataset_reports_malformed_annotations_as_findings(tmp_path, xml, finding, read_images):
+    rep = check.check_voc(_voc_with(tmp_path, xml), read_images=read_images)
+    assert not rep.ok and len(rep.malformed) == 1 and finding in rep.malformed[0][2]
+    assert rep.summary()["counts"]["malformed"] == 1
+    r = subprocess.run([sys.executable, str(ROOT / "data_scripts/check_dataset.py"), "--voc", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "malformed" in r.stdout
+
+
+def test_check_coco_reports_a_bad_bbox(tmp_path):
+    ann = {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1, "name": "x"}],
+           "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, "two", 3, 4]},
+                           {"id": 8, "image_id": 1, "category_id": 1, "bbox": [1, 2, float("nan"), 4]},
+                           {"id": 9, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}
+    (tmp_path / "a.json").write_text(json.dumps(ann))
+    rep = check.check_coco(tmp_path / "a.json", read_images=False)
+    assert [m[2].split(":")[0] for m in rep.malformed] == ["annotation 7", "annotation 8", "annotation 9"]
+
+
+def _tar_with(kind: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo("dir/ok.txt")
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"1"))
+        info = tarfile.TarInfo("dir/l")
+        info.type = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}[kind]
+        info.linkname = "ok.txt" if kind != "fifo" else ""
+        t.addfile(info)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["sym", "hard", "fifo"])
+@pytest.mark.parametrize("data_filter", [True, False])
+def test_every_link_member_is_refused_on_every_python(tmp_path, monkeypatch, kind, data_filter):
+    """Even a link pointing inside the target is refused (a chain of such links escaped without
+    tarfile.data_filter); data_filter=False is a Python without it."""
+    if not data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    arch = tmp_path / "a.tar"
+    arch.write_bytes(_tar_with(kind))
+    with pytest.raises(download.UnsafeArchiveError, match="refused"):
+        download.safe_extract(arch, tmp_path / "out")
+    assert not (tmp_path / "out" / "dir").exists()
+
+
+def test_a_zip_symlink_is_refused(tmp_path):
+    arch = tmp_path / "a.zip"
+    with zipfile.ZipFile(arch, "w") as z:
+        z.writestr("ok.txt", b"1")
+        info = zipfile.ZipInfo("link")
+        info.external_attr = (0o120777 << 16)
+        z.writestr(info, "ok.txt")
+    with pytest.raises(download.UnsafeArchiveError, match="link member 'link'"):
+        download.safe_extract(arch, tmp_path / "out")
+
+
+def test_requires_python_is_what_the_pinned_stack_needs():
+    """pyproject's requires-python is no looser than the Requires-Python of the pinned numpy, scipy and pandas."""
+    import re
+    from importlib import metadata
+
+    text = (ROOT / "pyproject.toml").read_text()
+    ours = re.search(r'requires-python\s*=\s*">=(\d+)\.(\d+)"', text)
+    assert ours, "requires-python must be a plain lower bound"
+    low = (int(ours[1]), int(ours[2]))
+    for dist in ("numpy", "scipy", "pandas", "torch"):
+        need = metadata.metadata(dist).get("Requires-Python") or ""
+        m = re.search(r">=\s*(\d+)\.(\d+)", need)
+        if m:
+            assert low >= (int(m[1]), int(m[2])), f"{dist} {metadata.version(dist)} needs Python {need}, we say >={low}"
+    assert sys.version_info[:2] >= low

@@ -32,25 +32,34 @@ def test_source_notebook_is_clean_and_parametrized(nb):
             __import__("ast").literal_eval(value.strip())
 
 
-def test_notebooks_are_generated_from_tools_notebooks():
-    """The .ipynb files equal what tools/nbtools.py writes (no hand edits drifting)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import importlib.util
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_is_paired_with_its_jupytext_source(nb):
+    """notebooks/NN_*.py (jupytext percent) is the source; the .ipynb holds the same cells, kinds and tags
+    (``jupytext --sync notebooks/*.py`` after an edit). A lost ``parameters`` tag on either side fails here."""
+    import jupytext
 
-    import nbtools
+    src = nb.with_suffix(".py")
+    assert src.exists(), f"{src.name} missing: the .ipynb has no jupytext source"
+    text = jupytext.read(src)
+    book = nbformat.read(nb, as_version=4)
+    assert book.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
 
-    for spec in sorted((ROOT / "tools" / "notebooks").glob("[0-9]*.py")):
-        s = importlib.util.spec_from_file_location(spec.stem, spec)
-        mod = importlib.util.module_from_spec(s)
-        s.loader.exec_module(mod)
-        want = nbtools.build(mod.CELLS)
-        got = nbformat.read(ROOT / "notebooks" / f"{spec.stem}.ipynb", as_version=4)
-        assert [c.source for c in got.cells] == [c.source for c in want.cells], spec.stem
+    def cells(n):
+        return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in n.cells]
+
+    assert cells(text) == cells(book)
+    for n in (text, book):
+        assert sum("parameters" in c.metadata.get("tags", []) for c in n.cells) == 1
+
+
+def test_every_notebook_source_has_its_ipynb():
+    sources = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+    assert [p.stem for p in sources] == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_prepares_with_gpu_params(nb, tmp_path):
-    params = yaml.safe_load((ROOT / "notebooks/params/gpu.yaml").read_text())
+    params = {"profile": "gpu"}
     out = tmp_path / nb.name
     pm.execute_notebook(str(nb), str(out), parameters=params, prepare_only=True, kernel_name="python3")
     injected = [c for c in nbformat.read(out, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -60,8 +69,7 @@ def test_prepares_with_gpu_params(nb, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
-    params = yaml.safe_load((ROOT / "notebooks/params/smoke.yaml").read_text())
-    params["results_root"] = str(smoke_results_root)
+    params = {"profile": "smoke", "results_root": str(smoke_results_root)}
     out = tmp_path / nb.name
     pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
     executed = nbformat.read(out, as_version=4)
@@ -79,30 +87,64 @@ def _parameter_names(nb: Path) -> set:
     return {line.partition("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.lstrip().startswith("#")}
 
 
-def test_training_notebooks_pass_every_key_the_package_reads():
-    """What the spec builders, the claims and the runner read from ``p`` is in ``PROFILE_KEYS``, and every
-    training notebook declares all of it (a params key the notebook filters out never reaches the specs:
-    the Faster R-CNN runs' ``faster_setting`` once did not, and their results looked missing)."""
+def test_every_notebook_has_the_few_parameters():
+    from alwa.notebook import NOTEBOOK_PARAMETERS
+
+    for nb in NOTEBOOKS:
+        assert _parameter_names(nb) == set(NOTEBOOK_PARAMETERS), nb.stem
+
+
+def test_every_key_the_package_reads_is_a_checked_profile_key():
+    """What the spec builders, the claims, the study and the notebooks read from ``p`` is a key that
+    alwa.profile checks (so a typo of it in a params file is refused, not dropped)."""
     import re
 
-    from alwa import experiments as ex
+    from alwa.profile import TOP
 
     read = set()
-    for mod in ("experiments", "claims", "notebook"):
-        src = (ROOT / "alwa" / f"{mod}.py").read_text()
+    for path in [*(ROOT / "alwa").glob("*.py"), *(ROOT / "notebooks").glob("[0-9]*.py")]:
+        src = path.read_text()
         read |= set(re.findall(r'\bp\.get\("(\w+)"', src)) | set(re.findall(r'\bp\["(\w+)"\]', src))
-    assert {"faster_setting", "abl_C", "setting"} <= read  # the scan sees what it must
-    assert read <= ex.PROFILE_KEYS, sorted(read - ex.PROFILE_KEYS)
-    training = [nb for nb in NOTEBOOKS if "ex.PROFILE_KEYS" in nb.read_text()]
-    assert len(training) == 3, [nb.stem for nb in training]
-    for nb in training:
-        missing = ex.PROFILE_KEYS - _parameter_names(nb)
-        assert not missing, (nb.stem, sorted(missing))
+    assert {"faster_setting", "abl_C", "setting", "curve_window", "bs_n_gt"} <= read  # the scan sees what it must
+    assert read <= set(TOP), sorted(read - set(TOP))
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
-def test_every_params_key_is_a_notebook_parameter(profile):
-    """A key of ``params/{profile}.yaml`` that no notebook declares would be injected and then ignored."""
-    declared = set().union(*(_parameter_names(nb) for nb in NOTEBOOKS))
-    keys = set(yaml.safe_load((ROOT / "notebooks" / "params" / f"{profile}.yaml").read_text()))
-    assert keys <= declared, sorted(keys - declared)
+def test_every_params_file_is_valid(profile):
+    from alwa.profile import load_profile
+
+    p = load_profile(profile)
+    assert p["profile"] == profile
+
+
+def test_a_parameter_the_notebook_does_not_have_fails_in_its_first_cell(tmp_path):
+    nb = ROOT / "notebooks" / "04_ablations.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", "retina_seed": 5,
+                            "results_root": str(tmp_path)}, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    assert "no parameter 'retina_seed'" in str(e.value) and "retina_seeds" in str(e.value)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    injected = next(i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", []))
+    assert failed == [injected + 1]  # the first cell after the parameters
+    assert not list((tmp_path / "smoke").rglob("*.json"))  # nothing ran
+
+
+def test_a_bad_override_fails_naming_the_key(tmp_path):
+    nb = ROOT / "notebooks" / "04_ablations.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match=r"setting\.iter'.*did you mean 'setting\.iters'"):
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", "results_root": str(tmp_path),
+                            "overrides": {"setting": {"iter": 5}}}, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+
+
+def test_the_book_passes_no_unknown_parameter(tmp_path, caplog):
+    """Papermill warns 'Passed unknown parameter' for every key a notebook does not declare; the book passes none."""
+    import logging
+
+    from alwa.book import execute
+
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        execute("smoke", str(tmp_path), tmp_path / "nb", prepare_only=True)
+    assert not [r for r in caplog.records if "unknown parameter" in r.getMessage().lower()]
+    assert len(list((tmp_path / "nb").glob("*.ipynb"))) == len(NOTEBOOKS)

@@ -31,10 +31,11 @@ class DatasetReport:
     unreadable: list = field(default_factory=list)  # (split, file, reason)
     outside: list = field(default_factory=list)  # (split, file, box, (w, h))
     degenerate: list = field(default_factory=list)  # (split, file, box)
+    malformed: list = field(default_factory=list)  # (split, file, what is wrong): missing <size>/<bndbox>/<name>, NaN or text coordinates
 
     @property
     def ok(self) -> bool:
-        return not (self.unreadable or self.outside or self.degenerate)
+        return not (self.unreadable or self.outside or self.degenerate or self.malformed)
 
     def summary(self) -> dict:
         out = {"name": self.name, "ok": self.ok, "splits": {}}
@@ -53,7 +54,9 @@ class DatasetReport:
         out["unreadable"] = [list(map(str, u)) for u in self.unreadable[:50]]
         out["outside"] = [[s, f, list(b), list(wh)] for s, f, b, wh in self.outside[:50]]
         out["degenerate"] = [[s, f, list(b)] for s, f, b in self.degenerate[:50]]
-        out["counts"] = {"unreadable": len(self.unreadable), "outside": len(self.outside), "degenerate": len(self.degenerate)}
+        out["malformed"] = [list(map(str, m)) for m in self.malformed[:50]]
+        out["counts"] = {"unreadable": len(self.unreadable), "outside": len(self.outside), "degenerate": len(self.degenerate),
+                         "malformed": len(self.malformed)}
         return out
 
 
@@ -83,6 +86,29 @@ def _add_box(rep: DatasetReport, split: str, fname: str, cls: str, box, size, di
         hi_w, hi_h = (W, H) if one_based else (W, H)
         if x0 < lo or y0 < lo or x1 > hi_w or y1 > hi_h:
             rep.outside.append((split, fname, tuple(box), (W, H)))
+
+
+def _number(text) -> Optional[float]:
+    """A finite float from an annotation's text, or None (missing, not a number, NaN or infinite)."""
+    if text is None:
+        return None
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _voc_box(obj) -> tuple[Optional[tuple], Optional[str]]:
+    bb = obj.find("bndbox")
+    if bb is None:
+        return None, "an <object> without <bndbox>"
+    raw = [bb.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+    vals = [_number(v) for v in raw]
+    bad = [f"{k}={v!r}" for k, v, x in zip(("xmin", "ymin", "xmax", "ymax"), raw, vals) if x is None]
+    if bad:
+        return None, f"<bndbox> with missing, NaN or non-numeric coordinates ({', '.join(bad)})"
+    return tuple(vals), None
 
 
 def voc_splits(root: Path) -> list[tuple[str, Path, Path]]:
@@ -123,15 +149,25 @@ def check_voc(root, read_images: bool = True, progress: bool = False) -> Dataset
             except (ET.ParseError, FileNotFoundError) as e:
                 rep.unreadable.append((split, str(xml), f"{type(e).__name__}: {e}"))
                 continue
-            if size is None:
-                s = tree.find("size")
-                if s is not None:
-                    size = (int(float(s.findtext("width"))), int(float(s.findtext("height"))))
+            s = tree.find("size")
+            wh = None if s is None else (_number(s.findtext("width")), _number(s.findtext("height")))
+            if wh is None:
+                rep.malformed.append((split, str(xml), "no <size>"))
+            elif None in wh:
+                rep.malformed.append((split, str(xml), "<size> with missing or non-numeric width/height"))
+            elif size is None:
+                size = (int(wh[0]), int(wh[1]))
             for obj in tree.findall("object"):
-                bb = obj.find("bndbox")
-                box = tuple(float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-                _add_box(rep, split, str(xml), obj.findtext("name"), box, size,
-                         obj.findtext("difficult", "0").strip() == "1", one_based=True)
+                name = (obj.findtext("name") or "").strip()
+                if not name:
+                    rep.malformed.append((split, str(xml), "an <object> without <name>"))
+                    continue
+                box, problem = _voc_box(obj)
+                if problem:
+                    rep.malformed.append((split, str(xml), f"{name}: {problem}"))
+                    continue
+                _add_box(rep, split, str(xml), name, box, size,
+                         (obj.findtext("difficult") or "0").strip() == "1", one_based=True)
     return rep
 
 
@@ -153,9 +189,14 @@ def check_coco(ann_file, img_dir=None, read_images: bool = True, split: Optional
             elif got is not None:
                 sizes[iid] = got
     for a in data.get("annotations", []):
-        x, y, w, h = a["bbox"]
-        im = imgs.get(a["image_id"])
-        fname = im["file_name"] if im else f"<missing image {a['image_id']}>"
+        im = imgs.get(a.get("image_id"))
+        fname = im["file_name"] if im else f"<missing image {a.get('image_id')}>"
+        bbox = a.get("bbox")
+        vals = [_number(v) for v in bbox] if isinstance(bbox, (list, tuple)) and len(bbox) == 4 else None
+        if vals is None or None in vals:
+            rep.malformed.append((split, fname, f"annotation {a.get('id')}: bbox {bbox!r} is not 4 finite numbers"))
+            continue
+        x, y, w, h = vals
         _add_box(rep, split, fname, cats.get(a["category_id"], str(a["category_id"])), (x, y, x + w, y + h),
                  sizes.get(a["image_id"]), bool(a.get("iscrowd", 0)), one_based=False)
     return rep
@@ -196,7 +237,8 @@ def plot_report(rep: DatasetReport, path=None):
     ax[1, 1].minorticks_off()
     ax[1, 1].set_title("aspect ratio w:h")
     ax[1, 0].legend(fontsize=8)
-    problems = f"unreadable {len(rep.unreadable)}, outside {len(rep.outside)}, degenerate {len(rep.degenerate)}"
+    problems = (f"unreadable {len(rep.unreadable)}, outside {len(rep.outside)}, degenerate {len(rep.degenerate)}, "
+                f"malformed {len(rep.malformed)}")
     fig.suptitle(f"{Path(rep.name).name}: {problems}")
     fig.tight_layout()
     if path is not None:

@@ -346,12 +346,55 @@ def _write_one(args) -> tuple[str, str, list[tuple[str, str]]]:
     return split, stem, hashes
 
 
-def generate(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[int] = None, progress: bool = True) -> dict:
+class DatasetFolderError(RuntimeError):
+    """The target folder holds something this generator did not write, or a set made with other options."""
+
+
+MANIFEST = Path("VOCdevkit") / "mini_voc.json"
+
+
+def _read_manifest(root: Path) -> Optional[dict]:
+    try:
+        m = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) and m.get("name") == "alwa-mini-voc" else None
+
+
+def _check_folder(root: Path, opts: MiniVOCOptions, force: bool) -> Optional[dict]:
+    """Refuse a folder with files this generator did not write (e.g. a real VOC root, whose ImageSets lists it
+    would replace), and, without ``force``, one holding a set made with other options. Returns the old manifest."""
+    if not root.exists():
+        return None
+    files = [p for p in root.rglob("*") if p.is_file() or p.is_symlink()]
+    if not files:
+        return None
+    old = _read_manifest(root)
+    own = set(old.get("sha256", {})) | {str(MANIFEST)} if old else set()
+    foreign = sorted(str(p.relative_to(root)) for p in files if str(p.relative_to(root)) not in own)
+    if foreign:
+        raise DatasetFolderError(
+            f"{root} holds {len(foreign)} file(s) that make_mini_voc did not write (e.g. {foreign[0]}); it writes only into "
+            f"an empty folder or one holding its own output: choose another --out")
+    if old and old.get("options") != json.loads(json.dumps(asdict(opts))) and not force:
+        want = json.loads(json.dumps(asdict(opts)))
+        diff = [f"{k}: {old['options'].get(k)!r} -> {v!r}" for k, v in want.items() if old["options"].get(k) != v]
+        raise DatasetFolderError(f"{root} holds a mini VOC set made with other options ({'; '.join(diff[:4])}); "
+                                 f"regenerate it with --force (force=True), or use another folder")
+    return old
+
+
+def generate(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[int] = None, progress: bool = True,
+             force: bool = False) -> dict:
     """Write the dataset under ``out_dir`` and return its manifest (also saved
     as ``VOCdevkit/mini_voc.json``). Rerunning with the same options rewrites
-    byte-identical files."""
+    byte-identical files. Refuses (:class:`DatasetFolderError`) a folder holding anything but this
+    generator's output, and one holding a set of other options unless ``force``."""
     opts = options or MiniVOCOptions()
     root = Path(out_dir)
+    old = _check_folder(root, opts, force)
+    for rel in (old or {}).get("sha256", {}):  # our previous output goes first: no stale images of a larger set stay
+        (root / rel).unlink(missing_ok=True)
     for split, (folder, _) in SPLITS.items():
         for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
             (root / "VOCdevkit" / folder / sub).mkdir(parents=True, exist_ok=True)
@@ -408,8 +451,10 @@ def _changed_files(root: Path, sha: dict) -> list[str]:
     return bad
 
 
-def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[int] = None, progress: bool = True) -> Path:
-    """Generate the dataset unless ``out_dir`` already holds one made with the same options.
+def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[int] = None, progress: bool = True,
+           force: bool = False) -> Path:
+    """Generate the dataset unless ``out_dir`` already holds one made with the same options (a set of other
+    options is replaced only with ``force``; a folder holding other files is refused).
 
     Safe to call from several processes at once (a lock file next to ``out_dir``)."""
     from ..results import file_lock
@@ -417,6 +462,7 @@ def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[
     opts = options or MiniVOCOptions()
     manifest = Path(out_dir) / "VOCdevkit" / "mini_voc.json"
     with file_lock(Path(str(Path(out_dir)) + ".lock")):
+        _check_folder(Path(out_dir), opts, force)
         if manifest.exists():
             old = json.loads(manifest.read_text())
             want = json.loads(json.dumps(asdict(opts)))
@@ -425,5 +471,5 @@ def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[
                 if not bad:
                     return Path(out_dir)
                 print(f"{len(bad)} file(s) of {out_dir} differ from its manifest (e.g. {bad[0]}): generating it again")
-        generate(out_dir, opts, workers=workers, progress=progress)
+        generate(out_dir, opts, workers=workers, progress=progress, force=True)
     return Path(out_dir)

@@ -49,7 +49,10 @@ def spec_config(spec: dict):
     if exp.dataset == "mini":
         data_root, ckpt = prepare_mini_data(spec.get("data_dir", "data/mini_voc"), spec.get("dataset"), spec.get("pretrain"))
         known = {f.name for f in fields(MiniSetting)}
-        overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items() if k in known}
+        unknown = sorted(set(spec.get("setting") or {}) - known)
+        if unknown:  # never dropped silently: the spec (and the run's key) would record a setting that did not act
+            raise ValueError(f"unknown MiniSetting key(s) {unknown} in the spec's setting; known: {sorted(known)}")
+        overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items()}
         if "classes" not in overrides and (spec.get("dataset") or {}).get("classes"):
             overrides["classes"] = tuple(spec["dataset"]["classes"])  # the model predicts the data set's classes
         neck = int((spec.get("pretrain") or {}).get("neck", PretrainOptions().neck))
