@@ -8,8 +8,10 @@ RESULTS ?= results
 export ALWA_WHEELHOUSE ?=
 PYTEST_ARGS ?=
 MAX_RUNS ?=
+STAGE ?=
+OUT ?=
 
-.PHONY: setup test test-fast book sweep bench clean-book help
+.PHONY: setup test test-fast book sweep bench clean-book help env-pins-check lint-imports
 
 help:
 	@echo "make test    - set up the environment and run the whole test suite"
@@ -54,10 +56,14 @@ bench: setup
 	$(PY) -m alwa.bench
 
 book: setup
-	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
+	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS)) $(if $(STAGE),--stage $(STAGE)) $(if $(OUT),--out $(OUT))
 
 sweep: setup
 	$(PY) -m alwa.experiments sweep --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
+
+# needs the package registry (pip's resolver), so it is not part of `make test`
+env-pins-check: $(VENV)/.stamp-base
+	$(PY) tools/check_env_pins.py
 
 clean-book:
 	rm -rf _build book/_executed

@@ -381,6 +381,13 @@ def main(argv=None) -> None:
     a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     a.add_argument("--max-runs", type=_non_negative, default=None, help="run at most N of the pending runs (N >= 0)")
     a.add_argument("--fn", default=None, help=argparse.SUPPRESS)  # the run function (tests swap in a stand-in)
+    a.add_argument("--devices", type=int, nargs="+", default=None, help="GPU indices (default: the profile's devices)")
+    a.add_argument("--runs-per-device", type=int, default=None, help="runs sharing each GPU at once (default: the profile's, or 1)")
+    a.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
+                   help="local process pool, or one SLURM job per run (submitit; submitit-local: the same path on this machine)")
+    a.add_argument("--slurm-partition", default=None)
+    a.add_argument("--slurm-time", type=int, default=None, help="minutes per job")
+    a.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per job")
     a.add_argument("--workers", type=int, default=None, help="default: the profile's")
     a.add_argument("--threads", type=int, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
@@ -430,8 +437,15 @@ def main(argv=None) -> None:
             print(f"  {spec_key(s)}")
         return
     try:
+        slurm = dict(p.get("slurm") or {})
+        for key, value in (("partition", args.slurm_partition), ("time_min", args.slurm_time), ("gpus_per_job", args.slurm_gpus)):
+            if value is not None:
+                slurm[key] = value
         summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
-                            devices=p.get("devices"), desc=f"{args.profile} sweep", max_runs=args.max_runs, fn=args.fn or DEFAULT_FN)
+                            devices=args.devices if args.devices is not None else p.get("devices"), desc=f"{args.profile} sweep",
+                            max_runs=args.max_runs, fn=args.fn or DEFAULT_FN,
+                            runs_per_device=args.runs_per_device or int(p.get("runs_per_device", 1)),
+                            executor=args.executor, slurm=slurm)
     except SweepLocked as e:
         sys.exit(f"error: {e}")
     except SweepInterrupted as e:

@@ -85,7 +85,7 @@ def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
     out = results_dir(p["results_root"], p["profile"], "runs")
     devices = p.get("devices")
     summary = run_sweep(specs, out, workers=int(p.get("workers", 1)), threads=int(p.get("threads", 1)),
-                        devices=devices, desc=desc, max_runs=p.get("max_runs"))
+                        devices=devices, desc=desc, max_runs=p.get("max_runs"), runs_per_device=int(p.get("runs_per_device", 1)))
     for line in summary.get("problems", []):
         print(f"warning: {line}")
     print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")

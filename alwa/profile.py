@@ -20,7 +20,7 @@ import yaml
 
 from .experiment import BACKBONES, DATASETS, REG_LOSSES
 
-PROFILES = ("smoke", "cpu", "gpu")
+from .results import PROFILES  # noqa: E402 - one list of profiles
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -150,16 +150,27 @@ def _mini_schemas() -> dict:
     from .mmdet.configs import MiniSetting
     from .mmdet.pretrain import PretrainOptions
 
-    return {"setting": dataclass_(MiniSetting, "alwa.mmdet.configs.MiniSetting fields"),
+    return {"slurm": mapping(SLURM_KEYS, "SLURM options of --executor slurm"),
+            "setting": dataclass_(MiniSetting, "alwa.mmdet.configs.MiniSetting fields"),
             "faster_setting": dataclass_(MiniSetting, "MiniSetting fields for Faster R-CNN"),
             "dataset": dataclass_(MiniVOCOptions, "alwa.data.synthetic.MiniVOCOptions fields"),
             "pretrain": dataclass_(PretrainOptions, "alwa.mmdet.pretrain.PretrainOptions fields")}
 
 
+def any_mapping(key, v):
+    if not isinstance(v, dict):
+        raise ProfileError(f"{key} must be a mapping, got {v!r} ({_type_name(v)})")
+    return v
+
+
+# --executor slurm (submitit): where and how long each run's job may run
+SLURM_KEYS = {"partition": optional(str_()), "time_min": int_(1), "gpus_per_job": int_(0), "cpus_per_job": int_(1),
+              "mem_gb": optional(int_(1)), "account": optional(str_()), "extra": any_mapping}
 SEEDS = int_(1)
 TOP: dict = {
     "profile": str_(PROFILES), "seed": int_(0), "results_root": str_(), "work_root": str_(),
-    "workers": int_(1), "threads": int_(1), "devices": optional(list_(int_(0), nonempty=True)), "max_runs": optional(int_(0)),
+    "workers": int_(1), "threads": int_(1), "devices": optional(list_(int_(0), nonempty=True)), "runs_per_device": int_(1), "max_runs": optional(int_(0)),
+    "slurm": None,
     "bs_n_gt": int_(1), "bs_shifts_per_gt": int_(1), "bs_slide_points": int_(2), "bs_grid_points": int_(2),
     "data": str_(DATASETS), "backbone": str_(BACKBONES), "data_dir": str_(), "data_root": optional(str_()),
     "dataset": None, "pretrain": None, "setting": None, "faster_setting": None,

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROFILES = ("smoke", "cpu", "gpu")
+PROFILES = ("smoke", "cpu", "gpu", "gpu-mini")
 
 
 def check_profile(profile: str) -> str:

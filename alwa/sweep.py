@@ -300,22 +300,40 @@ def _remove_partial(out: Path, key: str) -> None:
 
 def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1, devices: Optional[Sequence[int]] = None,
               fn: str = DEFAULT_FN, progress: bool = True, desc: str = "sweep", max_runs: Optional[int] = None,
-              poll_s: float = 0.2) -> dict:
+              poll_s: float = 0.2, runs_per_device: int = 1, executor: str = "local", slurm: Optional[dict] = None) -> dict:
     """Run every pending spec; returns ``{'done': [...], 'failed': [...], 'skipped': n, 'stale': [...], 'problems': [...]}``.
 
-    ``max_runs`` stops after that many runs (to run a long sweep in parts); it must be >= 0.
+    ``max_runs`` stops after that many runs (to run a long sweep in parts); it must be >= 0. With
+    ``devices``, ``runs_per_device`` runs share each GPU (small models). ``executor='slurm'`` submits one
+    job per pending run through submitit (``slurm``: partition, time_min, gpus_per_job, ...);
+    ``executor='submitit-local'`` is the same path on this machine (:mod:`alwa.cluster`).
     Raises :class:`SweepLocked`, :class:`SweepInterrupted` or :class:`SweepStorageError`."""
     if max_runs is not None and int(max_runs) < 0:
         raise ValueError(f"max_runs must be >= 0, got {max_runs}")
     if devices is not None and len(devices) == 0:
         raise ValueError("devices is empty: give at least one GPU index, or None for CPU workers")
+    if int(runs_per_device) < 1:
+        raise ValueError(f"runs_per_device must be >= 1, got {runs_per_device}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if max_runs is not None and int(max_runs) == 0:  # starts nothing: reads only, so another sweep may hold the folder
+        return plan_pending(specs, out, 0)[1]
     with sweep_lock(out):
-        return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s)
+        if executor != "local":
+            from .cluster import run_submitit
+
+            return run_submitit(specs, out, fn=fn, threads=threads, max_runs=max_runs, progress=progress, desc=desc,
+                                cluster="slurm" if executor == "slurm" else "local", slurm=slurm or {}, poll_s=max(poll_s, 0.5))
+        return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s, int(runs_per_device))
 
 
-def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s) -> dict:
+EXECUTORS = ("local", "slurm", "submitit-local")
+
+
+def plan_pending(specs, out: Path, max_runs) -> tuple[list, dict]:
+    """The specs to run now and the summary so far (skipped, stale, unreadable files)."""
     problems = result_problems(out)  # the caller reports them (the CLI before it calls, a notebook after)
     todo = pending(specs, out)
     skipped = len({spec_key(s) for s in specs}) - len(todo)
@@ -324,7 +342,30 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
         print(f"{len(stale)} result(s) made with other settings will be rerun: {stale[:5]}{' ...' if len(stale) > 5 else ''}")
     if max_runs is not None:
         todo = todo[: int(max_runs)]
-    summary = {"done": [], "failed": [], "skipped": skipped, "stale": stale, "problems": problems}
+    return todo, {"done": [], "failed": [], "skipped": skipped, "stale": stale, "problems": problems}
+
+
+def settle(out: Path, spec: dict, code: Optional[int], secs: float, cause: Optional[str] = None) -> bool:
+    """After a run's process (or job) ended with ``code``: True if its result is there; otherwise make sure a
+    failure record is (the run writes its own; a killed one cannot). Raises :class:`SweepStorageError`."""
+    key = spec_key(spec)
+    if code == _EXIT_OK and read_record(out / f"{key}.json")[0] is not None:
+        return True
+    _remove_partial(out, key)
+    if code != _EXIT_FAILED_RECORDED:
+        try:
+            write_json_atomic(out / f"{key}.failed.json", _failure(spec, cause or exit_cause(code), secs, exitcode=code))
+        except OSError as e:
+            raise SweepStorageError(f"cannot record the failure of {key} in {out} ({e}); the sweep stopped: "
+                                    f"free space, then run the sweep again") from e
+    if code == _EXIT_CANNOT_WRITE:
+        raise SweepStorageError(f"the result of {key} could not be written to {out} (disk full?); "
+                                f"the sweep stopped: free space, then run the sweep again")
+    return False
+
+
+def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s, runs_per_device=1) -> dict:
+    todo, summary = plan_pending(specs, out, max_runs)
     if not todo:
         return summary
     bar = None
@@ -333,7 +374,8 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
 
         bar = tqdm(total=len(todo), desc=desc, unit="run", dynamic_ncols=True)
     ctx = mp.get_context("spawn")
-    free = list(devices) if devices is not None else [None] * max(1, min(int(workers), len(todo)))
+    free = ([d for d in devices for _ in range(runs_per_device)] if devices is not None
+            else [None] * max(1, min(int(workers), len(todo))))
     queue = list(todo)
     running: dict = {}  # process -> (spec, device, start time)
 
@@ -359,18 +401,7 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
                 if code == -signal.SIGINT:  # Ctrl-C reached the run before this process's handler ran
                     running[proc] = (spec, dev, t0)
                     raise _Stop("SIGINT")
-                ok = code == _EXIT_OK and read_record(out / f"{key}.json")[0] is not None
-                if not ok:
-                    _remove_partial(out, key)
-                    if code != _EXIT_FAILED_RECORDED:
-                        try:
-                            write_json_atomic(out / f"{key}.failed.json", _failure(spec, exit_cause(code), secs, exitcode=code))
-                        except OSError as e:
-                            raise SweepStorageError(f"cannot record the failure of {key} in {out} ({e}); the sweep stopped: "
-                                                    f"free space, then run the sweep again") from e
-                    if code == _EXIT_CANNOT_WRITE:
-                        raise SweepStorageError(f"the result of {key} could not be written to {out} (disk full?); "
-                                                f"the sweep stopped: free space, then run the sweep again")
+                ok = settle(out, spec, code, secs)
                 summary["done" if ok else "failed"].append(key)
                 if bar is not None:
                     bar.set_postfix_str(f"{key} {'ok' if ok else 'failed'} {secs:.0f}s", refresh=False)

@@ -138,7 +138,7 @@ glue("weighter_ratio", nbh.Text(f"{wb['ratio']:.2f}"), display=False)
 # %%
 from alwa.mmdet import bench_train, run as mmrun
 
-voc, _ = mmrun.prepare_mini_data(data_dir, dataset, pretrain)
+voc, _ = mmrun.prepare_mini_data(p["data_dir"], p["dataset"], p["pretrain"])
 bench = bench_train.run(blocks=p["bench_blocks"], steps=p["bench_steps"], data_root=voc, threads=max(1, p["threads"] * p["workers"]), progress=True)
 write_json_atomic(results_dir(results_root, profile, "bench") / "train_step.json", {"profile": profile, **bench})
 print(f"{label}: {bench_train.describe(bench)}")

@@ -1,5 +1,6 @@
 """alwa.gpu_check: the loop runs on a CPU (CI has no GPU), its records feed C10."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,26 @@ def test_gpu_record_decides_an_inconclusive_overhead_claim():
     # smoke never claims anything; without the positive control no sync statement is made
     assert claims.overhead_claim(inconclusive, "smoke", gpu=_gpu(0.99, 1.001, 0.001))["status"] == "too few runs"
     assert "non-window calls" not in claims.overhead_claim(inconclusive, "cpu", gpu=_gpu(0.93, 1.03, 0.001, None))["ours"]
+
+
+# ------------------------------------------------------------------ the H200 check script (issue 20): its CPU-testable parts
+def test_h200_check_records_each_stage_and_stops_at_a_failure(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    ok, bad = tmp_path / "ok.sh", tmp_path / "bad.sh"
+    ok.write_text("#!/bin/sh\nexit 0\n")
+    bad.write_text("#!/bin/sh\nexit 3\n")
+    for f in (ok, bad):
+        f.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}
+    r = subprocess.run(["bash", str(root / "tools/h200_check.sh"), "sync"], env={**env, "PY": str(ok)}, capture_output=True, text=True)
+    assert r.returncode == 0 and "sync: ok" in r.stdout
+    r = subprocess.run(["bash", str(root / "tools/h200_check.sh"), "sync", "sweep"], env={**env, "PY": str(bad)},
+                       capture_output=True, text=True)
+    assert r.returncode == 3 and "sync: failed" in r.stdout and "sweep" not in r.stdout  # stops at the first failure
+    (stages,) = list((tmp_path / "out").glob("h200_mmdet_*_stages.jsonl"))
+    rows = [json.loads(line) for line in stages.read_text().splitlines()]
+    assert [(x["stage"], x["status"]) for x in rows] == [("sync", "ok"), ("sync", "failed")] and all(x["seconds"] >= 0 for x in rows)
+    r = subprocess.run(["bash", str(root / "tools/h200_check.sh"), "bogus"], env={**env, "PY": str(ok)}, capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown stage" in r.stderr

@@ -472,3 +472,60 @@ def test_resume_without_alwa_state_warns(tiny_voc, tmp_path):
     Runner.from_cfg(cfg).train()
     log = "".join(p.read_text() for p in (tmp_path / "b").rglob("*.log"))
     assert re.search(r"WARNING - ALWAHook: checkpoint has no ALWA state for 'alwa'; ALWA starts fresh", log)
+
+
+# ------------------------------------------------------------------ the GPU check of ALWA inside mmdet (issue 20)
+def _guarded(interval, set_mode):
+    from alwa.mmdet.gpu_check import SyncGuard
+    from alwa.mmdet.hook import ALWALossWrapper
+
+    modes_in_head = []
+
+    def head_loss():
+        modes_in_head.append(calls[-1] if calls else None)
+        return {"loss_cls": torch.tensor(2.0), "loss_bbox": torch.tensor(1.0)}
+
+    calls = []
+
+    def recorder(mode):
+        calls.append(mode)
+        set_mode(mode)
+
+    wrapper = ALWALossWrapper(head_loss, ALWA("alwa2", interval=interval), "alwa")
+    return SyncGuard(wrapper, recorder), calls, modes_in_head
+
+
+def test_sync_guard_checks_the_wrappers_own_work_under_the_right_mode():
+    guard, calls, in_head = _guarded(3, lambda m: None)
+    modes = []
+    for _ in range(6):
+        guard()
+        modes.append([m for m in calls if m != "default"][-1])
+    assert modes == ["error", "error", "warn", "error", "error", "warn"]  # the window's end only may synchronise
+    assert in_head == ["default"] * 6  # mmdet's own loss runs outside the guard
+    assert calls[-1] == "default"
+    assert guard.as_dict() == {"checked_calls": 4, "violations": 0, "window_ends": 2, "window_end_syncs": 0, "first_errors": []}
+
+
+def test_sync_guard_counts_a_violation_and_the_step_goes_on(monkeypatch):
+    state = {"mode": "default"}
+    guard, _, _ = _guarded(3, lambda m: state.update(mode=m))
+    original = ALWA.__call__
+
+    def syncing_call(self, cls, reg):
+        if state["mode"] == "error":
+            raise RuntimeError("called a synchronizing CUDA operation")
+        return original(self, cls, reg)
+
+    monkeypatch.setattr(ALWA, "__call__", syncing_call)
+    out = guard()
+    assert guard.violations == 1 and "synchronizing" in guard.errors[0] and "loss_cls" in out
+
+
+@pytest.mark.slow
+def test_the_mmdet_gpu_check_runs_on_a_cpu_without_its_sync_checks(tiny_voc):
+    from alwa.mmdet import gpu_check
+
+    r = gpu_check.run(tiny_voc, device="cpu", blocks=2, steps=2)
+    assert r["sync_check"] is None and r["passed"] is None and r["device"] == "cpu"
+    assert r["alwa_calls"] == 4 and r["ratio_ci95"][0] <= r["ratio"] <= r["ratio_ci95"][1]

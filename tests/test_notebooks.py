@@ -148,3 +148,28 @@ def test_the_book_passes_no_unknown_parameter(tmp_path, caplog):
         execute("smoke", str(tmp_path), tmp_path / "nb", prepare_only=True)
     assert not [r for r in caplog.records if "unknown parameter" in r.getMessage().lower()]
     assert len(list((tmp_path / "nb").glob("*.ipynb"))) == len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_reads_a_profile_key_as_a_bare_name(nb):
+    """Profile values come from ``p`` (the checked profile): a bare ``data_dir`` would be a NameError at
+    run time, since the notebooks' only parameters are NOTEBOOK_PARAMETERS."""
+    import ast
+
+    import jupytext
+
+    from alwa.profile import TOP
+
+    assigned, loaded = set(), set()
+    for c in jupytext.read(nb.with_suffix(".py")).cells:
+        if c.cell_type != "code":
+            continue
+        src = "\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith("%"))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Name):
+                (assigned if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                assigned |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.arg)):
+                assigned.add(getattr(node, "name", None) or node.arg)
+    assert not (loaded & set(TOP)) - assigned

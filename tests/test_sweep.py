@@ -638,3 +638,75 @@ def test_status_sweep_and_list_name_a_bad_result_file_in_one_line(tmp_path):
         assert len(lines) == 1 and "not valid JSON" in lines[0] and "counted as missing" in lines[0]
         if args == ("sweep", "--list"):
             assert f"  {key}" in r.stdout.splitlines()
+
+
+# ------------------------------------------------------------------ GPUs and clusters (issue 20)
+def _max_overlap(records):
+    events = sorted([(r["t0"], 1) for r in records] + [(r["t1"], -1) for r in records])
+    now = best = 0
+    for _, d in events:
+        now += d
+        best = max(best, now)
+    return best
+
+
+def test_several_runs_share_a_gpu(tmp_path):
+    s = specs(6, sleep=1.5)
+    out = run_sweep(s, tmp_path, devices=[0, 1], runs_per_device=2, fn=FN, progress=False)
+    assert len(out["done"]) == 6
+    res = load_results(tmp_path, s)
+    assert {r["gpu"] for r in res} == {"0", "1"} and {r["device"] for r in res} == {0, 1}
+    assert _max_overlap(res) == 4  # 2 GPUs x 2 runs each, never more
+    with pytest.raises(ValueError, match="runs_per_device must be >= 1"):
+        run_sweep(s, tmp_path, devices=[0], runs_per_device=0, fn=FN, progress=False)
+
+
+def test_the_submitit_executor_keeps_the_local_pools_records(tmp_path, monkeypatch):
+    """submitit's local executor: the code path of --executor slurm without SLURM. Same result files,
+    skipping, staleness and failure records (a run that raises, a job that dies)."""
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    s = specs(2) + [{"name": "bad", "seed": 0, "fail": True}, {"name": "dies", "seed": 0, "die": "SIGKILL"}]
+    out = run_sweep(s, tmp_path, fn=FN, executor="submitit-local", progress=False)
+    assert sorted(out["done"]) == ["toy0__s0", "toy1__s1"] and sorted(out["failed"]) == ["bad__s0", "dies__s0"]
+    assert len(out["jobs"]) == 4  # one job per pending run
+    fails = {f["spec"]["name"]: f["error"] for f in load_failures(tmp_path)}
+    assert "boom in bad" in fails["bad"] and "ended without a result" in fails["dies"]
+    res = load_results(tmp_path, s)
+    assert sorted(r["name"] for r in res) == ["toy0", "toy1"] and all(r["spec"] == x for r, x in zip(res, s[:2]))
+    again = run_sweep(s[:2], tmp_path, fn=FN, executor="submitit-local", progress=False)
+    assert again["skipped"] == 2 and again["done"] == []
+    stale = [dict(x, setting={"iters": 3}) for x in s[:1]]
+    assert run_sweep(stale, tmp_path, fn=FN, executor="submitit-local", progress=False)["stale"] == ["toy0__s0"]
+
+
+def test_slurm_options_reach_the_executor(tmp_path, monkeypatch):
+    import os
+
+    from alwa.cluster import executor_for
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")  # submitit looks for srun
+    ex = executor_for(tmp_path, "slurm", {"partition": "gpu", "time_min": 90, "gpus_per_job": 2, "mem_gb": 32,
+                                          "extra": {"constraint": "a100"}}, threads=4)
+    p = ex._executor.parameters
+    assert (p["partition"], p["time"], p["gpus_per_node"], p["mem"], p["constraint"]) == ("gpu", 90, 2, "32GB", "a100")
+
+
+def test_max_runs_zero_reads_while_another_sweep_holds_the_folder(tmp_path):
+    """`make book MAX_RUNS=0` renders from what exists while a long sweep runs into the same folder."""
+    proc, _, out = _start_sweep(tmp_path)
+    try:
+        summary = run_sweep(specs(2), out, fn=FN, progress=False, max_runs=0)
+        assert summary["done"] == [] and summary["skipped"] == 0
+        with pytest.raises(SweepLocked):
+            run_sweep(specs(2), out, fn=FN, progress=False, max_runs=1)
+    finally:
+        import os
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

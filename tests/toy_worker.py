@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def run(spec):
+    t0 = time.time()
     if spec.get("mark_dir"):  # a file per started run, to tell which runs started
         Path(spec["mark_dir"]).mkdir(parents=True, exist_ok=True)
         (Path(spec["mark_dir"]) / f"{spec['name']}__s{spec['seed']}").write_text(str(os.getpid()))
@@ -26,7 +27,8 @@ def run(spec):
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (spec["file_size_limit"], resource.RLIM_INFINITY))
     return {"name": spec["name"], "seed": spec["seed"], "mAP": 0.5 + 0.01 * spec["seed"], "pid": os.getpid(),
-            "threads": os.environ.get("OMP_NUM_THREADS"), "payload": "x" * int(spec.get("payload", 0))}
+            "threads": os.environ.get("OMP_NUM_THREADS"), "payload": "x" * int(spec.get("payload", 0)),
+            "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "t0": t0, "t1": time.time()}
 
 
 def fail(spec):

@@ -52,7 +52,10 @@ class _TimedWrapper:
 
 
 def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "data/mini_voc/VOCdevkit/",
-        threads: int | None = None, interval: int = 10, progress: bool = False) -> dict:
+        threads: int | None = None, interval: int = 10, progress: bool = False, device: str = "cpu", guard=None) -> dict:
+    """``device``: where the model trains ("cuda" on a GPU box: steps are timed between synchronisations);
+    ``guard``: a function wrapping ALWA's loss wrapper (e.g. :class:`alwa.mmdet.gpu_check.SyncGuard`); its
+    ``as_dict()`` is returned under ``guard``."""
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
@@ -70,7 +73,9 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
     cfg = build_config("retinanet_r18w16_mini_l1_alwa2", data_root=data_root, setting=MiniSetting())
     model = MODELS.build(cfg.model)
     model.init_weights()
+    model.to(device)
     model.train()
+    cuda = torch.device(device).type == "cuda"
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     batch = next(iter(loader))
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
@@ -78,7 +83,9 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
     hook.attach(model)
     _, head = resolve_head(model, hook.head)
     method = next(m for m in LOSS_METHODS if m in head.__dict__)
-    timed = _TimedWrapper(head.__dict__[method])
+    inner = head.__dict__[method]
+    guarded = guard(inner) if guard is not None else None
+    timed = _TimedWrapper(guarded if guarded is not None else inner)
 
     def step():
         data = model.data_preprocessor(batch, True)
@@ -106,8 +113,12 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
                 head.__dict__.pop(method, None)
             times = []
             for _ in range(steps):
+                if cuda:
+                    torch.cuda.synchronize()
                 t = time.perf_counter()
                 step()
+                if cuda:
+                    torch.cuda.synchronize()
                 times.append(time.perf_counter() - t)
             per_block[mode].append(statistics.median(times))
             all_steps[mode].extend(times)
@@ -119,7 +130,8 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
             "block_ratios": [x / y for x, y in zip(per_block["alwa"], per_block["plain"])],
             "median_step_s_alwa": a, "median_step_s_plain": p, "median_hook_s": hook_s, "hook_fraction": hook_s / p,
             "steps_each": len(all_steps["alwa"]), "blocks": blocks, "steps_per_block": steps,
-            "alwa_calls": hook.weighter.calls - calls0, "threads": torch.get_num_threads(), "provenance": provenance()}
+            "alwa_calls": hook.weighter.calls - calls0, "threads": torch.get_num_threads(), "provenance": provenance(),
+            **({"guard": guarded.as_dict()} if guarded is not None else {})}
 
 
 def describe(r: dict) -> str:
