@@ -149,3 +149,56 @@ def plot_scale_aspect(factors, results_scale, results_aspect, path=None):
     axes[0].legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return _save(fig, path)
+
+
+ARM_STYLES = {"base": ("o", "black"), "alwa1": ("^", "tab:blue"), "alwa2": ("v", "tab:red"), "lr control": ("s", "tab:green")}
+
+
+def plot_step_size(rows, path=None):
+    """mAP against the classification step size (classification weight x lr, averaged over the schedule),
+    one panel per regime, every run a point: fixed weights grey, 1:1 black, ALWA blue/red, the lr control green."""
+    import matplotlib.pyplot as plt
+
+    regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in rows)] or ["short"]
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.8), squeeze=False, sharey=True)
+    for ax, reg in zip(axes[0], regimes):
+        sel = [x for x in rows if x["regime"] == reg or (reg == "paper" and x["arm"] == "lr control")]
+        for arm in sorted({x["arm"] for x in sel}):
+            pts = [(x["step_size"], x["mAP"]) for x in sel if x["arm"] == arm and x["step_size"] and x["mAP"] is not None]
+            if not pts:
+                continue
+            marker, colour = ARM_STYLES.get(arm, (".", "0.6"))
+            ax.scatter(*zip(*pts), marker=marker, color=colour, s=22, alpha=0.8,
+                       label=arm if arm in ARM_STYLES else ("fixed weights" if arm.startswith("fixed") else arm))
+        ax.set_xscale("log")
+        ax.set_title(f"{reg} regime")
+        ax.set_xlabel("classification step size (weight x lr, mean)")
+        handles, labels = ax.get_legend_handles_labels()
+        seen = dict(zip(labels, handles))
+        ax.legend(seen.values(), seen.keys(), fontsize=7)
+    axes[0][0].set_ylabel("VOC mAP@0.5")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_weight_windows(traj_rows, path=None):
+    """ALWA's classification weight at the start and after each window, one line per run, one panel per
+    regime; window 1 (the warm-up) shaded."""
+    import matplotlib.pyplot as plt
+
+    regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in traj_rows)] or ["short"]
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.4), squeeze=False, sharey=True)
+    for ax, reg in zip(axes[0], regimes):
+        ax.axvspan(0, 1, color="#fde0c5", lw=0, label="window 1 (warm-up)")
+        for x in (t for t in traj_rows if t["regime"] == reg):
+            colour = "tab:red" if "alwa2" in x["name"] else "tab:blue"
+            ax.plot(range(len(x["weights"])), x["weights"], color=colour, alpha=0.45, lw=1, ls="--" if "detrend" in x["name"] else "-")
+        ax.set_yscale("log")
+        ax.set_title(f"{reg} regime")
+        ax.set_xlabel("window (C iterations each)")
+        ax.plot([], [], color="tab:blue", label="ALWA-1")
+        ax.plot([], [], color="tab:red", label="ALWA-2")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("classification weight")
+    fig.tight_layout()
+    return _save(fig, path)

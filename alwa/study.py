@@ -80,7 +80,8 @@ class StudyState:
     tuned_lr: Optional[float] = None
     lr_means: dict = field(default_factory=dict)
     cuts: list = field(default_factory=list)
-    estimate_h: Optional[float] = None
+    estimate_h: Optional[float] = None  # wall hours of the whole study (finished + estimated) with the profile's workers
+    schedule_reason: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -250,8 +251,25 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
                 if st.schedule_gains[it] < plan.converged_gain and schedule is None:
                     schedule = it
     st.converged = schedule is not None
-    if schedule is None:  # not converged by the cap: the longest schedule tried that is at most the cap
-        schedule = max(it for it in means if it <= plan.cap)
+    spi = seconds_per_iter(results)
+    workers = int(p.get("workers", 1))
+    done_keys = set(by)
+    base_specs = calibration_specs(p, plan) + equivalence_specs(p, plan) + calibration_specs(p, plan, plan.extra_ladder)
+    spent_h = sum(by[k].get("wall_seconds", 0.0) for k in {f"{s['name']}__s{s['seed']}" for s in base_specs} if k in by) / max(1, workers) / 3600
+
+    def fits(it: int) -> bool:  # with every allowed cut; the lr of the regimes does not change their cost
+        todo = lr_specs(p, plan, it) + regime_specs(p, plan, it, lr, CUTS)
+        return spent_h + estimate_h(todo, done_keys, spi, workers) <= plan.budget_h
+
+    if schedule is None:  # not converged by the cap: the longest schedule tried (<= cap) whose plan fits the budget
+        tried = sorted((it for it in means if it <= plan.cap), reverse=True)
+        fitting = [it for it in tried if fits(it)]
+        schedule = fitting[0] if fitting else tried[-1]
+        st.schedule_reason = (f"not converged by {max(tried)} iterations (the cap is {plan.cap}); {schedule} is the longest schedule "
+                              f"tried whose runs fit the {plan.budget_h:g} h budget" if fitting else
+                              f"not converged, and no schedule tried fits the {plan.budget_h:g} h budget: the shortest, {schedule}")
+    else:
+        st.schedule_reason = f"doubling {schedule} iterations gains {100 * st.schedule_gains[schedule]:.2f} points (< {100 * plan.converged_gain:g})"
     st.schedule = schedule
     st.stage = "lr sweep"
     lr_means = {f: _mean_map(by, p, base(schedule, lr * f), plan.lr_seeds) for f in plan.lr_factors}
@@ -261,9 +279,8 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
     best = max(lr_means, key=lambda f: lr_means[f])
     st.tuned_lr = float(f"{lr * best:.6g}")
     st.stage = "regimes"
-    spi = seconds_per_iter(results)
-    workers = int(p.get("workers", 1))
-    spent_h = sum(by[k].get("wall_seconds", 0.0) for k in _study_keys(p, plan, st, ()) if k in by) / max(1, workers) / 3600
+    spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {f"{s['name']}__s{s['seed']}" for s in lr_specs(p, plan, schedule)}
+                   - {f"{s['name']}__s{s['seed']}" for s in base_specs} if k in by) / max(1, workers) / 3600
     cuts: list = []
     for i in range(len(CUTS) + 1):
         cuts = list(CUTS[:i])

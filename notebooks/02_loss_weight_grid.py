@@ -16,6 +16,9 @@
 # %% [markdown]
 # # Loss-weight grid (table 1, figure 3; claims C2-C5)
 #
+# > **Caveat.** On the short schedule of these runs a classification weight below 1 is also a smaller step on
+# > a run that has not converged; [Loss weight or learning rate?](05_lr_study.ipynb) separates the two.
+#
 # The paper trains RetinaNet with fixed classification:regression weights (1:1 and ten other
 # pairs) for L1, SmoothL1 and CIoU, and reads three "conclusions" from table 1 and figure 3:
 # the best weights make the classification loss curve decay faster than the regression one (C2),

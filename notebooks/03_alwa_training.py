@@ -16,6 +16,9 @@
 # %% [markdown]
 # # ALWA training (tables 2 and 3, figure 6; claims C6, C7, C10, C11)
 #
+# > **Caveat.** On the short schedule of these runs a classification weight below 1 is also a smaller step on
+# > a run that has not converged; [Loss weight or learning rate?](05_lr_study.ipynb) separates the two.
+#
 # RetinaNet (ALWA in its head) and Faster R-CNN (ALWA in the RPN, as in the paper), each with
 # L1, SmoothL1 and CIoU, trained with 1:1 weights, ALWA-1 and ALWA-2 (C = 100, initial
 # weights 1:1). Every ALWA run is compared with the baseline **on the same seeds**; the paper

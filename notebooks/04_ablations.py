@@ -16,6 +16,9 @@
 # %% [markdown]
 # # Ablations: the update interval C and the initial weight (tables 7 and 8; claim C9)
 #
+# > **Caveat.** On the short schedule of these runs a classification weight below 1 is also a smaller step on
+# > a run that has not converged; [Loss weight or learning rate?](05_lr_study.ipynb) separates the two.
+#
 # Faster R-CNN with ALWA-2 in the RPN, varying C (the number of iterations per statistics
 # window) and the initial weights (equal for both tasks), as in the paper's tables 7 and 8.
 # At mini scale a run has far fewer iterations than the paper's (about 25 700), so C = 500
