@@ -4,6 +4,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -329,7 +330,7 @@ def test_dry_run_lists_and_touches_nothing(tmp_path):
 def test_recorded_checksums_are_well_formed():
     for arch in download.DATASETS.values():
         for a in arch:
-            assert len(a.md5) == 32 and int(a.md5, 16) >= 0 and a.url.endswith(a.filename)
+            assert re.fullmatch(r"[0-9a-f]{32}", a.md5) and a.url.endswith(a.filename)
 
 
 # ------------------------------------------------------------------ checks
