@@ -33,6 +33,8 @@ def _spec(p: dict, name: str, seed: int) -> dict:
         setting = dict(p.get("setting") or {})
         if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
             setting.update(p.get("faster_setting") or {})
+        if "data_dir" not in p:  # never another profile's data by default (alwa.profile refuses such a profile)
+            raise ValueError("a mini profile needs data_dir (where its synthetic set lives)")
         s.update(data_dir=p["data_dir"], dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
                  setting=setting)
     else:

@@ -149,7 +149,7 @@ def test_summary_table_pairs_against_the_baseline():
 
 
 def test_spec_lists_cover_the_papers_tables():
-    p = dict(seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
+    p = dict(data_dir="data/mini_voc", seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
              abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5, 1.5], abl_seeds=3)
     g = ex.grid_specs(p)
     assert len(g) == 2 * 11 * 2 and {s["name"] for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
@@ -163,7 +163,7 @@ def test_spec_lists_cover_the_papers_tables():
 
 def test_faster_setting_reaches_only_two_stage_specs():
     """``faster_setting`` overrides reach Faster R-CNN specs only, so changing them leaves RetinaNet's results current."""
-    p = dict(seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
+    p = dict(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
     by = {s["name"].split("_")[0]: s["setting"] for s in ex.alwa_specs(p)}
     assert by == {"retinanet": {"iters": 700}, "faster-rcnn": {"iters": 700, "rpn_nms_pre": 300}}
     assert p["setting"] == {"iters": 700}  # the profile's own dict is not changed
@@ -172,7 +172,7 @@ def test_faster_setting_reaches_only_two_stage_specs():
 def test_profile_specs_orders_for_useful_partial_results():
     """The background sweep runs every notebook spec once, RetinaNet before Faster R-CNN
     within a part, and all configurations of a seed before the next seed."""
-    p = dict(seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
+    p = dict(data_dir="data/mini_voc", seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
              faster_seeds=2, abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5], abl_seeds=2)
     specs = ex.profile_specs(p, ["alwa", "grid", "ablation"])
     keys = [spec_key(s) for s in specs]
@@ -308,7 +308,7 @@ def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
 def test_each_profile_has_its_own_work_folder(tmp_path):
     """A smoke run (e.g. the test suite) never writes into the logs of a cpu run of the same name,
     and moving the work folder does not make finished results stale."""
-    p = dict(seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
+    p = dict(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
     smoke, cpu = ex.alwa_specs(dict(p, profile="smoke")), ex.alwa_specs(dict(p, profile="cpu"))
     assert [s["name"] for s in smoke] == [s["name"] for s in cpu]
     logs = {str(log_path(s)) for s in smoke} | {str(log_path(s)) for s in cpu}
@@ -323,7 +323,7 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
 def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     """Done/failed/pending per part from the result files; time to go = pending runs x the mean
     wall seconds of finished runs of the same detector, unknown while a detector has none."""
-    p = dict(profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
+    p = dict(data_dir="data/mini_voc", profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
              grid_pairs=["0.50:0.50"], grid_seeds=2, abl_losses=["l1"], abl_C=[20], abl_init=[], abl_seeds=1)
     out = tmp_path / "runs"
     out.mkdir()

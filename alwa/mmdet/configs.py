@@ -6,15 +6,6 @@ package), never copied. A config is named by an :class:`alwa.experiment.Experime
 
     {detector}_{backbone}_{dataset}_{regloss}_{weighting}[_C{C}][_init{w}][_detrend][_lr{lr}][_it{iters}][_noclip]
 
-    detector   retinanet | faster-rcnn | mask-rcnn
-    backbone   r50 | r101 (paper);  r18w16 (mini: ResNet-18 at 1/4 width)
-    dataset    voc | coco (paper);  mini (the synthetic VOC-layout set)
-    regloss    l1 | smoothl1 | giou | ciou
-    weighting  base            1:1 weights (ALWA in 'monitor' mode: statistics only)
-               w{cls}-{reg}    fixed weights, e.g. w0.50-0.75 (table 1 / 5)
-               alwa1 | alwa2   ALWA with C = 100 and initial weights 1:1 unless
-                               _C{C} / _init{w} say otherwise (tables 7 / 8)
-
 e.g. ``retinanet_r50_voc_l1_alwa2``, ``faster-rcnn_r50_voc_ciou_alwa2_C200``,
 ``retinanet_r18w16_mini_l1_w0.50-0.75``. :func:`build_config` turns a name
 into an :class:`mmengine.Config`; :func:`paper_experiments` lists every name
