@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .sweep import DEFAULT_FN, SweepInterrupted, _run_one, plan_pending, settle, spec_key
+from .sweep import DEFAULT_FN, SweepInterrupted, _install_handlers, _restore_handlers, _run_one, plan_pending, settle, spec_key
 
 SLURM_DEFAULTS = {"partition": None, "time_min": 240, "gpus_per_job": 1, "cpus_per_job": 4, "mem_gb": None, "account": None,
                   "extra": {}}
@@ -75,7 +75,7 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = _install_handlers(stop)
     try:
         while waiting:
             time.sleep(poll_s)
@@ -95,7 +95,8 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
                     bar.set_postfix_str(f"{spec_key(spec)} {'ok' if ok else 'failed'}", refresh=False)
                     bar.update(1)
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if old:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         for _, job in waiting:
             try:
                 job.cancel(check=False)
@@ -105,8 +106,7 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
         summary["not_started"] = []
         raise SweepInterrupted(f"sweep stopped: {len(summary['done'])} done, {len(waiting)} job(s) cancelled", summary) from None
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        _restore_handlers(old)
         if bar is not None:
             bar.close()
     return summary

@@ -382,7 +382,7 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
     def stop(signum, frame):  # noqa: ARG001
         raise _Stop(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = _install_handlers(stop)
     try:
         while queue or running:
             while queue and free:
@@ -407,8 +407,9 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
                     bar.set_postfix_str(f"{key} {'ok' if ok else 'failed'} {secs:.0f}s", refresh=False)
                     bar.update(1)
     except _Stop as e:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if old:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _end(list(running))
         for spec, _, _ in running.values():
             _remove_partial(out, spec_key(spec))
@@ -417,17 +418,32 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
         raise SweepInterrupted(f"sweep stopped by {e}: {len(summary['done'])} done, {len(summary['failed'])} failed, "
                                f"{len(summary['interrupted'])} ended unfinished, {len(queue)} not started", summary) from None
     except BaseException:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if old:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         _end(list(running))
         for spec, _, _ in running.values():
             _remove_partial(out, spec_key(spec))
         raise
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        _restore_handlers(old)
         if bar is not None:
             bar.close()
     return summary
+
+
+def _install_handlers(handler) -> dict:
+    """SIGINT/SIGTERM -> ``handler`` while the sweep runs; only the main thread may install handlers (elsewhere,
+    e.g. a sweep started from a thread, Ctrl-C reaches the runs' processes directly and they end)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_handlers(old: dict) -> None:
+    for s, h in old.items():
+        signal.signal(s, h)
 
 
 @contextlib.contextmanager

@@ -710,3 +710,14 @@ def test_max_runs_zero_reads_while_another_sweep_holds_the_folder(tmp_path):
 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_a_sweep_may_run_in_a_thread(tmp_path):
+    """Signal handlers belong to the main thread; a sweep started elsewhere (a GUI, a server) still runs."""
+    import threading
+
+    out = {}
+    t = threading.Thread(target=lambda: out.update(run_sweep(specs(2), tmp_path, fn=FN, progress=False)))
+    t.start()
+    t.join(120)
+    assert sorted(out["done"]) == ["toy0__s0", "toy1__s1"]
