@@ -56,18 +56,20 @@ profile, results_root = p["profile"], p["results_root"]
 label = nbh.profile_label(profile)
 figs = results_dir(results_root, profile, "figures")
 runs = results_dir(results_root, profile, "runs")
-plan = study.plan_for(profile)
+planned = profile in study.PLANS  # the cpu profile (and smoke for CI); at other profiles this chapter shows no runs
+plan = study.plan_for(profile) if planned else study.StudyPlan()
 pd.set_option("display.width", 200)
 display(Markdown(f"**{label}** — results in `{results_root}/{profile}`"))
 
 # %%
-if p.get("max_runs") != 0:
+if planned and p.get("max_runs") != 0:
     study.run_study(p, runs, max_runs=p.get("max_runs"))
-records = load_results(runs)
-st, specs = study.study_specs(p, records)
+records = load_results(runs) if planned else []
+st, specs = study.study_specs(p, records) if planned else (study.StudyState(stage="not planned at this profile"), [])
 todo = pending(specs, runs)
 done = len(specs) - len(todo)
-status = (f"The study is **complete**: {done} of {len(specs)} planned runs." if not todo and st.stage == "regimes" else
+status = (f"The learning-rate study is planned for the cpu profile only: nothing of it runs at profile {profile}." if not planned else
+          f"The study is **complete**: {done} of {len(specs)} planned runs." if not todo and st.stage == "regimes" else
           f"**The study is in progress** (stage: {st.stage}): {done} of the {len(specs)} runs planned so far have finished; "
           "every number below rests on those, and the stages after this one are not planned yet.")
 display(Markdown(f"{status} Schedule: {st.schedule or 'not decided yet'} iterations"

@@ -90,3 +90,16 @@ def test_the_commands_refuse_a_bad_params_file_before_any_work(tmp_path, cmd):
         r = subprocess.run(args + ["--params", str(bad)], capture_output=True, text=True)
     assert r.returncode != 0 and "unknown key 'setting.iter'" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+
+
+def test_the_gpu_mini_profile_runs_each_configuration_once_on_a_gpu():
+    from alwa import experiments as ex
+
+    p = load_profile("gpu-mini")
+    specs = ex.profile_specs(p)
+    assert {s["seed"] for s in specs} == {0} and len({s["name"] for s in specs}) == len(specs) == 55
+    assert p["devices"] == [0] and p["runs_per_device"] > 1
+    cpu = load_profile("cpu")
+    assert p["setting"] == cpu["setting"] and p["dataset"] == cpu["dataset"] and p["data_dir"] != cpu["data_dir"]
+    # every configuration of the cpu profile's notebooks is in it
+    assert {s["name"] for s in ex.profile_specs(cpu)} == {s["name"] for s in specs}
