@@ -43,7 +43,7 @@ $(VENV)/.stamp-browser:
 	touch $@
 
 $(VENV)/.stamp-all: $(VENV)/.stamp-main $(VENV)/.stamp-browser
-	$(PY) -m alwa.env_check
+	$(VENV)/bin/alwa env-check
 	touch $@
 
 test: setup
@@ -53,13 +53,13 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m alwa.bench
+	$(VENV)/bin/alwa bench
 
 book: setup
-	$(PY) -m alwa.book build --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS)) $(if $(STAGE),--stage $(STAGE)) $(if $(OUT),--out $(OUT))
+	$(VENV)/bin/alwa book --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS)) $(if $(STAGE),--stage $(STAGE)) $(if $(OUT),--out $(OUT))
 
 sweep: setup
-	$(PY) -m alwa.experiments sweep --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
+	$(VENV)/bin/alwa sweep --profile $(PROFILE) --results $(RESULTS) $(if $(MAX_RUNS),--max-runs $(MAX_RUNS))
 
 # needs the package registry (pip's resolver), so it is not part of `make test`
 env-pins-check: $(VENV)/.stamp-base
