@@ -153,7 +153,27 @@ def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=No
 
 
 def _child_main(fn_path: str, spec: dict, out_dir: str, threads: int, device) -> None:
+    # a forkserver child inherits the server's environment, not the sweep's: set the run's own before torch
+    # creates its thread pool or initialises CUDA (neither happens on import)
+    os.environ.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
     os._exit(_run_one(fn_path, spec, out_dir, threads, device))
+
+
+# What a forkserver imports once, so that each run's process starts with them loaded (~7 s saved per run on
+# the 2-core machine for the mmdet runs) and stays a process of its own (a crash takes no other run down).
+PRELOAD = {DEFAULT_FN: ["torch", "mmengine.runner", "mmdet.models", "mmdet.evaluation", "alwa.mmdet.run"]}
+
+
+def _context(fn: str, start_method: str):
+    """The multiprocessing context of the runs: ``forkserver`` with the run function's modules preloaded
+    (default), or ``spawn`` (every run imports everything itself)."""
+    if start_method == "spawn":
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["alwa.sweep", *PRELOAD.get(fn, [fn.partition(":")[0]])])
+    return ctx
 
 
 def exit_cause(code: Optional[int]) -> str:
@@ -300,7 +320,8 @@ def _remove_partial(out: Path, key: str) -> None:
 
 def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1, devices: Optional[Sequence[int]] = None,
               fn: str = DEFAULT_FN, progress: bool = True, desc: str = "sweep", max_runs: Optional[int] = None,
-              poll_s: float = 0.2, runs_per_device: int = 1, executor: str = "local", slurm: Optional[dict] = None) -> dict:
+              poll_s: float = 0.2, runs_per_device: int = 1, executor: str = "local", slurm: Optional[dict] = None,
+              start_method: str = "forkserver") -> dict:
     """Run every pending spec; returns ``{'done': [...], 'failed': [...], 'skipped': n, 'stale': [...], 'problems': [...]}``.
 
     ``max_runs`` stops after that many runs (to run a long sweep in parts); it must be >= 0. With
@@ -326,7 +347,10 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
 
             return run_submitit(specs, out, fn=fn, threads=threads, max_runs=max_runs, progress=progress, desc=desc,
                                 cluster="slurm" if executor == "slurm" else "local", slurm=slurm or {}, poll_s=max(poll_s, 0.5))
-        return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s, int(runs_per_device))
+        if start_method not in ("forkserver", "spawn"):
+            raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
+        return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s, int(runs_per_device),
+                           start_method)
 
 
 EXECUTORS = ("local", "slurm", "submitit-local")
@@ -364,7 +388,8 @@ def settle(out: Path, spec: dict, code: Optional[int], secs: float, cause: Optio
     return False
 
 
-def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s, runs_per_device=1) -> dict:
+def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s, runs_per_device=1,
+                start_method: str = "forkserver") -> dict:
     todo, summary = plan_pending(specs, out, max_runs)
     if not todo:
         return summary
@@ -373,7 +398,7 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc=desc, unit="run", dynamic_ncols=True)
-    ctx = mp.get_context("spawn")
+    ctx = _context(fn, start_method)
     free = ([d for d in devices for _ in range(runs_per_device)] if devices is not None
             else [None] * max(1, min(int(workers), len(todo))))
     queue = list(todo)

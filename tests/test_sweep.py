@@ -721,3 +721,28 @@ def test_a_sweep_may_run_in_a_thread(tmp_path):
     t.start()
     t.join(120)
     assert sorted(out["done"]) == ["toy0__s0", "toy1__s1"]
+
+
+def test_both_start_methods_run_and_a_bad_one_is_refused(tmp_path):
+    for method in ("spawn", "forkserver"):
+        out = run_sweep(specs(2), tmp_path / method, fn=FN, progress=False, start_method=method, workers=2)
+        assert sorted(out["done"]) == ["toy0__s0", "toy1__s1"]
+        assert {r["threads"] for r in load_results(tmp_path / method)} == {"1"}
+    with pytest.raises(ValueError, match="start_method"):
+        run_sweep(specs(1), tmp_path / "x", fn=FN, progress=False, start_method="fork")
+
+
+@pytest.mark.slow
+def test_the_forkserver_changes_no_number(tmp_path):
+    """A run's process forked from a server with torch/mmdet preloaded gives the same record as a spawned one
+    (same seed: same mAP and per-iteration losses), and starts faster."""
+    from alwa.profile import load_profile
+
+    p = load_profile("smoke", results_root=str(tmp_path))
+    s = [dict(x, data_dir=str(tmp_path / "data" / "voc"), work_root=str(tmp_path / "w")) for x in ex.alwa_specs(p)[:2]]
+    got = {}
+    for method in ("spawn", "forkserver"):
+        run_sweep(s, tmp_path / method, workers=2, progress=False, start_method=method)
+        got[method] = {(r["name"], r["seed"]): (r["mAP"], r["per_iter"]["cls_raw"], r["per_iter"]["reg_raw"])
+                       for r in load_results(tmp_path / method, s)}
+    assert len(got["spawn"]) == 2 and got["spawn"] == got["forkserver"]
