@@ -136,7 +136,35 @@ def claims_page(profile: str, results_root: str) -> str:
         status = "smoke: no verdict" if profile == "smoke" else rec.get("status")
         lines.append(f"| {c} | {text} | {PAPER_EVIDENCE[c]} | {ours} | **{status}** |")
     lines += ["", "Where a status rests on a mini-scale run, it says what the mini setting shows, not what happens on VOC or COCO."]
+    lines += regime_lines(profile, results_root)
     return "\n".join(lines) + "\n"
+
+
+REGIME_CLAIMS = ("C3", "C6", "C7", "C9", "C11")
+
+
+def regime_lines(profile: str, results_root: str) -> list[str]:
+    """The verdicts of C3, C6, C7, C9 and C11 per regime (short schedule as published / tuned / paper regime),
+    from the learning-rate chapter's record (``tables/lr_study.json``); a note where it has not run."""
+    f = Path(results_root) / profile / "tables" / "lr_study.json"
+    head = ["", "## Per regime: loss weight or learning rate?", ""]
+    if not f.exists():
+        return head + ["The chapter *Loss weight or learning rate?* has not been executed at this profile: no verdict per regime."]
+    rec = json.loads(f.read_text())
+    state, by = rec.get("state", {}), rec.get("regime_claims", {})
+    lines = head + [f"From [the chapter](../executed/05_lr_study.ipynb): {rec.get('runs_done')} of {rec.get('runs_planned')} planned runs "
+                    f"finished (stage: {state.get('stage')}; schedule {state.get('schedule') or 'not decided'}, tuned lr "
+                    f"{state.get('tuned_lr') or 'not decided'}). *short*: the published runs above; *tuned*: the converged schedule "
+                    "at the tuned lr; *paper*: that schedule at twice the tuned lr.", "",
+                    "| claim | short (as published) | tuned | paper regime |", "| --- | --- | --- | --- |"]
+    for c in REGIME_CLAIMS:
+        cells = []
+        for reg in ("short", "tuned", "paper"):
+            v = by.get(c, {}).get(reg, {"status": "not run", "ours": ""})
+            status = "smoke: no verdict" if profile == "smoke" else v.get("status")
+            cells.append(f"**{status}**: {str(v.get('ours', '')).replace('|', '/')}")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def archived_calibrations(results_root) -> list[Path]:

@@ -219,3 +219,22 @@ def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(t
     assert "31.00 [18.29, 43.71] (2 seeds)" in page and "52.00 [26.59, 77.41] (2 seeds)" in page  # mean +- 12.706 * sd / sqrt(2)
     assert "| C6 | **supported** | **not supported** |" in page
     assert "- current (this book): delta at 0.3" in page and "- archive/four_classes: delta at 0.5" in page
+
+
+def test_claims_page_gives_a_verdict_per_regime(tmp_path):
+    import json
+
+    from alwa import book
+
+    assert "has not been executed" in "\n".join(book.regime_lines("cpu", str(tmp_path)))
+    t = tmp_path / "cpu" / "tables"
+    t.mkdir(parents=True)
+    verdicts = {c: {"short": {"status": "not supported", "ours": "x"}, "tuned": {"status": "inconclusive", "ours": "y"},
+                    "paper": {"status": "supported", "ours": "z"}} for c in book.REGIME_CLAIMS}
+    (t / "lr_study.json").write_text(json.dumps({"state": {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04},
+                                                 "regime_claims": verdicts, "runs_done": 10, "runs_planned": 99}))
+    lines = book.regime_lines("cpu", str(tmp_path))
+    rows = [x for x in lines if x.startswith("| C")]
+    assert [r.split(" |")[0] for r in rows] == [f"| {c}" for c in book.REGIME_CLAIMS]
+    assert all("**not supported**: x" in r and "**inconclusive**: y" in r and "**supported**: z" in r for r in rows)
+    assert "10 of 99 planned runs" in "\n".join(lines)
