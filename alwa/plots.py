@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -202,3 +202,114 @@ def plot_weight_windows(traj_rows, path=None):
     axes[0][0].set_ylabel("classification weight")
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ------------------------------------------------------------------ figures of the training chapters
+def plot_curves(results: list, names: list, window: int, title: str, path: Optional[str] = None, labels: Optional[dict] = None):
+    """Figures 3 / 6: mean (top) and std (bottom) of the weighted classification
+    (dashed) and regression (solid) losses per ``window`` iterations, one column per name
+    (seeds averaged)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .experiments import window_curves
+
+    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6), squeeze=False, sharex=True)
+    for j, name in enumerate(names):
+        runs = [r for r in results if r["name"] == name]
+        if not runs:
+            axes[0, j].set_title(f"{name}\n(no runs yet)", fontsize=8)
+            continue
+        curves = [window_curves(r, window) for r in runs]
+        it = curves[0]["iter"]
+        for row, stat in enumerate(("mean", "std")):
+            ax = axes[row, j]
+            for task, style, colour in (("cls", "--", "tab:red"), ("reg", "-", "tab:blue")):
+                y = np.mean([c[f"{task}_{stat}"] for c in curves], axis=0)
+                ax.plot(it, y, ls=style, color=colour, label=f"{'classification' if task == 'cls' else 'regression'}")
+            ax.set_ylabel(f"{stat} per {window} iters")
+            if row == 0:
+                ax.set_title((labels or {}).get(name, name) + f"\n({len(runs)} seeds)", fontsize=8)
+            if row == 1:
+                ax.set_xlabel("iteration")
+    if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
+        next(ax for ax in axes[0] if ax.get_legend_handles_labels()[0]).legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path:
+        _save(fig, path)
+    return fig
+
+
+def plot_trajectories(results: list, names: list, title: str, path: Optional[str] = None):
+    """ALWA's classification weight per iteration, every seed (thin) and their mean (thick)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False, sharey=True)
+    for j, name in enumerate(names):
+        ax = axes[0, j]
+        runs = [r for r in results if r["name"] == name]
+        ys = [r["per_iter"]["cls_weight"] for r in runs if r["per_iter"]["cls_weight"]]
+        for y in ys:
+            ax.plot(np.arange(1, len(y) + 1), y, lw=0.7, alpha=0.5)
+        if ys:
+            n = min(len(y) for y in ys)
+            ax.plot(np.arange(1, n + 1), np.mean([y[:n] for y in ys], 0), lw=2, color="black", label="mean")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("iteration")
+        ax.axhline(1.0, color="grey", lw=0.5)
+    axes[0, 0].set_ylabel("classification weight")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path:
+        _save(fig, path)
+    return fig
+
+
+def plot_vs_paper(rows: list, title: str, path: Optional[str] = None):
+    """Ours (paired difference to the baseline, 95 % CI, in mAP points) beside the paper's difference."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 3.8))
+    x = np.arange(len(rows))
+    ours = np.array([r.get("diff", np.nan) for r in rows], float) * 100
+    lo = np.array([r.get("diff_lo", np.nan) for r in rows], float) * 100
+    hi = np.array([r.get("diff_hi", np.nan) for r in rows], float) * 100
+    paper = np.array([r.get("paper_diff", np.nan) for r in rows], float) * 100
+    err = np.vstack([ours - lo, hi - ours])
+    ax.errorbar(x - 0.15, ours, yerr=np.nan_to_num(err), fmt="o", color="tab:blue", capsize=3, label="ours (paired 95% CI)")
+    ax.plot(x + 0.15, paper, "s", color="tab:orange", label="paper")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [r["label"] for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("mAP difference to 1:1 baseline [points]")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    if path:
+        _save(fig, path)
+    return fig
+
+
+def plot_block_ratios(bench: dict, path: Optional[str] = None):
+    """Per-block train-step ratios (with/without ALWA) of a :mod:`alwa.mmdet.bench_train` result,
+    their geometric mean with its 95 % interval, and the goal."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    r = np.asarray(bench["block_ratios"], float)
+    lo, hi = bench["ratio_ci95"]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(np.arange(1, len(r) + 1), r, "o", ms=4, color="tab:blue", label="per block")
+    ax.axhspan(lo, hi, color="tab:blue", alpha=0.15, label=f"mean {bench['ratio']:.4f}, 95% CI")
+    ax.axhline(bench["ratio"], color="tab:blue", lw=1)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(bench["goal"], color="tab:red", lw=0.8, ls="--", label=f"goal {bench['goal']}")
+    ax.set_xlabel("block")
+    ax.set_ylabel("step time ratio ALWA / plain")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path:
+        _save(fig, path)
+    return fig
