@@ -46,8 +46,12 @@ $(VENV)/.stamp-all: $(VENV)/.stamp-main $(VENV)/.stamp-browser
 	$(VENV)/bin/alwa env-check
 	touch $@
 
+# the suite, then the book's example notebook against its stored outputs (nbval; numbers masked by the sanitizer)
+NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval book/use_pytorch.ipynb --nbval-sanitize-with book/nbval_sanitize.cfg
+
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(NBVAL)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
