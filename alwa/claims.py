@@ -12,6 +12,7 @@ from typing import Optional
 
 from . import experiments as ex
 from . import stats
+from .experiment import Experiment
 from .notebook import fmt_ci
 
 MIN_SEEDS = 2
@@ -22,13 +23,9 @@ def _pairs(p: dict) -> list[str]:
 
 
 def _weights(name: str) -> Optional[tuple[float, float]]:
-    tag = name.split("_")[4]
-    if tag == "base":
-        return 1.0, 1.0
-    if tag.startswith("w"):
-        a, b = tag[1:].split("-")
-        return float(a), float(b)
-    return None
+    """(cls, reg) weights of a baseline or fixed-weight run; None for ALWA runs."""
+    e = Experiment.parse(name)
+    return (e.cls_weight, e.reg_weight) if e.weighting in ("base", "fixed") else None
 
 
 # ------------------------------------------------------------------ table 1
@@ -40,7 +37,7 @@ def table1(rows: list, tables: dict, p: dict) -> tuple[list, list]:
         L = ex.LOSS_NAMES[loss]
         known = L in tables["table1"]["columns"]
         for pair in _pairs(p):
-            name = ex.exp_name(p, "retinanet", loss, ex.weighting_tag(pair))
+            name = ex.exp_name(p, "retinanet", loss, pair=pair)
             r = by.get(name, {})
             pv = ex.paper_value(tables, "table1", pair, L) if known else None
             pb = ex.paper_value(tables, "table1", "1.00:1.00", L) if known else None
@@ -58,8 +55,13 @@ def table1(rows: list, tables: dict, p: dict) -> tuple[list, list]:
 
 
 def best_names(rows: list, p: dict, loss: str, k: int = 3) -> list[str]:
-    prefix = ex.exp_name(p, "retinanet", loss, "")
-    cand = [r for r in rows if r["name"].startswith(prefix) and math.isfinite(r.get("diff", math.nan))]
+    want = ex.experiment_of(p, "retinanet", loss)
+
+    def same_run_family(name):
+        e = Experiment.parse(name)
+        return (e.detector, e.backbone, e.dataset, e.reg_loss) == (want.detector, want.backbone, want.dataset, want.reg_loss)
+
+    cand = [r for r in rows if same_run_family(r["name"]) and math.isfinite(r.get("diff", math.nan))]
     return [r["name"] for r in sorted(cand, key=lambda r: -r["diff"])[:k]]
 
 
@@ -90,7 +92,7 @@ def grid_claims(rows: list, results: list, p: dict, window: int) -> dict:
     best = {}
     for loss in p["grid_losses"]:
         b = best_names(rows, p, loss, 1)
-        best[ex.LOSS_NAMES[loss]] = b[0].split("_")[4] if b else None
+        best[ex.LOSS_NAMES[loss]] = Experiment.parse(b[0]).weighting_tag if b else None
     distinct = len({v for v in best.values() if v}) > 1
     out["C5"] = {"ours": "largest mean gain: " + ", ".join(f"{k} {v}" for k, v in best.items()),
                  "status": ("supported" if distinct else "not supported") if len(p["grid_losses"]) > 1 and enough else "too few runs",
@@ -195,6 +197,13 @@ def alwa_claims(results: list, p: dict) -> dict:
 
 
 # ------------------------------------------------------------------ tables 7 / 8
+def ablation_name(p: dict, loss: str, kind: str, value) -> str:
+    """The Faster R-CNN ALWA-2 run of an ablation: ``kind`` 'C' (the window) or 'init' (the initial weights)."""
+    if kind == "C":
+        return ex.exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(value))
+    return ex.exp_name(p, "faster-rcnn", loss, "alwa2", init=float(value))
+
+
 def ablation_table(rows: list, tables: dict, p: dict) -> list:
     by = {r["name"]: r for r in rows}
     out = []
@@ -202,11 +211,8 @@ def ablation_table(rows: list, tables: dict, p: dict) -> list:
         L = ex.LOSS_NAMES[loss]
         for kind, values, tab in (("C", p["abl_C"], "table7"), ("init", p["abl_init"], "table8")):
             for v in values:
-                if kind == "C":
-                    suffix, key = ("" if int(v) == 100 else f"_C{int(v)}"), str(int(v))
-                else:
-                    suffix, key = ("" if float(v) == 1.0 else f"_init{float(v):g}"), f"{float(v):g}:{float(v):g}"
-                name = ex.exp_name(p, "faster-rcnn", loss, "alwa2", suffix)
+                key = str(int(v)) if kind == "C" else f"{float(v):g}:{float(v):g}"
+                name = ablation_name(p, loss, kind, v)
                 r = by.get(name, {})
                 cols = tables[tab]["columns"]
                 prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
@@ -227,8 +233,7 @@ def ablation_claims(results: list, p: dict) -> dict:
         for kind, values in (("C", p["abl_C"]), ("init", p["abl_init"])):
             means, sds, idle = [], [], []
             for v in values:
-                suffix = ("" if int(v) == 100 else f"_C{int(v)}") if kind == "C" else ("" if float(v) == 1.0 else f"_init{float(v):g}")
-                name = ex.exp_name(p, "faster-rcnn", loss, "alwa2", suffix)
+                name = ablation_name(p, loss, kind, v)
                 s = stats.mean_ci(list(vals.get(name, {}).values()))
                 if s["n"]:
                     means.append(s["mean"])

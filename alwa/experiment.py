@@ -80,11 +80,15 @@ class Experiment:
             raise ValueError(f"iters must be > 0, got {self.iters}")
 
     @property
-    def name(self) -> str:
-        w = {"base": "base", "alwa1": "alwa1", "alwa2": "alwa2"}.get(self.weighting)
+    def weighting_tag(self) -> str:
+        """The weighting part of the name: ``base``, ``alwa1``, ``alwa2`` or ``w{cls}-{reg}`` (e.g. ``w0.50-0.75``)."""
         if self.weighting == "fixed":
-            w = f"w{self.cls_weight:.2f}-{self.reg_weight:.2f}"
-        s = f"{self.detector}_{self.backbone}_{self.dataset}_{self.reg_loss}_{w}"
+            return f"w{self.cls_weight:.2f}-{self.reg_weight:.2f}"
+        return self.weighting
+
+    @property
+    def name(self) -> str:
+        s = f"{self.detector}_{self.backbone}_{self.dataset}_{self.reg_loss}_{self.weighting_tag}"
         if self.weighting in ("alwa1", "alwa2"):
             if self.interval != 100:
                 s += f"_C{self.interval}"
@@ -130,6 +134,20 @@ class Experiment:
     def baseline(self) -> "Experiment":
         """The 1:1 run of the same detector, backbone, data, loss, learning rate, schedule and clipping."""
         return replace(self, weighting="base", cls_weight=1.0, reg_weight=1.0, interval=100, detrend=False)
+
+    @classmethod
+    def of(cls, detector: str, backbone: str, dataset: str, reg_loss: str, weighting: str = "base", *, pair: Optional[str] = None,
+           interval: int = 100, init: float = 1.0, **extra) -> "Experiment":
+        """Build from parts: ``weighting`` base | alwa1 | alwa2, or ``pair='0.50:0.75'`` for fixed weights ('1.00:1.00' is
+        the baseline); ``interval``/``init`` for ALWA; ``extra``: lr, iters, clip, detrend."""
+        if pair is not None:
+            a, b = (float(v) for v in pair.split(":"))
+            if (a, b) == (1.0, 1.0):
+                return cls(detector, backbone, dataset, reg_loss, "base", **extra)
+            return cls(detector, backbone, dataset, reg_loss, "fixed", a, b, **extra)
+        if weighting in ("alwa1", "alwa2"):
+            return cls(detector, backbone, dataset, reg_loss, weighting, float(init), float(init), int(interval), **extra)
+        return cls(detector, backbone, dataset, reg_loss, weighting, **extra)
 
     def with_(self, **changes) -> "Experiment":
         """A copy with ``changes`` (dataclasses.replace, validated)."""

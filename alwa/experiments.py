@@ -14,15 +14,20 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from . import stats
+from .experiment import Experiment
 
 TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
                 "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
 LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
 
 
-def weighting_tag(pair: str) -> str:
-    a, b = (float(v) for v in pair.split(":"))
-    return "base" if (a, b) == (1.0, 1.0) else f"w{a:.2f}-{b:.2f}"
+def experiment_of(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> Experiment:
+    """The :class:`Experiment` of a profile (its backbone and data); ``kw``: ``pair``, ``interval``, ``init``, lr, iters, ...
+    Faster and Mask R-CNN use R-50 where the profile names R-101 (the paper's tables)."""
+    bb = p.get("backbone", "r18w16")
+    if detector != "retinanet" and bb == "r101":
+        bb = "r50"
+    return Experiment.of(detector, bb, p.get("data", "mini"), loss, weighting, **kw)
 
 
 def _spec(p: dict, name: str, seed: int) -> dict:
@@ -47,11 +52,9 @@ def _seeds(p: dict, n: int) -> list[int]:
     return list(range(base, base + int(n)))
 
 
-def exp_name(p: dict, detector: str, loss: str, weighting: str, suffix: str = "") -> str:
-    bb = p.get("backbone", "r18w16")
-    if detector != "retinanet" and bb == "r101":
-        bb = "r50"
-    return f"{detector}_{bb}_{p.get('data', 'mini')}_{loss}_{weighting}{suffix}"
+def exp_name(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> str:
+    """The name of :func:`experiment_of` (the result key)."""
+    return experiment_of(p, detector, loss, weighting, **kw).name
 
 
 def grid_specs(p: dict) -> list[dict]:
@@ -61,7 +64,7 @@ def grid_specs(p: dict) -> list[dict]:
     for loss in p["grid_losses"]:
         for pair in ["1.00:1.00", *pairs]:
             for seed in _seeds(p, p["grid_seeds"]):
-                out.append(_spec(p, exp_name(p, "retinanet", loss, weighting_tag(pair)), seed))
+                out.append(_spec(p, exp_name(p, "retinanet", loss, pair=pair), seed))
     return out
 
 
@@ -83,9 +86,9 @@ def ablation_specs(p: dict) -> list[dict]:
         for seed in _seeds(p, p["abl_seeds"]):
             out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "base"), seed))
             for c in p["abl_C"]:
-                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", "" if int(c) == 100 else f"_C{int(c)}"), seed))
+                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(c)), seed))
             for w in p["abl_init"]:
-                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", "" if float(w) == 1.0 else f"_init{float(w):g}"), seed))
+                out.append(_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", init=float(w)), seed))
     return out
 
 
@@ -135,7 +138,7 @@ def weight_summary(results: Iterable[dict]) -> list[dict]:
 
 def weight_range(rows: list[dict], detector: str) -> str:
     """'a-b' over the final weights of a detector's rows of :func:`weight_summary` ('no runs yet' if none)."""
-    sel = [r for r in rows if r["name"].startswith(detector + "_")]
+    sel = [r for r in rows if Experiment.parse(r["name"]).detector == detector]
     if not sel:
         return "no runs yet"
     lo, hi = min(r["final_min"] for r in sel), max(r["final_max"] for r in sel)
@@ -144,8 +147,7 @@ def weight_range(rows: list[dict], detector: str) -> str:
 
 def baseline_name(name: str) -> str:
     """The 1:1 baseline of an experiment name (same detector/backbone/data/loss)."""
-    parts = name.split("_")
-    return "_".join(parts[:4] + ["base"])
+    return Experiment.parse(name).baseline().name
 
 
 def window_curves(result: dict, window: int) -> dict:
@@ -203,7 +205,7 @@ def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) 
 
 
 def _detector(name: str) -> str:
-    return name.split("_")[0]
+    return Experiment.parse(name).detector
 
 
 def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "ablation"), workers: Optional[int] = None) -> dict:
@@ -219,6 +221,7 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
 
     workers = int(workers or p.get("workers", 1))
     specs = profile_specs(p, parts)
+    name_of = {spec_key(s): s["name"] for s in specs}
     done = {spec_key(r["spec"]): r for r in load_results(out_dir, specs) if "spec" in r}
     failed = {spec_key(f["spec"]) for f in load_failures(out_dir)}
     todo = {spec_key(s) for s in pending(specs, out_dir)}
@@ -230,7 +233,7 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
     for part in parts:
         keys = [k for k in dict.fromkeys(spec_key(s) for s in PARTS[part](p)) if k not in seen]
         seen.update(keys)
-        rem = [mean_wall.get(_detector(k)) for k in keys if k in todo]
+        rem = [mean_wall.get(_detector(name_of[k])) for k in keys if k in todo]
         rows[part] = {"planned": len(keys), "done": sum(k in done and k not in todo for k in keys),
                       "failed": sum(k in failed and k in todo for k in keys),
                       "compute_s": sum(float(done[k].get("wall_seconds", 0.0)) for k in keys if k in done and k not in todo),
@@ -275,7 +278,7 @@ def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
     by = {r["name"]: r for r in summary_table(of_specs(results, alwa_specs(p)), baseline_name)}
     lo, hi = goal["baseline_map"]
     for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
-        walls = [float(r["wall_seconds"]) for r in results if r.get("name", "").startswith(det + "_") and "wall_seconds" in r]
+        walls = [float(r["wall_seconds"]) for r in results if Experiment.parse(r["name"]).detector == det and "wall_seconds" in r]
         if walls:
             mean = sum(walls) / len(walls)
             over = sum(w > goal["run_s"] for w in walls)

@@ -114,7 +114,7 @@ def equivalence_table(records: Iterable[dict], p: dict, plan: StudyPlan) -> list
     for clip in (True, False):
         base = experiment(p, "retinanet", "l1", "base", lr, clip=clip).name
         for k in plan.equivalence_k:
-            arm = experiment(p, "retinanet", "l1", f"w{k:.2f}-{k:.2f}", lr / k, clip=clip).name
+            arm = experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip).name
             rows.append(_diff_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", vals.get(arm, {}), vals.get(base, {}),
                                   clipping="on (max norm 10)" if clip else "off", k=k))
     return rows
@@ -184,7 +184,7 @@ def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudySt
                 out[c][reg] = {"ours": f"the study is at stage '{st.stage}'", "status": "not run yet"}
         return out
     for reg in regimes(p, st, plan)[1:]:
-        below = [w for w in ("w0.50-0.50", "w0.25-0.25", "w0.50-0.75")]
+        below = [w for w in ("0.50:0.50", "0.25:0.25", "0.50:0.75")]
         pairs = [(experiment(p, "retinanet", loss, w, reg.lr, st.schedule).name, experiment(p, "retinanet", loss, "base", reg.lr, st.schedule).name)
                  for loss in plan.losses for w in below]
         d = stats.paired_diff(*_pool(vals, pairs))

@@ -29,8 +29,8 @@ from typing import Optional
 
 from .experiment import Experiment
 
-PAPER_ARMS = (("base", 5), ("alwa1", 5), ("alwa2", 5), ("w0.50-0.50", 3), ("w0.25-0.25", 3), ("w0.50-0.75", 3))
-TUNED_ARMS = (("base", 5), ("w0.50-0.50", 5), ("alwa1", 5), ("alwa2", 5))
+PAPER_ARMS = (("base", 5), ("alwa1", 5), ("alwa2", 5), ("0.50:0.50", 3), ("0.25:0.25", 3), ("0.50:0.75", 3))
+TUNED_ARMS = (("base", 5), ("0.50:0.50", 5), ("alwa1", 5), ("alwa2", 5))
 FASTER_ARMS = (("base", 3), ("alwa1", 3), ("alwa2", 3))
 CUTS = ("smoothl1 in the tuned regime", "0.25:0.25 and 0.5:0.75", "Faster R-CNN to 2 seeds")
 
@@ -106,9 +106,12 @@ def setting_iters(p: dict, detector: str = "retinanet") -> int:
 
 def experiment(p: dict, detector: str, loss: str, weighting: str, lr: Optional[float] = None, iters: Optional[int] = None,
                clip: bool = True, detrend: bool = False) -> Experiment:
-    """An :class:`Experiment` of the profile; ``lr``/``iters`` equal to the setting's are left out of the name
+    """An :class:`Experiment` of the profile (``weighting``: base, alwa1, alwa2 or a pair 'cls:reg'); ``lr``/``iters``
+    equal to the setting's are left out of the name
     (so the published runs keep their keys)."""
-    base = Experiment.parse(f"{detector}_{p.get('backbone', 'r18w16')}_{p.get('data', 'mini')}_{loss}_{weighting}")
+    from .experiments import experiment_of
+
+    base = experiment_of(p, detector, loss, pair=weighting) if ":" in weighting else experiment_of(p, detector, loss, weighting)
     lr = None if lr is None or math.isclose(lr, setting_lr(p, detector), rel_tol=1e-9) else float(f"{lr:.6g}")
     iters = None if iters is None or int(iters) == setting_iters(p, detector) else int(iters)
     return base.with_(lr=lr, iters=iters, clip=clip, detrend=detrend)
@@ -143,7 +146,7 @@ def equivalence_specs(p: dict, plan: StudyPlan) -> list[dict]:
     for clip in (True, False):
         out.append((experiment(p, "retinanet", "l1", "base", lr, clip=clip), seeds))
         for k in plan.equivalence_k:
-            out.append((experiment(p, "retinanet", "l1", f"w{k:.2f}-{k:.2f}", lr / k, clip=clip), seeds))
+            out.append((experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip), seeds))
     return _specs(p, out)
 
 
@@ -176,7 +179,7 @@ def regime_arms(p: dict, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=(
     arms.append(("detrend", experiment(p, "retinanet", "l1", "alwa2", paper_lr, schedule, detrend=True), S(plan.detrend_seeds)))
     for loss in plan.losses:
         for w, n in PAPER_ARMS[3:]:
-            if fixed_cut and w != "w0.50-0.50":
+            if fixed_cut and w != "0.50:0.50":
                 continue
             arms.append(("paper", experiment(p, "retinanet", loss, w, paper_lr, schedule), S(n)))
     for loss in plan.losses:
@@ -204,7 +207,7 @@ def seconds_per_iter(results: list[dict]) -> dict:
     acc: dict = {}
     for r in results:
         if r.get("wall_seconds") and r.get("iters"):
-            acc.setdefault(r["name"].split("_")[0] if "_" in r["name"] else r["name"], []).append(r["wall_seconds"] / r["iters"])
+            acc.setdefault(Experiment.parse(r["name"]).detector, []).append(r["wall_seconds"] / r["iters"])
     return {d: sum(v) / len(v) for d, v in acc.items()}
 
 

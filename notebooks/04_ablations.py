@@ -63,9 +63,8 @@ rows = ex.summary_table(results, ex.baseline_name)
 table = claims.ablation_table(rows, tables, p)
 windows = {r["name"]: len(r["windows"]) for r in results}
 for row in table:
-    suffix = ("" if int(row["value"]) == 100 else f"_C{int(row['value'])}") if row["ablation"] == "C" else (
-        "" if float(row["value"]) == 1.0 else f"_init{float(row['value']):g}")
-    row["windows per run"] = windows.get(ex.exp_name(p, "faster-rcnn", {"L1": "l1", "SmoothL1": "smoothl1", "CIoU": "ciou"}[row["loss"]], "alwa2", suffix))
+    loss = {"L1": "l1", "SmoothL1": "smoothl1", "CIoU": "ciou"}[row["loss"]]
+    row["windows per run"] = windows.get(claims.ablation_name(p, loss, row["ablation"], row["value"]))
 pd.DataFrame(table)
 
 # %%

@@ -79,7 +79,7 @@ def test_cuts_follow_the_issues_order_when_the_plan_is_over_budget():
 
 
 def test_step_size_is_weight_times_lr_averaged():
-    e = study.experiment(P, "retinanet", "l1", "w0.50-0.50", 0.04, 1200)
+    e = study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04, 1200)
     r = rec(e, 0, 0.5, per_iter={"lr": [0.02, 0.04, 0.04, 0.004], "cls_weight": [1.0, 1.0, 1.0, 1.0]})
     assert lrstudy.step_size(r) == pytest.approx(0.5 * (0.02 + 0.04 + 0.04 + 0.004) / 4)
     a = study.experiment(P, "retinanet", "l1", "alwa2", 0.04, 1200)
@@ -91,7 +91,7 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     rs = []
     for s, (m1, mk) in enumerate([(0.58, 0.57), (0.59, 0.575), (0.60, 0.59)]):
         rs.append(rec(base(), s, m1))
-        rs.append(rec(study.experiment(P, "retinanet", "l1", "w0.50-0.50", 0.04), s, mk))
+        rs.append(rec(study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04), s, mk))
     rows = lrstudy.equivalence_table(rs, P, PLAN)
     row = next(r for r in rows if r["k"] == 0.5 and r["clipping"].startswith("on"))
     assert row["n"] == 3 and row["diff"] == pytest.approx((-0.01 - 0.015 - 0.01) / 3, abs=1e-12) and row["verdict"] == "worse"
