@@ -55,6 +55,6 @@ def test_the_build_step_runs_here(tmp_path):
     r = subprocess.run(["bash", "-c", build_step()["run"]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     html = tmp_path / "out" / "_build" / "html"
-    assert (html / "index.html").exists() and (html / "generated" / "claims.html").exists()
+    assert (html / "index.html").exists() and (html / "book" / "generated" / "claims.html").exists()
     assert set(before) <= {p.name for p in runs.glob("*.json")}  # nothing lost (a running study may add runs)
     assert "0 run now" in r.stdout or "run now" not in r.stdout
