@@ -85,7 +85,7 @@ glue("lr_study_status", nbh.Text(status), display=False)
 # %%
 lr0 = study.setting_lr(p)
 cal = []
-for it in (*plan.ladder, *plan.extra_ladder):
+for it in sorted({*plan.ladder, *plan.extra_ladder}):
     name = study.experiment(p, "retinanet", "l1", "base", lr0, it).name
     vals = [r["mAP"] for r in records if r["name"] == name and r["seed"] < plan.calib_seeds]
     if vals:
