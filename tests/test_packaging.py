@@ -1,0 +1,72 @@
+"""pyproject's dependencies and extras install what the modules import: `pip install alwa` gives the weighter
+with torch alone, and each extra covers its modules (imports read from the source, function-level ones too)."""
+
+import ast
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# import name -> distribution name
+DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book": "jupyter-book", "pkg_resources": "setuptools"}
+# which extra a module belongs to (None: the base install)
+GROUPS = {
+    None: ["__init__", "weighter", "experiment", "cli"],
+    "bench": ["bench", "boxshift", "gpu_check"],
+    "analysis": ["stats", "experiments", "sweep", "results", "profile", "study", "lrstudy", "claims"],
+    "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "data/commands"],
+    "mmdet": ["mmdet/__init__", "mmdet/bench_train", "mmdet/compat", "mmdet/configs", "mmdet/gpu_check", "mmdet/hook",
+              "mmdet/pretrain", "mmdet/run"],
+    "cluster": ["cluster"],
+    "book": ["book", "notebook", "plots", "env_check"],
+}
+
+
+def requirement_names(extra) -> set:
+    """Distribution names installed by the base and ``extra`` (following alwa[...] references)."""
+    reqs, todo, seen = list(PROJECT["dependencies"]), [extra] if extra else [], set()
+    while todo:
+        e = todo.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        for r in PROJECT["optional-dependencies"][e]:
+            m = re.match(r"alwa\[(.*)\]", r)
+            if m:
+                todo += m[1].split(",")
+            else:
+                reqs.append(r)
+    return {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in reqs}
+
+
+def third_party_imports(path: Path) -> set:
+    mods = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            mods |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            mods.add(node.module.split(".")[0])
+    return {m for m in mods if m not in sys.stdlib_module_names and m not in ("alwa", "__future__")}
+
+
+def test_every_module_is_in_a_group():
+    grouped = {m for mods in GROUPS.values() for m in mods}
+    present = {str(p.relative_to(ROOT / "alwa").with_suffix("")) for p in (ROOT / "alwa").rglob("*.py")}
+    assert present == grouped, (sorted(present - grouped), sorted(grouped - present))
+
+
+@pytest.mark.parametrize("extra", list(GROUPS), ids=lambda e: e or "base")
+def test_each_extra_installs_what_its_modules_import(extra):
+    have = requirement_names(extra)
+    for mod in GROUPS[extra]:
+        need = {DIST.get(m, m).lower() for m in third_party_imports(ROOT / "alwa" / f"{mod}.py")}
+        assert need <= have, f"alwa/{mod}.py imports {sorted(need - have)}, not installed by {extra or 'the base install'}"
+
+
+def test_the_weighter_needs_torch_alone():
+    assert requirement_names(None) == {"torch"}
+    assert third_party_imports(ROOT / "alwa" / "weighter.py") == {"torch"} and third_party_imports(ROOT / "alwa" / "__init__.py") == set()
