@@ -70,3 +70,20 @@ def test_each_extra_installs_what_its_modules_import(extra):
 def test_the_weighter_needs_torch_alone():
     assert requirement_names(None) == {"torch"}
     assert third_party_imports(ROOT / "alwa" / "weighter.py") == {"torch"} and third_party_imports(ROOT / "alwa" / "__init__.py") == set()
+
+
+def test_env_pins_check_maps_environment_yml_to_pip_requirements():
+    """`make env-pins-check` (needs the registry, so not run here) resolves these lines; their translation is checked here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_env_pins", ROOT / "tools" / "check_env_pins.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    env = {"dependencies": ["python=3.11", "pip", "pytorch=2.1.2", "pytorch-cuda=12.1", "numpy<2", "scipy", "torchvision=0.16",
+                            {"pip": ["mmengine==0.10.7", "mmcv==2.1.0", "tqdm"]}]}
+    assert mod.requirements(env) == ["torch==2.1.2", "numpy<2", "scipy", "torchvision==0.16.*", "mmengine==0.10.7", "tqdm"]
+    assert mod.python_version(env) == "3.11"
+    import yaml
+
+    real = mod.requirements(yaml.safe_load((ROOT / "environment.yml").read_text()))
+    assert "torch==2.1.2" in real and not any(r.startswith("mmcv") for r in real)
