@@ -33,10 +33,9 @@ def requirements(env: dict) -> list[str]:
         name = CONDA_TO_PYPI.get(name, name)
         if name is None or name.lower().startswith("mmcv"):
             continue
-        if spec and spec[0].isdigit():  # conda's "=2.1.2" (a version prefix) as pip's ==2.1.2.*
-            spec = f"=={spec}" if spec.count(".") >= 2 else f"=={spec}.*"
-        elif spec.startswith("=") and not spec.startswith("=="):
-            spec = "=" + spec
+        if spec.startswith("=") and not spec.startswith("=="):  # conda's "=0.16" is a version prefix: pip's ==0.16.*
+            version = spec[1:]
+            spec = f"=={version}" if version.count(".") >= 2 else f"=={version}.*"
         out.append(f"{name}{spec}")
     return out
 
