@@ -53,6 +53,9 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(NBVAL)
 
+lint-imports: setup
+	$(VENV)/bin/lint-imports
+
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 

@@ -1,10 +1,21 @@
 """alwa: Adaptive Loss Weight Adjustment for object detection, reproduced.
 
-The core (this package outside :mod:`alwa.mmdet`) is plain PyTorch and never
-imports mmdet, mmcv or mmengine.
+Layers, each importing only those below it (an import-linter contract in ``pyproject.toml``, run by ``make test``)::
+
+    alwa.cli        one command: alwa sweep | status | archive | study | book | data | bench | gpu-check | env-check
+    alwa.book       execute the notebooks, build the book
+    alwa.report     figures, tables, notebook helpers, generated pages
+    alwa.bench      benchmarks and GPU checks
+    alwa.analysis   statistics, summaries, claims
+    alwa.runs       profiles, specs, the result store, the sweep
+    alwa.mmdet      the MMDetection 3.x adapter (ALWAHook)
+    alwa.data       the synthetic mini VOC, downloads, checks
+    alwa.core       the weighter, box shifting, the name grammar, typed settings: torch and the standard library
+
+``from alwa import ALWA`` needs torch alone.
 """
 
-from .weighter import ALWA, WindowStats
+from alwa.core import __version__
+from alwa.core.weighter import ALWA, WindowStats
 
 __all__ = ["ALWA", "WindowStats", "__version__"]
-__version__ = "0.1.0"

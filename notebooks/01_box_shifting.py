@@ -19,7 +19,7 @@
 # Section 3 of the paper argues from a box sliding over a ground truth (its figure 2) that
 # the **classification loss fluctuates more than the regression loss** (claim C1), which is
 # what ALWA's update rule acts on. This notebook recomputes that argument with the package
-# functions of `alwa.boxshift` (library IoU, focal and IoU-family losses; DeltaXYWH deltas
+# functions of `alwa.core.boxshift` (library IoU, focal and IoU-family losses; DeltaXYWH deltas
 # for L1/SmoothL1) and measures C1 over many random ground truths and moves.
 #
 # **Assumptions, stated plainly.** The paper gives no formulas for its figure, so we fix:
@@ -46,16 +46,14 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from alwa import boxshift, plots, notebook as nbh
-from alwa.results import provenance, results_dir, write_json_atomic
+from alwa.core import boxshift
+from alwa.core.files import provenance, write_json_atomic
+from alwa.report import notebook as nbh, plots
 
-p = nbh.start(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
-profile, results_root = p["profile"], p["results_root"]
-
-out = results_dir(results_root, profile, "box_shifting")
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+p, label, profile, results_root = nb.params, nb.label, nb.profile, nb.results_root
+out = nb.results("box_shifting")
 t_start = time.time()
-label = nbh.profile_label(profile)
-print(f"{label}: results in {out}")
 glue("bs_profile", nbh.Text(profile), display=False)
 
 # %% [markdown]

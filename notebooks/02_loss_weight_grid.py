@@ -50,19 +50,16 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 import math
 import matplotlib
 import pandas as pd
-from IPython.display import Markdown, display
 from myst_nb import glue
 
-from alwa import claims, experiments as ex, notebook as nbh
-from alwa.results import provenance, results_dir, write_json_atomic
+from alwa.analysis import claims, summaries as sm
+from alwa.core.files import provenance, write_json_atomic
+from alwa.report import notebook as nbh, plots
+from alwa.runs import specs as ex
 
-p = nbh.start(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
-profile, results_root = p["profile"], p["results_root"]
-label = nbh.profile_label(profile)
-figs = results_dir(results_root, profile, "figures")
-tables = nbh.paper_tables()
-pd.set_option("display.width", 200)
-display(Markdown(f"**{label}** — results in `{results_root}/{profile}`"))
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
+profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.grid_specs(p)
@@ -73,12 +70,12 @@ pairs = ["1.00:1.00", *(p["grid_pairs"] or ex.TABLE1_PAIRS)]
 # ## Table 1: mAP per weight pair, and the difference to 1:1 (points of mAP)
 
 # %%
-rows = ex.summary_table(results, ex.baseline_name)
+rows = sm.summary_table(results, sm.baseline_name)
 table, plot_rows = claims.table1(rows, tables, p)
 pd.DataFrame(table)
 
 # %%
-fig = nbh.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png")
+fig = plots.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png")
 
 # %% [markdown]
 # ## Figure 3: mean and standard deviation of the weighted losses per window
@@ -86,7 +83,7 @@ fig = nbh.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", path=
 # %%
 for loss in p["grid_losses"]:
     names = [ex.exp_name(p, "retinanet", loss, "base")] + claims.best_names(rows, p, loss, 3)
-    fig = nbh.plot_curves(results, names, p["curve_window"], f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
+    fig = plots.plot_curves(results, names, p["curve_window"], f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
                           path=figs / f"figure3_{loss}.png")
 
 # %% [markdown]
@@ -100,5 +97,5 @@ pd.DataFrame([{"claim": k, "ours": v["ours"], "status": v["status"]} for k, v in
 # %%
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
-write_json_atomic(results_dir(results_root, profile, "tables") / "table1.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_json_atomic(nb.results("tables") / "table1.json", {"profile": profile, "rows": table, "provenance": provenance()})
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

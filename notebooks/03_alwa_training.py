@@ -43,24 +43,21 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 import math
 import matplotlib
 import pandas as pd
-from IPython.display import Markdown, display
 from myst_nb import glue
 
-from alwa import claims, experiments as ex, notebook as nbh
-from alwa.results import provenance, results_dir, write_json_atomic
+from alwa.analysis import claims, summaries as sm
+from alwa.core.files import provenance, write_json_atomic
+from alwa.report import notebook as nbh, plots
+from alwa.runs import specs as ex
 
-p = nbh.start(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
-profile, results_root = p["profile"], p["results_root"]
-label = nbh.profile_label(profile)
-figs = results_dir(results_root, profile, "figures")
-tables = nbh.paper_tables()
-pd.set_option("display.width", 200)
-display(Markdown(f"**{label}** — results in `{results_root}/{profile}`"))
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
+profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.alwa_specs(p)
 results, failures = nbh.run_and_load(specs, p, desc="tables 2-3")
-rows = ex.summary_table(results, ex.baseline_name)
+rows = sm.summary_table(results, sm.baseline_name)
 
 # %% [markdown]
 # ## Tables 2 and 3: mAP, paired difference to the baseline, and the paper's numbers (points)
@@ -72,7 +69,7 @@ glue("alwa_faster_base_map", nbh.Text(claims.baseline_level(rows, p, "faster-rcn
 pd.DataFrame(table)
 
 # %%
-fig = nbh.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline", path=figs / "tables23_diffs.png")
+fig = plots.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline", path=figs / "tables23_diffs.png")
 
 # %% [markdown]
 # ## Figure 6: loss curves without and with ALWA (L1)
@@ -81,7 +78,7 @@ fig = nbh.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline", 
 for det in ("retinanet", "faster-rcnn"):
     loss = "l1" if "l1" in p["alwa_losses"] else p["alwa_losses"][0]
     names = [ex.exp_name(p, det, loss, w) for w in ("base", "alwa1", "alwa2")]
-    fig = nbh.plot_curves(results, names, p["curve_window"], f"{det}, {ex.LOSS_NAMES[loss]} ({label})", path=figs / f"figure6_{det}.png")
+    fig = plots.plot_curves(results, names, p["curve_window"], f"{det}, {ex.LOSS_NAMES[loss]} ({label})", path=figs / f"figure6_{det}.png")
 
 # %% [markdown]
 # ## The classification weight during training (every seed)
@@ -89,7 +86,7 @@ for det in ("retinanet", "faster-rcnn"):
 # %%
 for det in ("retinanet", "faster-rcnn"):
     names = [ex.exp_name(p, det, loss, w) for loss in p["alwa_losses"] for w in ("alwa1", "alwa2")]
-    fig = nbh.plot_trajectories(results, names, f"{det}: ALWA classification weight ({label})", path=figs / f"weights_{det}.png")
+    fig = plots.plot_trajectories(results, names, f"{det}: ALWA classification weight ({label})", path=figs / f"weights_{det}.png")
 
 # %% [markdown]
 # Per configuration: the range of the final classification weight over seeds, and in how many
@@ -101,11 +98,11 @@ for det in ("retinanet", "faster-rcnn"):
 # {glue:text}`alwa_weight_range_faster:s` in Faster R-CNN's RPN (objectness vs box deltas).
 
 # %%
-wsum = ex.weight_summary(results)
+wsum = sm.weight_summary(results)
 glue("alwa_runs_weight_went_up", sum(r["runs_went_up"] for r in wsum), display=False)
 glue("alwa_runs_with_trajectory", sum(r["runs"] for r in wsum), display=False)
-glue("alwa_weight_range_retinanet", nbh.Text(ex.weight_range(wsum, "retinanet")), display=False)
-glue("alwa_weight_range_faster", nbh.Text(ex.weight_range(wsum, "faster-rcnn")), display=False)
+glue("alwa_weight_range_retinanet", nbh.Text(sm.weight_range(wsum, "retinanet")), display=False)
+glue("alwa_weight_range_faster", nbh.Text(sm.weight_range(wsum, "faster-rcnn")), display=False)
 pd.DataFrame(wsum).round(4)
 
 # %% [markdown]
@@ -119,18 +116,18 @@ pd.DataFrame([{"claim": k, "ours": v["ours"], "status": v["status"]} for k, v in
 # ## Training-time overhead (C10)
 #
 # The train-step time of the mini RetinaNet with and without ALWA, measured in one process
-# with the two interleaved block by block (`python -m alwa.mmdet.bench_train`). The ratio is
+# with the two interleaved block by block (`alwa bench train`). The ratio is
 # the geometric mean of the per-block ratios, with a 95 % interval over blocks; on a busy
 # machine that interval can be too wide to resolve the 0.5 % goal, so the time spent inside
 # ALWA's loss wrapper per step is measured directly as well.
 
 # %% [markdown]
-# One call of the weighter on its own (`python -m alwa.bench`: five levels per task, calls
+# One call of the weighter on its own (`alwa bench`: five levels per task, calls
 # interleaved with a stand-in for the authors' bookkeeping, which calls `.item()` on every
 # per-level loss):
 
 # %%
-from alwa import bench as weighter_bench
+from alwa.bench import micro as weighter_bench
 
 wb = weighter_bench.run(device="cpu", calls=2000, repeats=5)
 print(weighter_bench.format_table(wb))
@@ -143,16 +140,16 @@ from alwa.mmdet import bench_train, run as mmrun
 
 voc, _ = mmrun.prepare_mini_data(p["data_dir"], p["dataset"], p["pretrain"])
 bench = bench_train.run(blocks=p["bench_blocks"], steps=p["bench_steps"], data_root=voc, threads=max(1, p["threads"] * p["workers"]), progress=True)
-write_json_atomic(results_dir(results_root, profile, "bench") / "train_step.json", {"profile": profile, **bench})
+write_json_atomic(nb.results("bench") / "train_step.json", {"profile": profile, **bench})
 print(f"{label}: {bench_train.describe(bench)}")
-nbh.plot_block_ratios(bench)
+plots.plot_block_ratios(bench)
 glue("bench_ratio", nbh.Text(f"{bench['ratio']:.4f} (95% CI {bench['ratio_ci95'][0]:.4f}-{bench['ratio_ci95'][1]:.4f})"), display=False)
 glue("bench_hook_pct", nbh.Text(f"{100 * bench['hook_fraction']:.3f}"), display=False)
 
 # %% [markdown]
 # ### On a GPU
 #
-# `python -m alwa.gpu_check` trains torchvision's RetinaNet (R-50 FPN, random weights and
+# `alwa gpu-check` trains torchvision's RetinaNet (R-50 FPN, random weights and
 # data) with and without ALWA in a plain PyTorch loop on a GPU, interleaved block by block,
 # with `torch.cuda.set_sync_debug_mode("error")` around every ALWA call that does not end a
 # window (a host-device synchronisation there raises; a positive control checks that an
@@ -163,7 +160,7 @@ glue("bench_hook_pct", nbh.Text(f"{100 * bench['hook_fraction']:.3f}"), display=
 # %%
 from pathlib import Path
 
-from alwa import gpu_check
+from alwa.bench import gpu as gpu_check
 
 gpu_records = gpu_check.load_records(Path(results_root) / "gpu_check")
 gpu = gpu_records[-1] if gpu_records else None
@@ -179,5 +176,5 @@ pd.DataFrame([gpu_check.record_row(r) for r in gpu_records])
 
 # %%
 glue("alwa_n_runs", len(results), display=False)
-write_json_atomic(results_dir(results_root, profile, "tables") / "tables23.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_json_atomic(nb.results("tables") / "tables23.json", {"profile": profile, "rows": table, "provenance": provenance()})
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -37,24 +37,21 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 import math
 import matplotlib
 import pandas as pd
-from IPython.display import Markdown, display
 from myst_nb import glue
 
-from alwa import claims, experiments as ex, notebook as nbh
-from alwa.results import provenance, results_dir, write_json_atomic
+from alwa.analysis import claims, summaries as sm
+from alwa.core.files import provenance, write_json_atomic
+from alwa.report import notebook as nbh
+from alwa.runs import specs as ex
 
-p = nbh.start(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
-profile, results_root = p["profile"], p["results_root"]
-label = nbh.profile_label(profile)
-figs = results_dir(results_root, profile, "figures")
-tables = nbh.paper_tables()
-pd.set_option("display.width", 200)
-display(Markdown(f"**{label}** — results in `{results_root}/{profile}`"))
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
+profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.ablation_specs(p)
 results, failures = nbh.run_and_load(specs, p, desc="tables 7-8")
-rows = ex.summary_table(results, ex.baseline_name)
+rows = sm.summary_table(results, sm.baseline_name)
 
 # %% [markdown]
 # ## Tables 7 and 8 (mAP, points; difference to the 1:1 baseline without ALWA on the same seeds)
@@ -70,6 +67,6 @@ pd.DataFrame(table)
 # %%
 measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
-write_json_atomic(results_dir(results_root, profile, "tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_json_atomic(nb.results("tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
 glue("abl_runs", len(results), display=False)
 pd.DataFrame([{"claim": k, "ours": v["ours"], "status": v["status"]} for k, v in measured.items()])

@@ -29,7 +29,7 @@
 # - **paper**: that schedule at twice the tuned lr, with the **lr control**: 1:1 at the tuned lr.
 #
 # ALWA minus the lr control answers the question: does ALWA do more than lower the learning rate?
-# The runs are planned and run by `python -m alwa.study run --profile cpu` (resumable); this notebook
+# The runs are planned and run by `alwa study run --profile cpu` (resumable); this notebook
 # reads them.
 
 # %% tags=["parameters"]
@@ -47,19 +47,18 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from alwa import lrstudy, notebook as nbh, plots, study
-from alwa.results import provenance, results_dir, write_json_atomic
-from alwa.sweep import load_results, pending
+from alwa.analysis import lrstudy
+from alwa.analysis.stats import fmt_ci
+from alwa.core.files import provenance, write_json_atomic
+from alwa.report import notebook as nbh, plots
+from alwa.runs import study
+from alwa.runs.store import load_results, pending
 
-p = nbh.start(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
-profile, results_root = p["profile"], p["results_root"]
-label = nbh.profile_label(profile)
-figs = results_dir(results_root, profile, "figures")
-runs = results_dir(results_root, profile, "runs")
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+p, label, figs, runs = nb.params, nb.label, nb.figures, nb.results("runs")
+profile, results_root = nb.profile, nb.results_root
 planned = profile in study.PLANS  # the cpu profile (and smoke for CI); at other profiles this chapter shows no runs
 plan = study.plan_for(profile) if planned else study.StudyPlan()
-pd.set_option("display.width", 200)
-display(Markdown(f"**{label}** — results in `{results_root}/{profile}`"))
 
 # %%
 if planned and p.get("max_runs") != 0:
@@ -129,7 +128,7 @@ glue("lr_study_w1", nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 el
 
 # %%
 eq = lrstudy.equivalence_table(records, p, plan)
-pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else nbh.fmt_ci(r["diff"], r["lo"], r["hi"])} for r in eq]
+pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else fmt_ci(r["diff"], r["lo"], r["hi"])} for r in eq]
              ).drop(columns=["diff", "lo", "hi"])
 
 # %% [markdown]
@@ -141,13 +140,13 @@ pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else nbh.fmt_ci(r["diff"],
 
 # %%
 d = lrstudy.alwa_vs_control(records, p, plan, st)
-table_d = pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else nbh.fmt_ci(r["diff"], r["lo"], r["hi"])} for r in d])
+table_d = pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else fmt_ci(r["diff"], r["lo"], r["hi"])} for r in d])
 display(table_d.drop(columns=["diff", "lo", "hi"]) if len(table_d) else Markdown("No regime run has finished yet."))
 
 # %%
 published = nbh.load_claims(results_root, profile)
 verdicts = lrstudy.regime_claims(records, p, plan, st, published)
-write_json_atomic(results_dir(results_root, profile, "tables") / "lr_study.json",
+write_json_atomic(nb.results("tables") / "lr_study.json",
                   {"profile": profile, "state": st.as_dict(), "equivalence": eq, "alwa_vs_control": d, "regime_claims": verdicts,
                    "runs_done": done, "runs_planned": len(specs), "provenance": provenance()})
 pd.DataFrame([{"claim": c, **{reg: f"{v['status']}: {v['ours']}" for reg, v in by.items()}} for c, by in verdicts.items()])

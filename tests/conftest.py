@@ -1,7 +1,10 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(__file__))  # reference.py, toy_worker.py for the tests in every sub-folder
+# The package finds nothing through its own location: profiles, book sources and data are relative to the current
+# folder (the checkout's root), as for the `alwa` command. The tests run there wherever pytest was started.
+os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pytest
 

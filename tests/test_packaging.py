@@ -15,14 +15,16 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book": "jupyter-book", "pkg_resources": "setuptools"}
 # which extra a module belongs to (None: the base install)
 GROUPS = {
-    None: ["__init__", "weighter", "experiment", "cli"],
-    "bench": ["bench", "boxshift", "gpu_check"],
-    "analysis": ["stats", "experiments", "sweep", "results", "profile", "study", "lrstudy", "claims"],
-    "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "data/commands"],
-    "mmdet": ["mmdet/__init__", "mmdet/bench_train", "mmdet/compat", "mmdet/configs", "mmdet/gpu_check", "mmdet/hook",
-              "mmdet/pretrain", "mmdet/run"],
-    "cluster": ["cluster"],
-    "book": ["book", "notebook", "plots", "env_check"],
+    None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "cli/__init__", "cli/__main__"],
+    "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
+    "analysis": ["analysis/__init__", "analysis/stats", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
+                 "runs/__init__", "runs/profile", "runs/specs", "runs/store", "runs/worker", "runs/sweep", "runs/study",
+                 "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
+    "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],
+    "mmdet": ["mmdet/__init__", "mmdet/compat", "mmdet/configs", "mmdet/hook", "mmdet/pretrain", "mmdet/run", "bench/train",
+              "bench/gpu_mmdet"],
+    "cluster": ["runs/cluster"],
+    "book": ["book/__init__", "book/build", "report/notebook", "report/pages", "report/plots", "cli/env_check"],
 }
 
 
@@ -69,7 +71,7 @@ def test_each_extra_installs_what_its_modules_import(extra):
 
 def test_the_weighter_needs_torch_alone():
     assert requirement_names(None) == {"torch"}
-    assert third_party_imports(ROOT / "alwa" / "weighter.py") == {"torch"} and third_party_imports(ROOT / "alwa" / "__init__.py") == set()
+    assert third_party_imports(ROOT / "alwa" / "core" / "weighter.py") == {"torch"} and third_party_imports(ROOT / "alwa" / "__init__.py") == set()
 
 
 def test_env_pins_check_maps_environment_yml_to_pip_requirements():

@@ -58,6 +58,6 @@ fi
 start=$(date +%s)
 (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=$jobs "$PY" -m pip install --no-deps --no-build-isolation .)
 echo "[setup] mmcv built in $(( $(date +%s) - start )) s"
-# the compiled ops are checked by `python -m alwa.env_check` once mmcv's own
+# the compiled ops are checked by `alwa env-check` once mmcv's own
 # dependencies (opencv, mmengine) are installed by the next setup step
 echo "[setup] mmcv installed"

@@ -5,7 +5,7 @@
 #   2. build mmcv 2.1.0's CUDA ops for the visible GPU (sm_90) with tools/build_mmcv.sh, timed, and check a
 #      CUDA op (nms) runs;
 #   3. run the gpu-mini profile's sweep (every training configuration once; 8 runs share the GPU), timed;
-#   4. the host-sync check of ALWA inside mmdet and the train-step ratio with/without ALWA (alwa.mmdet.gpu_check).
+#   4. the host-sync check of ALWA inside mmdet and the train-step ratio with/without ALWA (alwa.bench.gpu_mmdet).
 # Records go to ${OUT:-results/gpu_check}/h200_mmdet_<date>*.json|log; each stage can be run alone:
 #   bash tools/h200_check.sh [install] [build] [sweep] [sync]       (default: all four, in order)
 # Sized for two device calls of at most 10 minutes each: "install build" then "sweep sync".
@@ -43,13 +43,13 @@ print("mmcv CUDA nms ok on", torch.cuda.get_device_name(0))
 PYEOF
       ;;
     sweep)
-      $PY -m alwa.experiments sweep --profile gpu-mini --results "$OUTDIR/gpu_mini_results" >"$log" 2>&1
+      $PY -m alwa.cli sweep --profile gpu-mini --results "$OUTDIR/gpu_mini_results" >"$log" 2>&1
       rc=$?
-      $PY -m alwa.experiments status --profile gpu-mini --results "$OUTDIR/gpu_mini_results" >>"$log" 2>&1
+      $PY -m alwa.cli status --profile gpu-mini --results "$OUTDIR/gpu_mini_results" >>"$log" 2>&1
       $PY - "$OUTDIR" "$STAMP" >>"$log" 2>&1 <<'PYEOF'
 import json, sys
 from pathlib import Path
-from alwa.sweep import load_results
+from alwa.runs.sweep import load_results
 out, stamp = Path(sys.argv[1]), sys.argv[2]
 rows = [{"name": r["name"], "seed": r["seed"], "mAP": r["mAP"], "wall_seconds": r["wall_seconds"], "device": r.get("device")}
         for r in load_results(out / "gpu_mini_results" / "gpu-mini" / "runs")]
@@ -58,7 +58,7 @@ print(len(rows), "runs recorded")
 PYEOF
       ;;
     sync)
-      $PY -m alwa.mmdet.gpu_check --data-root data/gpu_mini_voc/VOCdevkit/ --json "$OUTDIR/h200_mmdet_${STAMP}_sync.json" >"$log" 2>&1
+      $PY -m alwa.cli gpu-check --mmdet --data-root data/gpu_mini_voc/VOCdevkit/ --json "$OUTDIR/h200_mmdet_${STAMP}_sync.json" >"$log" 2>&1
       rc=$? ;;
     *) echo "unknown stage $stage (install, build, sweep, sync)" >&2; exit 2 ;;
   esac

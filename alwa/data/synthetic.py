@@ -42,14 +42,16 @@ import json
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-CLASSES = ("disc", "box", "triangle", "cross", "star", "ring", "hexagon")
+from alwa.core.files import file_lock
+from alwa.core.settings import CLASSES, DEFAULT_TEXTURES, TEXTURES, MiniVOCOptions  # noqa: F401 - defined there, used here and re-exported
+
 PALETTE = np.array(
     [
         (220, 50, 47), (38, 139, 210), (133, 153, 0), (181, 137, 0), (211, 54, 130), (42, 161, 152),
@@ -57,59 +59,10 @@ PALETTE = np.array(
     ],
     dtype=np.uint8,
 )
-TEXTURES = ("solid", "stripes", "checker", "dots", "gradient")
-DEFAULT_TEXTURES = ("solid", "stripes", "gradient")
 DATASET_VERSION = 1
 SPLITS = {"trainval": ("VOC2012", 0), "test": ("VOC2007", 1)}
 
 
-@dataclass
-class MiniVOCOptions:
-    """Size and difficulty of the synthetic dataset.
-
-    The defaults are the calibrated mini setting's except ``classes``: all 7 here, while the
-    published cpu profile keeps 3 (disc, box, triangle; ``notebooks/params/cpu.yaml``, key
-    ``dataset``), with which its baselines reach the target mAP within the time budget."""
-
-    n_trainval: int = 1200
-    n_test: int = 300
-    seed: int = 0
-    image_size: tuple[int, int] = (160, 320)
-    scale_range: tuple[float, float] = (20.0, 160.0)
-    aspect_range: tuple[float, float] = (1 / 3, 3.0)
-    max_objects: int = 5
-    min_objects: int = 1
-    distractors: tuple[int, int] = (0, 2)
-    clutter: float = 0.5  # 0 = clean background, 1 = heavy clutter
-    textures: tuple[str, ...] = DEFAULT_TEXTURES
-    colour_bias: float = 0.0  # probability that an object's first colour is its class's home colour
-    jpeg_quality: int = 90
-    classes: tuple[str, ...] = field(default=CLASSES)
-
-    def __post_init__(self):
-        self.image_size = tuple(self.image_size)
-        self.scale_range = tuple(self.scale_range)
-        self.aspect_range = tuple(self.aspect_range)
-        self.distractors = tuple(self.distractors)
-        self.classes = tuple(self.classes)
-        self.textures = tuple(self.textures)
-        if not self.textures or set(self.textures) - set(TEXTURES):
-            raise ValueError(f"textures must be a non-empty subset of {TEXTURES}, got {self.textures}")
-        unknown = set(self.classes) - set(CLASSES)
-        if unknown:
-            raise ValueError(f"unknown classes {sorted(unknown)}; available: {CLASSES}")
-        if len(self.classes) < 1:
-            raise ValueError("need at least one class")
-        if not (0.0 <= self.colour_bias < 1.0):
-            raise ValueError(f"colour_bias must be in [0, 1) so that colour alone never identifies a class, got {self.colour_bias}")
-        if not (0 < self.image_size[0] <= self.image_size[1]):
-            raise ValueError(f"image_size must be (min, max) with 0 < min <= max, got {self.image_size}")
-        if not (4 <= self.scale_range[0] <= self.scale_range[1]):
-            raise ValueError(f"scale_range must be (min, max) with 4 <= min <= max, got {self.scale_range}")
-        if self.n_trainval < 1 or self.n_test < 1:
-            raise ValueError("n_trainval and n_test must be >= 1")
-        if not (1 <= self.min_objects <= self.max_objects):
-            raise ValueError("need 1 <= min_objects <= max_objects")
 
 
 # ------------------------------------------------------------------ shapes
@@ -457,8 +410,6 @@ def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[
     options is replaced only with ``force``; a folder holding other files is refused).
 
     Safe to call from several processes at once (a lock file next to ``out_dir``)."""
-    from ..results import file_lock
-
     opts = options or MiniVOCOptions()
     manifest = Path(out_dir) / "VOCdevkit" / "mini_voc.json"
     with file_lock(Path(str(Path(out_dir)) + ".lock")):

@@ -5,10 +5,10 @@ registers :class:`ALWAHook` and applies the mmengine compatibility fixes of
 :mod:`alwa.mmdet.compat`.
 """
 
-from . import compat
+from alwa.mmdet import compat
 
 compat.apply()
 
-from .hook import ALWAHook  # noqa: E402
+from alwa.mmdet.hook import ALWAHook  # noqa: E402
 
 __all__ = ["ALWAHook"]

@@ -1,7 +1,7 @@
 """Configs for the paper's experiments and for the mini (cpu) reproduction.
 
 Built by composition from mmdet's own base configs (shipped inside the mmdet
-package), never copied. A config is named by an :class:`alwa.experiment.Experiment`
+package), never copied. A config is named by an :class:`alwa.core.experiment.Experiment`
 (the grammar is documented there)::
 
     {detector}_{backbone}_{dataset}_{regloss}_{weighting}[_C{C}][_init{w}][_detrend][_lr{lr}][_it{iters}][_noclip]
@@ -27,7 +27,7 @@ R-CNN, as in the paper. The regression loss named is used in that head
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -35,7 +35,8 @@ import mmdet
 from mmengine.config import Config, ConfigDict
 
 MMDET_CONFIGS = Path(mmdet.__file__).resolve().parent / ".mim" / "configs"
-from ..experiment import BACKBONES, DATASETS, DETECTORS, REG_LOSSES, Experiment  # noqa: F401 - the name grammar lives there
+from alwa.core.settings import MiniSetting  # noqa: F401 - the typed setting lives there
+from alwa.core.experiment import BACKBONES, DATASETS, DETECTORS, REG_LOSSES, Experiment  # noqa: F401 - the name grammar lives there
 BASE_LR = {"retinanet": 0.01, "faster-rcnn": 0.02, "mask-rcnn": 0.02}
 PAPER_BATCH = 8
 
@@ -203,44 +204,6 @@ def build_config(name: str, **kwargs) -> Config:
 
 
 # ------------------------------------------------------------------ mini (cpu) configs
-@dataclass
-class MiniSetting:
-    """The mini reproduction: tiny ResNet-18/4 + FPN on the synthetic set, SGD as in the paper.
-
-    Tuned on 2 cores; every tuning run is in ``book/data/tuning_runs.yaml``. Where a
-    default departs from the paper's detector (Kaiming-initialised GroupNorm head convs,
-    2 of them, 64 channels), the comment says so. The published cpu profile overrides
-    ``iters`` (RetinaNet 600, Faster R-CNN 400) and ``classes`` (3) in ``notebooks/params/cpu.yaml``."""
-
-    iters: int = 700
-    batch_size: int = 8
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_iters: int = 100
-    grad_clip: Optional[float] = 10.0
-    img_scale: tuple[int, int] = (160, 160)
-    base_channels: int = 16
-    fpn_channels: int = 64
-    stacked_convs: int = 2
-    octave_base_scale: int = 2
-    scales_per_octave: int = 3  # RetinaNet anchors per octave (the paper: 3)
-    anchor_ratios: tuple = (0.5, 1.0, 2.0)  # RetinaNet and RPN anchor aspect ratios (the paper: 0.5, 1, 2)
-    frozen_stages: int = -1  # backbone stages kept at their pre-trained weights (-1: none; the paper: 1)
-    norm_eval: bool = False  # backbone BatchNorm statistics and affine kept as pre-trained (the paper: True)
-    roi_samples: int = 64  # Faster R-CNN: RoIs sampled per image for the RoI head (the paper: 512)
-    roi_fc: int = 128  # Faster R-CNN: width of the RoI head's two shared fc layers (the paper: 1024)
-    rpn_proposals: int = 150  # Faster R-CNN: proposals per image kept for training (the paper: 1000)
-    rpn_nms_pre: int = 1000  # Faster R-CNN: top RPN boxes per level before the proposal NMS (the paper: 2000 train, 1000 test)
-    roi_sampling_ratio: int = 0  # Faster R-CNN: RoIAlign sample points per bin side (0: adaptive, the paper)
-    head_init: str = "kaiming"  # RetinaNet head convs: "normal" (std 0.01, the paper) or "kaiming" (tuning runs)
-    head_norm: Optional[str] = "GN"  # GroupNorm in the RetinaNet head's stacked convs (None: none, the paper)
-    pretrained: Optional[str] = None  # backbone checkpoint (see alwa.mmdet.pretrain)
-    pretrained_neck: bool = False  # the checkpoint holds the FPN too (PretrainOptions.neck = fpn_channels)
-    num_workers: int = 0
-    val_interval: Optional[int] = None  # None: evaluate once, at the end
-    interval: Optional[int] = None  # ALWA window C for names without _C (None: the paper's 100)
-    classes: tuple = field(default_factory=lambda: __import__("alwa.data.synthetic", fromlist=["CLASSES"]).CLASSES)
 
 
 def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", setting: Optional[MiniSetting] = None,

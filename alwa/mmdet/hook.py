@@ -49,7 +49,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..weighter import ALWA
+from alwa.core.weighter import ALWA
 
 KEY_PAIRS = (("loss_cls", "loss_bbox"), ("loss_rpn_cls", "loss_rpn_bbox"))
 LOSS_METHODS = ("loss_by_feat", "loss")

@@ -22,7 +22,7 @@ import hashlib
 import json
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -31,21 +31,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from alwa.core.files import file_lock
+from alwa.core.settings import PretrainOptions
 
-@dataclass
-class PretrainOptions:
-    base_channels: int = 16
-    crop: int = 48
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    background_per_image: int = 2
-    seed: int = 0
-    threads: Optional[int] = None
-    sizes: tuple = (24, 32, 48, 64)  # crop sizes (px), one drawn per batch; () = always ``crop``
-    deep: bool = True  # a linear classifier on each of C3, C4, C5 (pooled), losses summed
-    neck: int = 0  # > 0: pre-train the detector's FPN too (this many channels); classify from P3-P5
+
 
 
 def _crops(voc_root: Path, classes, crop: int, bg_per_image: int, rng: np.random.Generator):
@@ -201,8 +190,6 @@ def ensure_pretrained(voc_root, classes, cache_dir=".cache/pretrained", opts: Op
                       progress: bool = True) -> Path:
     """Path of the cached backbone for this dataset and options; trains it if missing."""
     opts = opts or PretrainOptions()
-    from ..results import file_lock
-
     path = Path(cache_dir) / f"r18w{opts.base_channels}_{_key(Path(voc_root), classes, opts)}.pth"
     with file_lock(path.with_suffix(".lock")):  # one process trains, the others wait for it
         if not path.exists():

@@ -3,7 +3,7 @@ return a result record: VOC mAP, per-iteration raw losses and weights, the
 ALWA window history (mean/std per C iterations: figures 3 and 6), wall time,
 versions, hardware, config hash and seed.
 
-Used by :mod:`alwa.sweep` in worker processes; ``run_spec`` is the entry point.
+Used by :mod:`alwa.runs.sweep` in worker processes; ``run_spec`` is the entry point.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+import torch
+from mmengine.runner import Runner
+
+from alwa.core.experiment import Experiment
+from alwa.core.files import provenance
+from alwa.core.settings import MiniSetting, MiniVOCOptions, PretrainOptions
+from alwa.data.synthetic import ensure
+from alwa.mmdet.configs import build_config
+from alwa.mmdet.hook import ALWAHook
+from alwa.mmdet.pretrain import ensure_pretrained
 
 
 def _round(xs, digits: int = 6) -> list:
@@ -26,9 +36,6 @@ def _round(xs, digits: int = 6) -> list:
 def prepare_mini_data(data_dir: str, dataset: dict | None = None, pretrain: dict | None = None,
                       progress: bool = False) -> tuple[str, str]:
     """Generate (or reuse) the synthetic set and the pre-trained backbone; return (voc root, checkpoint)."""
-    from ..data.synthetic import MiniVOCOptions, ensure
-    from .pretrain import PretrainOptions, ensure_pretrained
-
     opts = MiniVOCOptions(**(dataset or {}))
     ensure(data_dir, opts, progress=progress)
     voc = str(Path(data_dir) / "VOCdevkit")
@@ -40,9 +47,6 @@ def prepare_mini_data(data_dir: str, dataset: dict | None = None, pretrain: dict
 def spec_config(spec: dict):
     """The mmengine Config of a spec and its hash (``config_hash`` of the result record): everything
     :func:`run_spec` trains with, before the per-run unique name is set."""
-    from .configs import Experiment, MiniSetting, build_config
-    from .pretrain import PretrainOptions
-
     exp = Experiment.parse(spec["name"])
     seed = int(spec.get("seed", 0))
     work_dir = Path(spec.get("work_root", "work_dirs")) / f"{exp.name}__s{seed}"
@@ -83,13 +87,6 @@ def run_spec(spec: dict) -> dict:
     evaluated once, on the test split, after training; ``validate=True`` keeps the
     config's validation loop as well.
     """
-    import torch
-    from mmengine.runner import Runner
-
-    from ..results import provenance
-    from ..experiment import Experiment
-    from .hook import ALWAHook
-
     t0 = time.time()
     exp = Experiment.parse(spec["name"])
     seed = int(spec.get("seed", 0))

@@ -1,0 +1,316 @@
+"""Tables of the training notebooks side by side with the paper, and the claims
+C2-C11 measured from run results. Every number comes from result records.
+
+Statuses: ``supported``, ``not supported``, ``inconclusive at mini scale``,
+``needs GPU`` (the claim is about VOC/COCO at full scale), ``too few runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+from alwa.analysis import stats
+from alwa.analysis import summaries as sm
+from alwa.analysis.stats import fmt_ci
+from alwa.core.experiment import Experiment
+from alwa.runs import specs as ex
+
+MIN_SEEDS = 2
+
+
+def _pairs(p: dict) -> list[str]:
+    return ["1.00:1.00", *(p.get("grid_pairs") or ex.TABLE1_PAIRS)]
+
+
+def _weights(name: str) -> Optional[tuple[float, float]]:
+    """(cls, reg) weights of a baseline or fixed-weight run; None for ALWA runs."""
+    e = Experiment.parse(name)
+    return (e.cls_weight, e.reg_weight) if e.weighting in ("base", "fixed") else None
+
+
+# ------------------------------------------------------------------ table 1
+def table1(rows: list, tables: dict, p: dict) -> tuple[list, list]:
+    """(table rows for display, rows for plot_vs_paper)."""
+    by = {r["name"]: r for r in rows}
+    table, plot_rows = [], []
+    for loss in p["grid_losses"]:
+        L = ex.LOSS_NAMES[loss]
+        known = L in tables["table1"]["columns"]
+        for pair in _pairs(p):
+            name = ex.exp_name(p, "retinanet", loss, pair=pair)
+            r = by.get(name, {})
+            pv = sm.paper_value(tables, "table1", pair, L) if known else None
+            pb = sm.paper_value(tables, "table1", "1.00:1.00", L) if known else None
+            base = pair == "1.00:1.00"
+            table.append({"loss": L, "weights": pair, "seeds": r.get("n", 0),
+                          "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
+                          "diff vs 1:1 [95% CI]": "-" if base else fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
+                          "verdict": "-" if base else r.get("verdict", "-"),
+                          "paper mAP": None if pv is None else round(100 * pv, 2),
+                          "paper diff": None if pv is None or base else round(100 * (pv - pb), 2)})
+            if not base:
+                plot_rows.append({"label": f"{L} {pair}", "diff": r.get("diff", math.nan), "diff_lo": r.get("diff_lo", math.nan),
+                                  "diff_hi": r.get("diff_hi", math.nan), "paper_diff": math.nan if pv is None else pv - pb})
+    return table, plot_rows
+
+
+def best_names(rows: list, p: dict, loss: str, k: int = 3) -> list[str]:
+    want = ex.experiment_of(p, "retinanet", loss)
+
+    def same_run_family(name):
+        e = Experiment.parse(name)
+        return (e.detector, e.backbone, e.dataset, e.reg_loss) == (want.detector, want.backbone, want.dataset, want.reg_loss)
+
+    cand = [r for r in rows if same_run_family(r["name"]) and math.isfinite(r.get("diff", math.nan))]
+    return [r["name"] for r in sorted(cand, key=lambda r: -r["diff"])[:k]]
+
+
+def _decay(result: dict, window: int) -> tuple[float, float]:
+    c = sm.window_curves(result, window)
+    if len(c["iter"]) < 2 or c["cls_mean"][0] <= 0 or c["reg_mean"][0] <= 0:
+        return math.nan, math.nan
+    return c["cls_mean"][-1] / c["cls_mean"][0], c["reg_mean"][-1] / c["reg_mean"][0]
+
+
+def grid_claims(rows: list, results: list, p: dict, window: int) -> dict:
+    """C2, C3, C4, C5 from the weight grid."""
+    out = {}
+    diffs = [r for r in rows if math.isfinite(r.get("diff", math.nan)) and _weights(r["name"])]
+    below = [r for r in diffs if all(w < 1 for w in _weights(r["name"]))]
+    above = [r for r in diffs if all(w > 1 for w in _weights(r["name"]))]
+    enough = all(r.get("diff_n", 0) >= MIN_SEEDS for r in below + above)
+    if below and above:
+        mb = sum(r["diff"] for r in below) / len(below)
+        ma = sum(r["diff"] for r in above) / len(above)
+        wins = sum(1 for r in below if r["diff"] > 0)
+        status = ("supported" if mb > ma and wins > len(below) / 2 else "not supported") if enough else "too few runs"
+        out["C3"] = {"ours": f"mean difference to 1:1: weights < 1 {100 * mb:+.2f} pts ({wins}/{len(below)} cells above 0), "
+                             f"weights > 1 {100 * ma:+.2f} pts ({len(above)} cells)",
+                     "status": status, "values": {"mean_diff_below": mb, "mean_diff_above": ma, "below_positive": wins, "below_cells": len(below)}}
+    else:
+        out["C3"] = {"ours": "no cells with both weights above (or below) 1 in this profile's grid", "status": "too few runs", "values": {}}
+    best = {}
+    for loss in p["grid_losses"]:
+        b = best_names(rows, p, loss, 1)
+        best[ex.LOSS_NAMES[loss]] = Experiment.parse(b[0]).weighting_tag if b else None
+    distinct = len({v for v in best.values() if v}) > 1
+    out["C5"] = {"ours": "largest mean gain: " + ", ".join(f"{k} {v}" for k, v in best.items()),
+                 "status": ("supported" if distinct else "not supported") if len(p["grid_losses"]) > 1 and enough else "too few runs",
+                 "values": best, "note": "the best pair by mean; overlapping CIs mean the ranking is uncertain"}
+    faster = {}
+    for loss in p["grid_losses"]:
+        b = best_names(rows, p, loss, 1)
+        runs = [r for r in results if b and r["name"] == b[0]]
+        d = [_decay(r, window) for r in runs]
+        d = [(a, c) for a, c in d if math.isfinite(a) and math.isfinite(c)]
+        if d:
+            faster[ex.LOSS_NAMES[loss]] = sum(1 for a, c in d if a < c) / len(d)
+    out["C2"] = {"ours": "share of seeds of the best pair whose classification loss decays faster than the regression loss "
+                         "(last/first window mean): " + ", ".join(f"{k} {v:.0%}" for k, v in faster.items()),
+                 "status": ("supported" if all(v > 0.5 for v in faster.values()) else "not supported") if faster and enough else "too few runs",
+                 "values": faster}
+    out["C4"] = {"ours": "table 1's pairs differ by at most 0.25 between the two weights; the grid does not test large gaps",
+                 "status": "inconclusive at mini scale", "values": {}}
+    return out
+
+
+# ------------------------------------------------------------------ tables 2 / 3
+def alwa_table(rows: list, tables: dict, p: dict) -> tuple[list, list]:
+    by = {r["name"]: r for r in rows}
+    table, plot_rows = [], []
+    for det, tab, row_of in (("retinanet", "table2", {"base": "R50", "alwa1": "R50+ALWA1", "alwa2": "R50+ALWA2"}),
+                             ("faster-rcnn", "table3", {"base": "baseline", "alwa1": "ALWA1", "alwa2": "ALWA2"})):
+        for loss in p["alwa_losses"]:
+            L = ex.LOSS_NAMES[loss]
+            cols = tables[tab]["columns"]
+            for w in ("base", "alwa1", "alwa2"):
+                name = ex.exp_name(p, det, loss, w)
+                r = by.get(name, {})
+                pv = tables[tab]["rows"][row_of[w]][cols.index(L)] if L in cols else None
+                pb = tables[tab]["rows"][row_of["base"]][cols.index(L)] if L in cols else None
+                table.append({"detector": det, "loss": L, "weighting": w, "seeds": r.get("n", 0),
+                              "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
+                              "diff vs base [95% CI]": "-" if w == "base" else fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
+                              "p": "-" if w == "base" or not math.isfinite(r.get("diff_p", math.nan)) else f"{r['diff_p']:.3f}",
+                              "verdict": "-" if w == "base" else r.get("verdict", "-"),
+                              "paper mAP": None if pv is None else round(100 * pv, 2),
+                              "paper diff": None if pv is None or w == "base" else round(100 * (pv - pb), 2)})
+                if w != "base":
+                    plot_rows.append({"label": f"{det} {L} {w}", "diff": r.get("diff", math.nan), "diff_lo": r.get("diff_lo", math.nan),
+                                      "diff_hi": r.get("diff_hi", math.nan), "paper_diff": math.nan if pv is None else pv - pb})
+    return table, plot_rows
+
+
+def baseline_level(rows: list, p: dict, det: str, loss: str = "l1") -> str:
+    """The 1:1 baseline's mAP of a detector as prose, e.g. '30.05 [29.47, 30.62] (5 seeds)'; 'no runs yet' without runs."""
+    r = next((r for r in rows if r["name"] == ex.exp_name(p, det, loss, "base")), None)
+    if r is None or not r.get("n"):
+        return "no runs yet"
+    return f"{fmt_ci(r['mean'], r.get('lo'), r.get('hi'))} ({r['n']} seed{'s' if r['n'] != 1 else ''})"
+
+
+def _pooled(results: list, p: dict, det: str, w: str) -> dict:
+    """Paired difference over all (loss, seed) pairs of a detector: ALWA-w vs base."""
+    vals = sm.by_name(results)
+    a, b = {}, {}
+    for loss in p["alwa_losses"]:
+        m, base = vals.get(ex.exp_name(p, det, loss, w), {}), vals.get(ex.exp_name(p, det, loss, "base"), {})
+        for s in set(m) & set(base):
+            a[(loss, s)], b[(loss, s)] = m[s], base[s]
+    return stats.paired_diff(a, b)
+
+
+def _pts(label: str, d: dict) -> str:
+    """'alwa1: -6.12 pts [-7.83, -4.42] (n=15)'; 'alwa1: no paired runs yet' without pairs, never 'nan'."""
+    if not d["n"] or not math.isfinite(d["mean"]):
+        return f"{label}: no paired runs yet"
+    ci = f" [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]" if math.isfinite(d["lo"]) else ""
+    return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
+
+
+def alwa_claims(results: list, p: dict) -> dict:
+    out = {}
+    for cid, det, paper in (("C6", "retinanet", "about +1 point"), ("C7", "faster-rcnn", "more than +1 point")):
+        parts, statuses = [], []
+        for w in ("alwa1", "alwa2"):
+            d = _pooled(results, p, det, w)
+            parts.append(_pts(w, d))
+            statuses.append(stats.verdict(d))
+        if all(s == "too few seeds" for s in statuses):
+            status = "too few runs"
+        elif any(s == "better" for s in statuses):
+            status = "supported"
+        elif all(s in ("worse", "no clear difference") for s in statuses):
+            status = "not supported"
+        else:
+            status = "inconclusive at mini scale"
+        out[cid] = {"ours": f"{det}, pooled over losses and seeds, paired vs baseline: " + "; ".join(parts),
+                    "paper": paper, "status": status}
+    r1, r2 = _pooled(results, p, "retinanet", "alwa1"), _pooled(results, p, "retinanet", "alwa2")
+    f1, f2 = _pooled(results, p, "faster-rcnn", "alwa1"), _pooled(results, p, "faster-rcnn", "alwa2")
+    ok = all(d["n"] >= MIN_SEEDS for d in (r1, r2, f1, f2))
+    holds = (r2["mean"] > r1["mean"]) and (f1["mean"] > f2["mean"])
+    out["C11"] = {"ours": f"RetinaNet: {_pts('ALWA-2', r2)} vs {_pts('ALWA-1', r1)}; "
+                          f"Faster R-CNN: {_pts('ALWA-1', f1)} vs {_pts('ALWA-2', f2)}",
+                  "status": ("supported" if holds else "not supported") if ok else "too few runs"}
+    return out
+
+
+# ------------------------------------------------------------------ tables 7 / 8
+def ablation_name(p: dict, loss: str, kind: str, value) -> str:
+    """The Faster R-CNN ALWA-2 run of an ablation: ``kind`` 'C' (the window) or 'init' (the initial weights)."""
+    if kind == "C":
+        return ex.exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(value))
+    return ex.exp_name(p, "faster-rcnn", loss, "alwa2", init=float(value))
+
+
+def ablation_table(rows: list, tables: dict, p: dict) -> list:
+    by = {r["name"]: r for r in rows}
+    out = []
+    for loss in p["abl_losses"]:
+        L = ex.LOSS_NAMES[loss]
+        for kind, values, tab in (("C", p["abl_C"], "table7"), ("init", p["abl_init"], "table8")):
+            for v in values:
+                key = str(int(v)) if kind == "C" else f"{float(v):g}:{float(v):g}"
+                name = ablation_name(p, loss, kind, v)
+                r = by.get(name, {})
+                cols = tables[tab]["columns"]
+                prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
+                pv = prow[cols.index(L)] if prow and L in cols else None
+                out.append({"loss": L, "ablation": kind, "value": v, "seeds": r.get("n", 0),
+                            "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
+                            "diff vs base [95% CI]": fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
+                            "paper mAP": None if pv is None else round(100 * pv, 2)})
+    return out
+
+
+def ablation_claims(results: list, p: dict) -> dict:
+    """C9: spread of the mean mAP across C values and across initial weights, vs the seed noise."""
+    vals = sm.by_name(results)
+    inert = {r["name"] for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
+    parts, noisy = [], []
+    for loss in p["abl_losses"]:
+        for kind, values in (("C", p["abl_C"]), ("init", p["abl_init"])):
+            means, sds, idle = [], [], []
+            for v in values:
+                name = ablation_name(p, loss, kind, v)
+                s = stats.mean_ci(list(vals.get(name, {}).values()))
+                if s["n"]:
+                    means.append(s["mean"])
+                    sds.append(s["std"])
+                if name in inert:
+                    idle.append(f"{kind}={v:g}")
+            if len(means) >= 2:
+                spread = max(means) - min(means)
+                seed_sd = sum(x for x in sds if math.isfinite(x)) / max(1, sum(1 for x in sds if math.isfinite(x)))
+                parts.append(f"{ex.LOSS_NAMES[loss]} {kind}: range {100 * spread:.2f} pts (seed sd {100 * seed_sd:.2f})"
+                             + (f"; {', '.join(idle)}: no window ends within a run, so ALWA never acts there" if idle else ""))
+                noisy.append(math.isfinite(seed_sd) and spread <= 2 * seed_sd)
+    status = ("supported" if all(noisy) else "not supported") if noisy else "too few runs"
+    return {"C9": {"ours": "; ".join(parts) or "no runs", "status": status,
+                   "note": "insensitive = the range of means across settings is within two seed standard deviations"}}
+
+
+# ------------------------------------------------------------------ C10
+def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> dict:
+    """C10 from a :func:`alwa.bench.train.run` result (and a GPU record, if any).
+
+    Supported when the 95 % interval of the end-to-end train-step ratio lies at or
+    below the goal (1.005), or, when that interval is too wide to decide (a noisy
+    machine), when the time spent inside ALWA's loss wrapper is at most
+    ``goal - 1`` of a step. Not supported when the whole interval lies above the goal.
+
+    ``gpu``: a record of :func:`alwa.bench.gpu.run` on a GPU (torchvision RetinaNet).
+    It is added to the evidence and decides like the CPU measures (interval first,
+    then the time inside the ALWA call): a GPU interval wholly above the goal makes
+    the claim *not supported*; a GPU measure within the goal makes an otherwise
+    inconclusive claim *supported*. (A synchronisation inside a non-window call
+    aborts that check, so a record exists only if there was none.)
+    """
+    lo, hi = bench["ratio_ci95"]
+    goal, frac = bench["goal"], bench["hook_fraction"]
+    ours = (f"train-step time ratio with/without ALWA {bench['ratio']:.4f} [95% CI {lo:.4f}, {hi:.4f}] "
+            f"({bench['blocks']} interleaved blocks x {bench['steps_per_block']} steps, mini RetinaNet, CPU); "
+            f"time inside ALWA's loss wrapper {100 * frac:.3f}% of a step; no inference change (the hook only wraps the loss)")
+    v = stats.ratio_verdict(lo, hi, goal)
+    if profile == "smoke":
+        status = "too few runs"
+    elif v != "unresolved":
+        status = "supported" if v == "within" else "not supported"
+    else:
+        status = "supported" if frac <= goal - 1 else "inconclusive at mini scale"
+    if gpu is not None:
+        glo, ghi = gpu["ratio_ci95"]
+        gfrac = gpu.get("call_fraction")
+        ours += (f"; on {gpu['device']} (torchvision RetinaNet R-50 FPN, batch {gpu['batch']}, {gpu['size']} px): "
+                 f"ratio {gpu['ratio']:.4f} [95% CI {glo:.4f}, {ghi:.4f}] ({gpu['blocks']} x {gpu['steps_per_block']} steps)")
+        if gfrac is not None:
+            ours += f", time inside the ALWA call {100 * gfrac:.3f}% of a step"
+        if gpu.get("item_raises_under_error_mode"):
+            ours += (f", {gpu['alwa_calls_checked_without_sync']} non-window calls ran under sync debug mode 'error' "
+                     f"without a host-device synchronisation")
+        gv = stats.ratio_verdict(glo, ghi, goal)
+        if profile != "smoke" and gv == "above":
+            status = "not supported"
+        elif profile != "smoke" and status == "inconclusive at mini scale" and (gv == "within" or (gfrac is not None and gfrac <= goal - 1)):
+            status = "supported"
+    return {"ours": ours, "paper": "negligible training time, no inference cost", "status": status}
+
+
+# ------------------------------------------------------------------ C1
+CLAIMS = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11"]
+
+
+def c1_claim(results_root: str, profile: str) -> dict:
+    f = Path(results_root) / profile / "box_shifting" / "c1.json"
+    if not f.exists():
+        return {"ours": "not run", "status": "too few runs"}
+    d = json.loads(f.read_text())
+    std, cv = d["frac_c1_holds_std"], d["frac_c1_holds_cv"]
+    where = ", ".join(f"{r['reg_loss']} at ±{r['shift_range']} ({r['score_model']})" for r in d["settings_where_std_holds"]) or "none"
+    status = "supported" if std > 0.5 else "not supported"
+    return {"ours": f"per box, std(cls) > std(reg) in {100 * std:.0f}% of {len(d['rows'])} settings (where: {where}); "
+                    f"CV(cls) > CV(reg) in {100 * cv:.0f}%", "status": status}

@@ -1,0 +1,221 @@
+"""Analysis of the learning-rate study (:mod:`alwa.runs.study`): is ALWA more than a learning-rate change?
+
+Each run is placed in a *regime* (its schedule and learning rate): ``short`` (the published cpu runs:
+the profile's schedule and lr), ``tuned`` (the converged schedule at the tuned lr) or ``paper`` (the
+converged schedule at twice the tuned lr: what 8 images per iteration at mmdetection's 16-image lr
+mean). Every verdict is a paired difference over seeds with its 95 % t-interval (:mod:`alwa.analysis.stats`);
+an interval spanning 0 reads "inconclusive".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import numpy as np
+
+from alwa.analysis import stats
+from alwa.core.experiment import Experiment
+from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, setting_iters, setting_lr
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str  # short | tuned | paper
+    schedule: int  # RetinaNet iterations
+    lr: float  # peak lr of the 1:1 arm
+    control_lr: Optional[float]  # the lr control's lr (1:1 at the tuned lr), None where there is none
+
+
+def regimes(p: dict, st: StudyState, plan: StudyPlan) -> list[Regime]:
+    out = [Regime("short", setting_iters(p), setting_lr(p), None)]
+    if st.tuned_lr is not None:
+        out += [Regime("tuned", st.schedule, st.tuned_lr, st.tuned_lr),
+                Regime("paper", st.schedule, plan.paper_factor * st.tuned_lr, st.tuned_lr)]
+    return out
+
+
+def _vals(records: Iterable[dict]) -> dict:
+    out: dict = defaultdict(dict)
+    for r in records:
+        v = r.get("mAP")
+        if v is not None and math.isfinite(v):
+            out[r["name"]][int(r["seed"])] = float(v)
+    return out
+
+
+def step_size(record: dict) -> Optional[float]:
+    """The classification step size of a run: the mean over iterations of (classification weight x lr).
+
+    The weight is ALWA's weight of each iteration (1 in monitor mode) times the fixed loss weight of a
+    fixed-weight run (mmdet's ``loss_weight``)."""
+    pi = record.get("per_iter") or {}
+    lr = np.asarray(pi.get("lr") or [], float)
+    if lr.size == 0:
+        return None
+    w = np.asarray(pi.get("cls_weight") or [1.0] * lr.size, float)[: lr.size]
+    exp = Experiment.parse(record["name"])
+    fixed = exp.cls_weight if exp.weighting == "fixed" else 1.0
+    return float(np.mean(w * fixed * lr[: w.size]))
+
+
+def regime_of(name: str, p: dict, regs: list[Regime]) -> Optional[str]:
+    """The regime a run belongs to (its schedule and peak lr), or None (equivalence and calibration runs)."""
+    exp = Experiment.parse(name)
+    if not exp.clip:
+        return None
+    iters = exp.iters or setting_iters(p, exp.detector)
+    lr = exp.lr or setting_lr(p, exp.detector)
+    for r in regs:
+        if r.name == "short":
+            continue
+        sched = r.schedule if exp.detector == "retinanet" else faster_schedule(p, r.schedule)
+        if iters == sched and math.isclose(lr, r.lr):
+            return r.name
+    return "short" if exp.iters is None and exp.lr is None else None
+
+
+def step_rows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list[dict]:
+    """One row per run of a regime: regime, detector, loss, weighting, seed, mAP and step size (figure (a))."""
+    rows = []
+    tuned = next((r for r in regs if r.name == "tuned"), None)
+    for rec in records:
+        exp = Experiment.parse(rec["name"])
+        reg = regime_of(rec["name"], p, regs)
+        is_control = (tuned is not None and exp.weighting == "base" and exp.lr is not None
+                      and math.isclose(exp.lr, tuned.lr) and exp.iters == tuned.schedule)
+        if reg is None:
+            continue
+        s = step_size(rec)
+        rows.append({"regime": reg, "detector": exp.detector, "loss": exp.reg_loss, "weighting": exp.weighting,
+                     "arm": "lr control" if is_control else ("fixed " + f"{exp.cls_weight:g}:{exp.reg_weight:g}" if exp.weighting == "fixed"
+                                                              else exp.weighting), "name": rec["name"], "seed": int(rec["seed"]),
+                     "mAP": rec.get("mAP"), "step_size": s})
+    return rows
+
+
+def _diff_row(label: str, a: dict, b: dict, **extra) -> dict:
+    d = stats.paired_diff(a, b)
+    return {"comparison": label, **extra, "n": d["n"], "diff": d["mean"], "lo": d["lo"], "hi": d["hi"], "verdict": verdict(d)}
+
+
+def verdict(d: dict) -> str:
+    """'better' / 'worse' / 'inconclusive' (CI spans 0) / 'too few seeds'."""
+    v = stats.verdict(d)
+    return "inconclusive" if v == "no clear difference" else v
+
+
+def equivalence_table(records: Iterable[dict], p: dict, plan: StudyPlan) -> list[dict]:
+    """k:k at lr/k against 1:1 at lr, with and without clipping, on the profile's schedule, paired by seed."""
+    vals, lr = _vals(records), setting_lr(p)
+    rows = []
+    for clip in (True, False):
+        base = experiment(p, "retinanet", "l1", "base", lr, clip=clip).name
+        for k in plan.equivalence_k:
+            arm = experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip).name
+            rows.append(_diff_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", vals.get(arm, {}), vals.get(base, {}),
+                                  clipping="on (max norm 10)" if clip else "off", k=k))
+    return rows
+
+
+def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
+    a, b = {}, {}
+    for arm, ctl in pairs:
+        x, y = vals.get(arm, {}), vals.get(ctl, {})
+        for s in set(x) & set(y):
+            a[(arm, s)], b[(arm, s)] = x[s], y[s]
+    return a, b
+
+
+def alwa_vs_control(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudyState) -> list[dict]:
+    """(d): ALWA-1 / ALWA-2 minus the lr control (1:1 at the tuned lr) per regime and detector, pooled over
+    the regression losses, and ALWA minus 1:1 at the regime's own lr. Paired by seed (and loss)."""
+    if st.tuned_lr is None:
+        return []
+    vals = _vals(records)
+    rows = []
+    for reg in regimes(p, st, plan)[1:]:
+        for det, losses in (("retinanet", plan.losses), ("faster-rcnn", ("l1",))):
+            if det == "faster-rcnn" and reg.name != "paper":
+                continue
+            sched = st.schedule if det == "retinanet" else faster_schedule(p, st.schedule)
+            for w in ("alwa1", "alwa2"):
+                arm = {loss: experiment(p, det, loss, w, reg.lr, sched).name for loss in losses}
+                ctl = {loss: experiment(p, det, loss, "base", st.tuned_lr, sched).name for loss in losses}
+                same = {loss: experiment(p, det, loss, "base", reg.lr, sched).name for loss in losses}
+                a, b = _pool(vals, [(arm[loss], ctl[loss]) for loss in losses])
+                rows.append(_diff_row(f"{w} minus lr control", a, b, regime=reg.name, detector=det))
+                if reg.name == "paper":
+                    a, b = _pool(vals, [(arm[loss], same[loss]) for loss in losses])
+                    rows.append(_diff_row(f"{w} minus 1:1 at the same lr", a, b, regime=reg.name, detector=det))
+        if reg.name == "paper":
+            det_arm = {loss: experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule, detrend=True).name for loss in ("l1",)}
+            ctl = {loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name for loss in ("l1",)}
+            a, b = _pool(vals, [(det_arm["l1"], ctl["l1"])])
+            rows.append(_diff_row("alwa2 (trend-free statistic) minus lr control", a, b, regime="paper", detector="retinanet"))
+    return rows
+
+
+def weight_windows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list[dict]:
+    """(b): ALWA's classification weight after each window, per run (window 1 = the warm-up)."""
+    out = []
+    for r in records:
+        exp = Experiment.parse(r["name"])
+        if exp.weighting not in ("alwa1", "alwa2"):
+            continue
+        reg = regime_of(r["name"], p, regs)
+        if reg is None:
+            continue
+        traj = r.get("weight_trajectory") or []
+        out.append({"regime": reg, "name": r["name"], "seed": int(r["seed"]), "weights": [exp.cls_weight, *traj]})
+    return out
+
+
+def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudyState, published: dict) -> dict:
+    """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict."""
+    vals = _vals(records)
+    out = {c: {"short": {"ours": published.get(c, {}).get("ours", "not run"), "status": published.get(c, {}).get("status", "not run")}}
+           for c in ("C3", "C6", "C7", "C9", "C11")}
+    if st.tuned_lr is None:
+        for c in out:
+            for reg in ("tuned", "paper"):
+                out[c][reg] = {"ours": f"the study is at stage '{st.stage}'", "status": "not run yet"}
+        return out
+    for reg in regimes(p, st, plan)[1:]:
+        below = [w for w in ("0.50:0.50", "0.25:0.25", "0.50:0.75")]
+        pairs = [(experiment(p, "retinanet", loss, w, reg.lr, st.schedule).name, experiment(p, "retinanet", loss, "base", reg.lr, st.schedule).name)
+                 for loss in plan.losses for w in below]
+        d = stats.paired_diff(*_pool(vals, pairs))
+        out["C3"][reg.name] = {"ours": _txt("weights below 1 minus 1:1", d), "status": _status(d)}
+        for cid, det, losses in (("C6", "retinanet", plan.losses), ("C7", "faster-rcnn", ("l1",))):
+            if det == "faster-rcnn" and reg.name != "paper":
+                out[cid][reg.name] = {"ours": "not run in this regime", "status": "not run"}
+                continue
+            sched = st.schedule if det == "retinanet" else faster_schedule(p, st.schedule)
+            parts, sts = [], []
+            for w in ("alwa1", "alwa2"):
+                d = stats.paired_diff(*_pool(vals, [(experiment(p, det, loss, w, reg.lr, sched).name,
+                                                     experiment(p, det, loss, "base", reg.lr, sched).name) for loss in losses]))
+                parts.append(_txt(w, d))
+                sts.append(_status(d))
+            out[cid][reg.name] = {"ours": "; ".join(parts), "status": "supported" if "supported" in sts else (
+                "not supported" if all(s == "not supported" for s in sts) else sts[0] if len(set(sts)) == 1 else "inconclusive")}
+        out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": "not run"}
+        r1 = stats.paired_diff(*_pool(vals, [(experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule).name,
+                                              experiment(p, "retinanet", loss, "alwa1", reg.lr, st.schedule).name) for loss in plan.losses]))
+        out["C11"][reg.name] = {"ours": _txt("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
+    return out
+
+
+def _txt(label: str, d: dict) -> str:
+    if not d["n"]:
+        return f"{label}: no paired runs yet"
+    ci = f" [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]" if math.isfinite(d["lo"]) else ""
+    return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
+
+
+def _status(d: dict) -> str:
+    v = verdict(d)
+    return {"better": "supported", "worse": "not supported", "inconclusive": "inconclusive", "too few seeds": "too few runs"}[v]

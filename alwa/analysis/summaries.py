@@ -1,0 +1,147 @@
+"""Summaries of run records: per-experiment means and paired differences, ALWA's weights, loss curves per
+window, the paper's values, and a profile's calibration targets."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Iterable, Optional
+
+import numpy as np
+
+from alwa.analysis import stats
+from alwa.core.experiment import Experiment
+from alwa.runs.specs import alwa_specs, exp_name, profile_specs, sweep_status
+from alwa.runs.sweep import load_results, of_specs
+
+def by_name(results: Iterable[dict], metric: str = "mAP") -> dict:
+    """{name: {seed: metric}}."""
+    out = defaultdict(dict)
+    for r in results:
+        v = r.get(metric)
+        if v is not None and math.isfinite(v):
+            out[r["name"]][int(r["seed"])] = float(v)
+    return dict(out)
+
+
+def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> list[dict]:
+    """One row per experiment name: mean and 95 % CI over seeds, and the paired
+    difference to ``baseline_of(name)`` (None for baselines)."""
+    vals = by_name(results, metric)
+    rows = []
+    for name in sorted(vals):
+        row = {"name": name, **{f"{k}": v for k, v in stats.mean_ci(list(vals[name].values())).items()}}
+        base = baseline_of(name)
+        if base and base != name and base in vals:
+            d = stats.paired_diff(vals[name], vals[base])
+            row.update(diff=d["mean"], diff_lo=d["lo"], diff_hi=d["hi"], diff_p=d["p"], diff_n=d["n"], verdict=stats.verdict(d))
+        rows.append(row)
+    return rows
+
+
+def weight_summary(results: Iterable[dict]) -> list[dict]:
+    """Per ALWA experiment name: how many runs, the range of the classification
+    weight at the end of training, and in how many runs it went back up at least
+    once between windows (the rule recomputes it from already-weighted losses)."""
+    groups = defaultdict(list)
+    for r in results:
+        t = r.get("weight_trajectory") or []
+        if r.get("experiment", {}).get("weighting") in ("alwa1", "alwa2") and t:
+            groups[r["name"]].append(t)
+    rows = []
+    for name in sorted(groups):
+        ts = groups[name]
+        finals = [t[-1] for t in ts]
+        rows.append({"name": name, "runs": len(ts), "final_min": min(finals), "final_max": max(finals),
+                     "runs_went_up": sum(any(b > a + 1e-12 for a, b in zip(t, t[1:])) for t in ts)})
+    return rows
+
+
+def weight_range(rows: list[dict], detector: str) -> str:
+    """'a-b' over the final weights of a detector's rows of :func:`weight_summary` ('no runs yet' if none)."""
+    sel = [r for r in rows if Experiment.parse(r["name"]).detector == detector]
+    if not sel:
+        return "no runs yet"
+    lo, hi = min(r["final_min"] for r in sel), max(r["final_max"] for r in sel)
+    return f"{lo:.3g}-{hi:.3g}"
+
+
+def baseline_name(name: str) -> str:
+    """The 1:1 baseline of an experiment name (same detector/backbone/data/loss)."""
+    return Experiment.parse(name).baseline().name
+
+
+def window_curves(result: dict, window: int) -> dict:
+    """Mean and std of the weighted cls/reg losses per ``window`` iterations
+    (figures 3 and 6), from the per-iteration record of a run."""
+    pi = result["per_iter"]
+    # cls_weight is ALWA's weight of each iteration (1 in monitor mode). The "raw" values are what the head returned:
+    # for fixed-weight runs mmdet's loss_weight is already in them, so only ALWA's (fixed) regression weight is applied.
+    c = np.asarray(pi["cls_raw"], float) * np.asarray(pi["cls_weight"] or [1.0] * len(pi["cls_raw"]), float)
+    exp = result.get("experiment", {})
+    w_reg = float(exp.get("reg_weight", 1.0)) if exp.get("weighting") in ("alwa1", "alwa2") else 1.0
+    r = np.asarray(pi["reg_raw"], float) * w_reg
+    n = len(c) // window
+    if n == 0:
+        return {"iter": [], "cls_mean": [], "cls_std": [], "reg_mean": [], "reg_std": []}
+    C, R = c[: n * window].reshape(n, window), r[: n * window].reshape(n, window)
+    return {"iter": [(i + 1) * window for i in range(n)], "cls_mean": C.mean(1).tolist(), "cls_std": C.std(1, ddof=1).tolist(),
+            "reg_mean": R.mean(1).tolist(), "reg_std": R.std(1, ddof=1).tolist()}
+
+
+def paper_value(tables: dict, table: str, row: str, loss: str) -> Optional[float]:
+    """A value of tables.yaml (``loss`` in L1/SmoothL1/CIoU)."""
+    t = tables[table]
+    cols = t["columns"]
+    if table == "table1":
+        base = t["baseline"][loss]
+        if row == "1.00:1.00":
+            return base
+        return base + t["deltas_points"][row][cols.index(loss)] / 100
+    return t["rows"][row][cols.index(loss)]
+
+
+# The issue's calibration targets of a profile: wall time of the whole sweep with the profile's workers,
+# mean wall time of one run (per detector), and the band for the 1:1 L1 baseline's VOC mAP@0.5.
+TARGETS = {"cpu": {"wall_h": 6.0, "run_s": 240.0, "baseline_map": (0.5, 0.85)}}
+
+
+def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
+    """The profile's :data:`TARGETS` against its finished runs: one row per target with
+    ``target``, ``goal``, ``measured`` (text) and ``met`` (True/False; None while runs are missing).
+
+    The sweep's wall time is the finished runs' compute / workers, plus the estimate for
+    the pending ones; a run's time is its ``wall_seconds`` (data preparation, training and
+    the test evaluation); mAP is the mean over the baseline's seeds."""
+    goal = TARGETS.get(p.get("profile"))
+    if not goal:
+        return []
+    st = sweep_status(p, out_dir, workers=workers)
+    t = st["total"]
+    complete = t["done"] == t["planned"]
+    rows = []
+    total_h = t["wall_h"] + (t["remaining_wall_h"] or 0.0)
+    rows.append({"target": "wall time of the profile's sweep", "goal": f"<= {goal['wall_h']:g} h",
+                 "measured": f"{total_h:.2f} h with {st['workers']} worker(s)" + ("" if complete else
+                             f" ({t['done']} of {t['planned']} runs done; the rest estimated)" if t["remaining_wall_h"] is not None
+                             else f" ({t['done']} of {t['planned']} runs done)"),
+                 "met": (total_h <= goal["wall_h"]) if complete else None})
+    results = load_results(out_dir, profile_specs(p))
+    by = {r["name"]: r for r in summary_table(of_specs(results, alwa_specs(p)), baseline_name)}
+    lo, hi = goal["baseline_map"]
+    for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
+        walls = [float(r["wall_seconds"]) for r in results if Experiment.parse(r["name"]).detector == det and "wall_seconds" in r]
+        if walls:
+            mean = sum(walls) / len(walls)
+            over = sum(w > goal["run_s"] for w in walls)
+            rows.append({"target": f"time of one {label} run", "goal": f"<= {goal['run_s']:g} s",
+                         "measured": f"{mean:.0f} s on average over {len(walls)} runs (max {max(walls):.0f} s; {over} over {goal['run_s']:g} s)",
+                         "met": mean <= goal["run_s"]})
+        b = by.get(exp_name(p, det, "l1", "base"))
+        if b and b.get("n"):
+            rows.append({"target": f"{label} baseline mAP@0.5 (1:1, L1)", "goal": f"{lo:g}-{hi:g}",
+                         "measured": f"{b['mean']:.3f} (mean of {b['n']} seed{'s' if b['n'] != 1 else ''})",
+                         "met": lo <= b["mean"] <= hi})
+    return rows
+
+

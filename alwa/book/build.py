@@ -1,0 +1,130 @@
+"""Build the book: execute the notebooks with papermill at a profile, generate the
+claims and data pages from the results, and run ``jupyter-book build`` with
+warnings as errors.
+
+    alwa book --profile cpu --results results        # make book
+    alwa book --profile cpu --max-runs 0              # render from the results that exist
+    alwa book --profile smoke --results /tmp/r --stage /tmp/stage --out /tmp/html
+
+With ``--stage`` (or any profile but the published ``cpu``) the book sources are
+copied into a staging folder first, so the committed executed notebooks in
+``book/executed`` stay those of the published profile.
+
+This module only executes the notebooks (papermill), has the generated pages written
+(:func:`alwa.report.pages.write_pages`, from templates) and calls ``jupyter-book build``.
+The sources (``notebooks/``, ``book/``, ``_config.yml``, ``_toc.yml``) are those of the
+checkout ``--source`` (default: the current folder), never found through the package's location.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import papermill as pm
+
+from alwa.report.pages import write_pages
+from alwa.runs.profile import check_profile, load_profile, params_path
+
+PUBLISHED = "cpu"
+
+
+def notebooks(source=".") -> list[Path]:
+    """The numbered notebooks of the checkout ``source``, in order."""
+    return sorted((Path(source) / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False,
+            max_runs: Optional[int] = None, source=".") -> list[Path]:
+    """papermill every notebook of ``source`` (or ``names``) into ``dest``, run in ``source``; ``max_runs`` caps the
+    training runs each notebook starts (0: render from the results that exist)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    load_profile(profile, params_path(profile, source), results_root, max_runs)  # refuse a bad profile before any notebook starts
+    params = {"profile": profile, "results_root": str(results_root), "max_runs": max_runs}
+    out = []
+    for nb in notebooks(source):
+        if names and nb.stem not in names:
+            continue
+        target = dest / nb.name
+        t = time.time()
+        print(f"[book] executing {nb.name} at profile {profile}", flush=True)
+        pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(source), kernel_name="python3",
+                            prepare_only=prepare_only, progress_bar=True)
+        print(f"[book] {nb.name}: {time.time() - t:.0f} s", flush=True)
+        out.append(target)
+    return out
+
+
+def stage_sources(stage: Path, keep_executed: bool = False, source=".") -> None:
+    """Copy the book sources of ``source`` into ``stage`` (its executed notebooks are kept if asked)."""
+    source = Path(source)
+    stage.mkdir(parents=True, exist_ok=True)
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy2(source / f, stage / f)
+    for item in source.joinpath("book").iterdir():
+        if item.name in ("executed", "generated", "_build"):
+            continue
+        dest = stage / "book" / item.name
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        if item.is_dir():
+            shutil.copytree(item, dest)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(item, dest)
+    if not keep_executed and (stage / "book" / "executed").exists():
+        shutil.rmtree(stage / "book" / "executed")
+
+
+def build(profile: str = PUBLISHED, results_root: str = "results", stage: Optional[str] = None, out: Optional[str] = None,
+          execute_notebooks: bool = True, names: Optional[list] = None, max_runs: Optional[int] = None, source=".") -> Path:
+    """Execute the notebooks (unless ``execute_notebooks`` is False), write the generated pages, build the HTML;
+    returns the HTML folder. In place for the published profile without ``stage``; staged otherwise."""
+    check_profile(profile)
+    source = Path(source)
+    if not (source / "_config.yml").is_file():
+        raise FileNotFoundError(f"{source.resolve()} holds no _config.yml: run from the checkout's root folder or pass --source")
+    in_place = stage is None and profile == PUBLISHED
+    root = source if in_place else Path(stage or source / "_build" / f"stage-{profile}")
+    if not in_place:
+        stage_sources(root, keep_executed=not execute_notebooks, source=source)
+    executed = root / "book" / "executed"
+    generated = root / "book" / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    if execute_notebooks:
+        execute(profile, results_root, executed, names, max_runs=max_runs, source=source)
+    elif not in_place and not executed.exists() and (source / "book" / "executed").exists():
+        shutil.copytree(source / "book" / "executed", executed, dirs_exist_ok=True)
+    write_pages(profile, results_root, generated, source=source)
+    html_out = Path(out) if out else (source / "_build" if in_place else root / "_build")
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--path-output", str(html_out.parent if html_out.name == "_build" else html_out),
+           "--warningiserror", "--keep-going", "--builder", "html", "--all"]  # --all: pages that only glue notebook values are not seen as changed
+    print("[book]", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=str(root))
+    html = (html_out if html_out.name == "_build" else html_out / "_build") / "html"
+    print(f"[book] built {html / 'index.html'}")
+    return html
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="alwa book", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", description=__doc__.splitlines()[0])
+    b.add_argument("--profile", default=PUBLISHED)
+    b.add_argument("--results", default="results")
+    b.add_argument("--stage", default=None)
+    b.add_argument("--out", default=None)
+    b.add_argument("--source", default=".", help="the checkout holding notebooks/, book/ and _config.yml (default: the current folder)")
+    b.add_argument("--no-execute", action="store_true", help="use the executed notebooks already in book/executed")
+    b.add_argument("--only", nargs="*", help="execute only these notebooks (stems)")
+    b.add_argument("--max-runs", type=int, default=None,
+                   help="start at most this many training runs per notebook (0: use only the results that exist; "
+                        "run the rest with `alwa sweep`)")
+    a = ap.parse_args(argv)
+    build(a.profile, a.results, a.stage, a.out, not a.no_execute, a.only, a.max_runs, a.source)
+

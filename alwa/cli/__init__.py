@@ -1,0 +1,73 @@
+"""One command for everything: ``alwa COMMAND [options]`` (``alwa COMMAND --help`` for each).
+
+    alwa sweep --profile cpu [--max-runs N] [--executor slurm ...]   run (resume) a profile's training runs
+    alwa status --profile cpu                                        runs done, compute spent, time to go, targets
+    alwa archive --profile cpu --name NAME                           keep a profile's results before re-calibrating
+    alwa study run|status|list --profile cpu                         the learning-rate study (chapter 05)
+    alwa book [--profile cpu] [--max-runs 0]                         execute the notebooks and build the book
+    alwa data make-mini-voc|check|download ...                       the data sets
+    alwa bench [train]                                               the weighter's per-call time (train: the mmdet train step)
+    alwa gpu-check [--mmdet] ...                                     ALWA on a GPU (plain PyTorch loop, or inside mmdet)
+    alwa env-check                                                   is the environment complete?
+
+Each command's implementation is imported when it is asked for (``alwa data`` never imports mmdet or papermill).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import Optional
+
+COMMANDS = ("sweep", "status", "archive", "study", "book", "data", "bench", "gpu-check", "env-check")
+DATA = {"make-mini-voc": "make_mini_voc_main", "check": "check_dataset_main", "download": "download_main"}
+
+
+def _unknown(kind: str, name: str, known) -> None:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    sys.exit(f"alwa: unknown {kind} {name!r}" + (f"; did you mean {close[0]!r}?" if close else "") + f" ({', '.join(known)})")
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return
+    cmd, rest = args[0], args[1:]
+    if cmd in ("sweep", "status", "archive"):
+        from alwa.cli.runs import main as run
+        return run([cmd, *rest])
+    if cmd == "study":
+        from alwa.cli.study import main as run
+        return run(rest)
+    if cmd == "book":
+        from alwa.book.build import main as run
+        return run(rest if rest[:1] == ["build"] else ["build", *rest])
+    if cmd == "data":
+        if not rest or rest[0] in ("-h", "--help"):
+            print("alwa data make-mini-voc | check | download  (alwa data SUBCOMMAND --help)")
+            return
+        if rest[0] not in DATA:
+            _unknown("data command", rest[0], DATA)
+        from alwa.cli import data
+        return getattr(data, DATA[rest[0]])(rest[1:])
+    if cmd == "bench":
+        if rest[:1] == ["train"]:
+            from alwa.bench.train import main as run
+            return run(rest[1:])
+        from alwa.bench.micro import main as run
+        return run(rest)
+    if cmd == "gpu-check":
+        if "--mmdet" in rest:
+            from alwa.bench.gpu_mmdet import main as run
+            return run([a for a in rest if a != "--mmdet"])
+        from alwa.bench.gpu import main as run
+        return run(rest)
+    if cmd == "env-check":
+        from alwa.cli.env_check import main as run
+        return run()
+    _unknown("command", cmd, COMMANDS)
+
+
+if __name__ == "__main__":
+    main()

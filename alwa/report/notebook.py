@@ -1,0 +1,149 @@
+"""Helpers that keep the notebooks thin: the shared first cell (:func:`setup`), profile labels, running a sweep of
+a notebook's specs, the paper's tables and claim records. Paths are relative to the current folder (papermill runs
+the notebooks in the checkout's root)."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from alwa.core.files import read_json, write_json_atomic
+from alwa.runs.profile import TOP, ProfileError, load_profile, results_dir
+from alwa.runs.store import load_failures, load_results, spec_key
+from alwa.runs.sweep import run_sweep
+
+PAPER_TABLES = Path("book") / "data" / "paper_tables.yaml"
+
+
+class Text(str):
+    """A string that displays without quotes, for ``glue`` into prose (``{glue:text}``):
+    a plain ``str`` glues as its repr, ``'like this'``."""
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+    def __repr__(self):
+        return str(self)
+
+
+NOTEBOOK_PARAMETERS = ("profile", "params_file", "results_root", "max_runs", "overrides")
+
+
+def _injected_names() -> list[str]:
+    """Names papermill injected (its ``# Parameters`` cell) in this kernel's history; [] outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return []
+    ip = get_ipython()
+    if ip is None:
+        return []
+    names = []
+    for src in ip.user_ns.get("In", []):
+        if src.lstrip().startswith("# Parameters"):  # papermill's injected-parameters cell
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> dict:
+    """The first step of every notebook: refuse a parameter the notebook does not have (a typo such as
+    ``-p retina_seed 5`` would otherwise be injected and ignored), then load and check the profile
+    (:func:`alwa.runs.profile.load_profile`). Returns the profile's parameters."""
+    unknown = [n for n in _injected_names() if n not in NOTEBOOK_PARAMETERS]
+    if unknown:
+        hints = []
+        for n in unknown:
+            close = difflib.get_close_matches(n, list(TOP), n=1, cutoff=0.6)
+            hints.append(f"{n!r}" + (f" (a profile key like {close[0]!r} goes in overrides: -y 'overrides: {{{close[0]}: ...}}')"
+                                      if close else ""))
+        raise ProfileError(f"this notebook has no parameter {', '.join(hints)}; its parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
+    return load_profile(profile, params_file, results_root, max_runs, overrides)
+
+
+def profile_label(profile: str) -> str:
+    return "SMOKE RUN - not evidence" if profile == "smoke" else f"profile {profile}"
+
+
+def paper_tables(source=".") -> dict:
+    """The paper's numbers (``book/data/paper_tables.yaml`` of the checkout ``source``: a copy of shared/paper/tables.yaml)."""
+    return yaml.safe_load((Path(source) / PAPER_TABLES).read_text())
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every notebook's first cell makes: the checked profile and where its results and figures go."""
+
+    params: dict  # the profile's checked parameters (:func:`alwa.runs.profile.load_profile`)
+    label: str  # 'profile cpu', or 'SMOKE RUN - not evidence'
+    figures: Path  # <results_root>/<profile>/figures
+    paper: dict  # the paper's tables (:func:`paper_tables`)
+
+    @property
+    def profile(self) -> str:
+        return self.params["profile"]
+
+    @property
+    def results_root(self) -> str:
+        return self.params["results_root"]
+
+    def results(self, part: str) -> Path:
+        """``<results_root>/<profile>/<part>``, created."""
+        return results_dir(self.results_root, self.profile, part)
+
+
+def setup(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None, show: bool = True) -> Setup:
+    """The first code cell of every notebook: :func:`start` (refuses unknown parameters, loads and checks the profile),
+    then the figures folder, the paper's tables, pandas' display width and a header naming the profile and the results."""
+    p = start(profile, params_file, results_root, max_runs, overrides)
+    nb = Setup(params=p, label=profile_label(p["profile"]), figures=results_dir(p["results_root"], p["profile"], "figures"),
+               paper=paper_tables())
+    if show:
+        try:
+            import pandas as pd
+            from IPython.display import Markdown, display
+        except ImportError:  # pragma: no cover - outside a notebook
+            return nb
+        pd.set_option("display.width", 200)
+        display(Markdown(f"**{nb.label}** — results in `{nb.results_root}/{nb.profile}`"))
+    return nb
+
+
+def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
+    """Run the pending specs of a notebook (resumable) and load every result."""
+    out = results_dir(p["results_root"], p["profile"], "runs")
+    devices = p.get("devices")
+    summary = run_sweep(specs, out, workers=int(p.get("workers", 1)), threads=int(p.get("threads", 1)),
+                        devices=devices, desc=desc, max_runs=p.get("max_runs"), runs_per_device=int(p.get("runs_per_device", 1)))
+    for line in summary.get("problems", []):
+        print(f"warning: {line}")
+    print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")
+    results = load_results(out, specs)
+    keys = {spec_key(s) for s in specs}
+    failures = [f for f in load_failures(out) if spec_key(f["spec"]) in keys]
+    missing = len(keys) - len(results)
+    if missing:
+        print(f"{missing} of {len(keys)} runs have no result yet (failed: {len(failures)}); tables below use what exists")
+    return results, failures
+
+
+def save_claims(p: dict, part: str, claims: dict) -> Path:
+    """Claim records ({'C3': {...}, ...}) for the claims table of the book."""
+    path = results_dir(p["results_root"], p["profile"], "claims") / f"{part}.json"
+    write_json_atomic(path, {"profile": p["profile"], "claims": claims})
+    return path
+
+
+def load_claims(results_root, profile: str) -> dict:
+    out = {}
+    d = Path(results_root) / profile / "claims"
+    for f in sorted(d.glob("*.json")) if d.exists() else []:
+        out.update(read_json(f)["claims"])
+    return out

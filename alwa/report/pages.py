@@ -1,0 +1,163 @@
+"""The book's generated pages: claims, calibrations, data and tuning, rendered from the Jinja templates in
+``alwa/report/templates`` with what the analysis layer computes from the result files.
+
+Paths: ``results_root`` (the result files), ``source`` (the checkout holding ``book/data`` and
+``notebooks/params``; default the current folder). Nothing is found through the package's location except
+its own templates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import jinja2
+import yaml
+
+from alwa.analysis import claims as cl
+from alwa.analysis import summaries as sm
+from alwa.analysis.claims import CLAIMS, c1_claim
+from alwa.core.settings import CLASSES
+from alwa.data.check import check_voc
+from alwa.report.notebook import load_claims, profile_label
+from alwa.report.plots import plot_report
+from alwa.runs import specs as ex
+from alwa.runs.profile import load_profile, params_path, results_dir
+from alwa.runs.store import load_results
+
+PAPER_EVIDENCE = {
+    "C1": "section 3.2 and figure 2 (qualitative)", "C2": "figure 3", "C3": "tables 1 and 8", "C4": "section 3.1",
+    "C5": "table 1", "C6": "table 2: +0.09 to +1.14 points (R-50), -0.09 to +1.07 (R-101)",
+    "C7": "table 3: +0.95 to +1.42 points", "C8": "tables 4-6: +0.0 to +0.5 AP", "C9": "tables 7 and 8",
+    "C10": "sections 3.2 and 5 (no measurement given)", "C11": "sections 3.2 and 4.2",
+}
+REGIME_CLAIMS = ("C3", "C6", "C7", "C9", "C11")
+REGIMES = ("short", "tuned", "paper")
+TARGET_WORDS = {True: "met", False: "**missed**", None: "not known yet"}
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))), trim_blocks=True,
+                          lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV.filters["cell"] = lambda v: str(v).replace("|", "/")  # a value inside a Markdown table cell
+
+
+def render(template: str, **context) -> str:
+    """``templates/<template>.md.j2`` with ``context``; an undefined name is an error, never an empty cell."""
+    return _ENV.get_template(f"{template}.md.j2").render(**context)
+
+
+def runs_context(profile: str, results_root: str, p: dict) -> dict:
+    """How many of the profile's planned training runs a page rests on, their compute, the setting and its targets."""
+    out = results_dir(results_root, profile, "runs")
+    st = ex.sweep_status(p, out)
+    t = st["total"]
+    targets = [{**r, "word": TARGET_WORDS[r["met"]]} for r in sm.target_check(p, out)]
+    return {"done": t["done"], "planned": t["planned"], "failed": t["failed"], "compute_h": t["compute_s"] / 3600,
+            "wall_h": t["wall_h"], "workers": st["workers"],
+            "parts": "; ".join(f"{name} {r['done']} of {r['planned']}" for name, r in st["parts"].items()),
+            "setting": calibration_label(p) if p.get("data", "mini") == "mini" else None, "targets": targets}
+
+
+def regimes_context(profile: str, results_root: str) -> Optional[dict]:
+    """The verdicts of C3, C6, C7, C9 and C11 per regime (short schedule as published / tuned / paper regime), from the
+    learning-rate chapter's record (``tables/lr_study.json``); None where that chapter has not run."""
+    f = Path(results_root) / profile / "tables" / "lr_study.json"
+    if not f.exists():
+        return None
+    rec = json.loads(f.read_text())
+    state, by = rec.get("state", {}), rec.get("regime_claims", {})
+    rows = []
+    for c in REGIME_CLAIMS:
+        cells = []
+        for reg in REGIMES:
+            v = by.get(c, {}).get(reg, {"status": "not run", "ours": ""})
+            cells.append({"status": "smoke: no verdict" if profile == "smoke" else v.get("status"), "ours": v.get("ours", "")})
+        rows.append({"id": c, "cells": cells})
+    return {"runs_done": rec.get("runs_done"), "runs_planned": rec.get("runs_planned"), "stage": state.get("stage"),
+            "schedule": state.get("schedule") or "not decided", "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
+
+
+def claims_page(profile: str, results_root: str, source=".") -> str:
+    """Every claim C1-C11: the paper's statement and evidence beside our result and its status."""
+    claims = load_claims(results_root, profile)
+    claims["C1"] = c1_claim(results_root, profile)
+    claims.setdefault("C8", {"ours": "COCO is not part of the mini reproduction", "status": "needs GPU"})
+    paper = yaml.safe_load((Path(source) / "book" / "data" / "paper_tables.yaml").read_text())["claims"]
+    rows = []
+    for c in CLAIMS:
+        rec = claims.get(c, {"ours": "not measured yet", "status": "too few runs"})
+        rows.append({"id": c, "paper": paper.get(c, ""), "evidence": PAPER_EVIDENCE[c], "ours": rec.get("ours", ""),
+                     "status": "smoke: no verdict" if profile == "smoke" else rec.get("status")})
+    p = load_profile(profile, params_path(profile, source), results_root)
+    return render("claims", profile=profile, label=profile_label(profile), results_root=results_root,
+                  runs=runs_context(profile, results_root, p), rows=rows, regimes=regimes_context(profile, results_root))
+
+
+def archived_calibrations(results_root) -> list[Path]:
+    """Folders ``<results_root>/archive/<name>/`` of earlier calibrations: a ``params.yaml`` (the profile's
+    parameters they were run with) beside their ``runs/``, ``claims/`` and ``tables/``."""
+    d = Path(results_root) / "archive"
+    return sorted(a for a in d.iterdir() if (a / "params.yaml").is_file()) if d.is_dir() else []
+
+
+def calibration_label(p: dict) -> str:
+    """'3 classes; RetinaNet 600 iterations, Faster R-CNN 400' from a profile's parameters."""
+    classes = (p.get("dataset") or {}).get("classes") or CLASSES
+    retina = (p.get("setting") or {}).get("iters", "default")
+    faster = {**(p.get("setting") or {}), **(p.get("faster_setting") or {})}.get("iters", "default")
+    return f"{len(classes)} classes ({', '.join(classes)}); RetinaNet {retina} iterations, Faster R-CNN {faster}"
+
+
+def calibrations_page(profile: str, results_root: str, source=".") -> str:
+    """The claims of the current calibration of ``profile`` beside those of every archived one."""
+    sets = [("current (this book)", load_profile(profile, params_path(profile, source), results_root), results_dir(results_root, profile, "runs").parent)]
+    sets += [(f"archive/{a.name}", yaml.safe_load((a / "params.yaml").read_text()), a) for a in archived_calibrations(results_root)]
+    rows = []
+    for name, p, root in sets:
+        st = ex.sweep_status(p, root / "runs")["total"]
+        summary = sm.summary_table(load_results(root / "runs", ex.alwa_specs(p)), sm.baseline_name)
+        rows.append({"name": name, "setting": calibration_label(p), "done": st["done"], "planned": st["planned"],
+                     "retina": cl.baseline_level(summary, p, "retinanet"), "faster": cl.baseline_level(summary, p, "faster-rcnn"),
+                     "claims": load_claims(root.parent, root.name)})
+    shown = [c for c in CLAIMS if any(c in r["claims"] for r in rows)]
+    return render("calibrations", profile=profile, results_root=results_root, sets=rows, shown=shown)
+
+
+def data_page(profile: str, dest: Path, source=".") -> str:
+    """Dataset check of the profile's training data (the figure is written next to the page, in ``dest``); the
+    profile's data folders are relative to ``source``."""
+    p = load_profile(profile, params_path(profile, source), "results")
+    root = Path(p.get("data_dir", "data/mini_voc")) if p.get("data", "mini") == "mini" else Path(p.get("data_root", "data/VOCdevkit"))
+    root = root if root.is_absolute() or str(source) == "." else Path(source) / root
+    summary = None
+    if (root / "VOCdevkit").exists() or (root / "VOC2007").exists():
+        rep = check_voc(root)
+        plot_report(rep, Path(dest) / "dataset_check.png")
+        summary = rep.summary()
+    return render("data", label=profile_label(profile), root=root, summary=summary)
+
+
+def tuning_page(source=".") -> str:
+    """The calibration runs of the mini setting (``book/data/tuning_runs.yaml``) as tables, the prose first."""
+    data = yaml.safe_load((Path(source) / "book" / "data" / "tuning_runs.yaml").read_text())
+    prose = [(section.replace("_", " "), text.strip()) for section, text in data.items() if isinstance(text, str)]
+    first = ["change", "mAP", "name", "data"]  # the columns a reader looks for, before the table scrolls sideways
+    tables = []
+    for section, rows in data.items():
+        if not isinstance(rows, list) or not rows:
+            continue
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        cols = [c for c in first if c in keys] + [c for c in keys if c not in first]
+        tables.append({"title": section.replace("_", " "), "columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows]})
+    return render("tuning", prose=prose, tables=tables)
+
+
+def write_pages(profile: str, results_root: str, dest: Path, source=".") -> list[Path]:
+    """Write the four generated pages (and the data page's figure) into ``dest``."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    pages = {"claims.md": claims_page(profile, results_root, source), "data.md": data_page(profile, dest, source),
+             "tuning.md": tuning_page(source), "calibrations.md": calibrations_page(profile, results_root, source)}
+    for name, text in pages.items():
+        (dest / name).write_text(text)
+    return [dest / name for name in pages]

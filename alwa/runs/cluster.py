@@ -1,0 +1,112 @@
+"""Sweeps on a cluster: one SLURM job per pending run, through submitit.
+
+The runs, their result files, skipping, staleness and failure records are those of the local pool
+(:func:`alwa.runs.sweep.run_sweep`): each job calls the same :func:`alwa.runs.sweep._run_one`, which writes the
+result (or the failure) into the results folder, which must be on a file system the jobs share; this
+process waits for the jobs and records a failure for a job that died without one (killed for time or
+memory, node failure). ``cluster='local'`` is submitit's local executor: the same code path without
+SLURM (what the tests run).
+
+SLURM options (``--slurm-partition``, ``--slurm-time``, ``--slurm-gpus`` or the profile's ``slurm``
+mapping): ``partition``, ``time_min``, ``gpus_per_job``, ``cpus_per_job``, ``mem_gb``, ``account``, and
+``extra`` (any further ``slurm_*`` parameter of submitit, e.g. ``{"constraint": "a100"}``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+from alwa.runs.store import spec_key
+from alwa.runs.worker import DEFAULT_FN, SweepInterrupted, _install_handlers, _restore_handlers, _run_one, plan_pending, settle
+
+SLURM_DEFAULTS = {"partition": None, "time_min": 240, "gpus_per_job": 1, "cpus_per_job": 4, "mem_gb": None, "account": None,
+                  "extra": {}}
+
+
+def _job_main(fn_path: str, spec: dict, out_dir: str, threads: int) -> int:
+    """What a job runs: one spec, its record written by :func:`alwa.runs.sweep._run_one`; returns its exit code."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    return _run_one(fn_path, spec, out_dir, threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def executor_for(folder: Path, cluster: str, slurm: dict, threads: int):
+    """A submitit executor: ``cluster='slurm'`` with the SLURM options, or ``'local'``."""
+    import submitit
+
+    opts = {**SLURM_DEFAULTS, **(slurm or {})}
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    params = {"timeout_min": int(opts["time_min"]), "cpus_per_task": int(opts["cpus_per_job"] or threads), "nodes": 1,
+              "tasks_per_node": 1, "name": "alwa-run"}
+    if cluster == "slurm":
+        params["gpus_per_node"] = int(opts["gpus_per_job"])
+        if opts["mem_gb"]:
+            params["mem_gb"] = int(opts["mem_gb"])
+        if opts["partition"]:
+            params["slurm_partition"] = opts["partition"]
+        if opts["account"]:
+            params["slurm_account"] = opts["account"]
+        params.update({f"slurm_{k}": v for k, v in (opts["extra"] or {}).items()})
+    ex.update_parameters(**params)
+    return ex
+
+
+def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_runs: Optional[int] = None, progress: bool = True,
+                 desc: str = "sweep", cluster: str = "slurm", slurm: Optional[dict] = None, poll_s: float = 5.0) -> dict:
+    """Submit one job per pending spec and wait for all of them (the caller holds the results folder's lock)."""
+    todo, summary = plan_pending(specs, out, max_runs)
+    if not todo:
+        return summary
+    ex = executor_for(out / ".submitit", cluster, slurm or {}, threads)
+    with ex.batch():
+        jobs = [(s, ex.submit(_job_main, fn, s, str(out), int(threads))) for s in todo]
+    t0 = time.time()
+    summary["jobs"] = {spec_key(s): str(j.job_id) for s, j in jobs}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"{desc} ({cluster} jobs)", unit="run", dynamic_ncols=True)
+    waiting = list(jobs)
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    old = _install_handlers(stop)
+    try:
+        while waiting:
+            time.sleep(poll_s)
+            for spec, job in [w for w in waiting if w[1].done()]:
+                waiting.remove((spec, job))
+                cause = None
+                try:
+                    code = job.result()
+                except Exception as e:  # noqa: BLE001 - the job died: killed for time/memory, node failure, ...
+                    code = -int(signal.SIGKILL)
+                    cause = f"job {job.job_id} ended without a result ({type(e).__name__}: {str(e).splitlines()[0][:300]}); " \
+                            f"its log: {job.paths.stdout}"
+                    summary.setdefault("job_errors", {})[spec_key(spec)] = cause
+                ok = settle(out, spec, code, time.time() - t0, cause)
+                summary["done" if ok else "failed"].append(spec_key(spec))
+                if bar is not None:
+                    bar.set_postfix_str(f"{spec_key(spec)} {'ok' if ok else 'failed'}", refresh=False)
+                    bar.update(1)
+    except KeyboardInterrupt:
+        if old:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for _, job in waiting:
+            try:
+                job.cancel(check=False)
+            except Exception:  # noqa: BLE001 - best effort: the scheduler may have finished it meanwhile
+                pass
+        summary["interrupted"] = [spec_key(s) for s, _ in waiting]
+        summary["not_started"] = []
+        raise SweepInterrupted(f"sweep stopped: {len(summary['done'])} done, {len(waiting)} job(s) cancelled", summary) from None
+    finally:
+        _restore_handlers(old)
+        if bar is not None:
+            bar.close()
+    return summary

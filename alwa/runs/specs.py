@@ -1,0 +1,187 @@
+"""The run specs of the training notebooks, per profile: which experiments and seeds each part runs, how far a
+profile's sweep is, and the archive of a replaced calibration.
+Specs are plain dicts for :mod:`alwa.runs.sweep` (no mmdet import here). A profile's
+parameters (``notebooks/params/{smoke,cpu,gpu}.yaml``, injected by papermill)
+pick the scale: ``data: mini`` + ``backbone: r18w16`` (smoke, cpu) or
+``data: voc`` + ``backbone: r50`` (gpu, the paper's configs).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Optional
+
+import yaml
+
+from alwa.core.experiment import Experiment
+from alwa.runs.sweep import load_failures, load_results, pending, spec_key
+
+TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
+                "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
+LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
+
+
+def experiment_of(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> Experiment:
+    """The :class:`Experiment` of a profile (its backbone and data); ``kw``: ``pair``, ``interval``, ``init``, lr, iters, ...
+    Faster and Mask R-CNN use R-50 where the profile names R-101 (the paper's tables)."""
+    bb = p.get("backbone", "r18w16")
+    if detector != "retinanet" and bb == "r101":
+        bb = "r50"
+    return Experiment.of(detector, bb, p.get("data", "mini"), loss, weighting, **kw)
+
+
+def make_spec(p: dict, name: str, seed: int) -> dict:
+    # one work folder per profile: a smoke run never appends to the log of a cpu run of the same name
+    work_root = str(Path(p.get("work_root", "work_dirs")) / p.get("profile", "default"))
+    s = {"name": name, "seed": int(seed), "work_root": work_root}
+    if p.get("data", "mini") == "mini":
+        setting = dict(p.get("setting") or {})
+        if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
+            setting.update(p.get("faster_setting") or {})
+        if "data_dir" not in p:  # never another profile's data by default (alwa.runs.profile refuses such a profile)
+            raise ValueError("a mini profile needs data_dir (where its synthetic set lives)")
+        s.update(data_dir=p["data_dir"], dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
+                 setting=setting)
+    else:
+        s.update(data_root=p.get("data_root"), paper=p.get("paper") or {})
+    return s
+
+
+def _seeds(p: dict, n: int) -> list[int]:
+    base = int(p.get("seed", 0))
+    return list(range(base, base + int(n)))
+
+
+def exp_name(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> str:
+    """The name of :func:`experiment_of` (the result key)."""
+    return experiment_of(p, detector, loss, weighting, **kw).name
+
+
+def grid_specs(p: dict) -> list[dict]:
+    """Table 1: RetinaNet, 1:1 plus every weight pair, for each regression loss."""
+    pairs = p.get("grid_pairs") or TABLE1_PAIRS
+    out = []
+    for loss in p["grid_losses"]:
+        for pair in ["1.00:1.00", *pairs]:
+            for seed in _seeds(p, p["grid_seeds"]):
+                out.append(make_spec(p, exp_name(p, "retinanet", loss, pair=pair), seed))
+    return out
+
+
+def alwa_specs(p: dict) -> list[dict]:
+    """Tables 2 and 3: baseline / ALWA-1 / ALWA-2 for RetinaNet and Faster R-CNN (ALWA in the RPN)."""
+    out = []
+    for det, n in (("retinanet", p["retina_seeds"]), ("faster-rcnn", p["faster_seeds"])):
+        for loss in p["alwa_losses"]:
+            for w in ("base", "alwa1", "alwa2"):
+                for seed in _seeds(p, n):
+                    out.append(make_spec(p, exp_name(p, det, loss, w), seed))
+    return out
+
+
+def ablation_specs(p: dict) -> list[dict]:
+    """Tables 7 and 8: Faster R-CNN ALWA-2 with C in abl_C and initial weights in abl_init (+ baselines)."""
+    out = []
+    for loss in p["abl_losses"]:
+        for seed in _seeds(p, p["abl_seeds"]):
+            out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "base"), seed))
+            for c in p["abl_C"]:
+                out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(c)), seed))
+            for w in p["abl_init"]:
+                out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", init=float(w)), seed))
+    return out
+
+
+# ------------------------------------------------------------------ the sweep of a profile, without the notebooks
+PARTS = {"alwa": alwa_specs, "grid": grid_specs, "ablation": ablation_specs}
+
+
+def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) -> list[dict]:
+    """The specs of the training notebooks, in an order that makes partial results
+    useful: part by part, RetinaNet before Faster R-CNN, then seed by seed (every
+    configuration of seed 0 before any of seed 1), duplicates removed."""
+    out, seen = [], set()
+    for part in parts:
+        specs = PARTS[part](p)
+        order = sorted(range(len(specs)), key=lambda k: (not specs[k]["name"].startswith("retinanet"), specs[k]["seed"], k))
+        for k in order:
+            key = spec_key(specs[k])
+            if key not in seen:
+                seen.add(key)
+                out.append(specs[k])
+    return out
+
+
+def _detector(name: str) -> str:
+    return Experiment.parse(name).detector
+
+
+def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "ablation"), workers: Optional[int] = None) -> dict:
+    """How far a profile's sweep is, from its result files.
+
+    For each part (runs shared between parts are counted in the first) and in
+    total: ``planned``, ``done``, ``failed`` (a failure record, no result),
+    ``compute_s`` (sum of the finished runs' wall seconds) and ``remaining_s``
+    (pending runs x the mean wall seconds of finished runs of the same
+    detector; None where no run of that detector has finished). ``wall_h`` and
+    ``remaining_wall_h`` divide by ``workers`` (default: the profile's)."""
+    workers = int(workers or p.get("workers", 1))
+    specs = profile_specs(p, parts)
+    name_of = {spec_key(s): s["name"] for s in specs}
+    done = {spec_key(r["spec"]): r for r in load_results(out_dir, specs) if "spec" in r}
+    failed = {spec_key(f["spec"]) for f in load_failures(out_dir)}
+    todo = {spec_key(s) for s in pending(specs, out_dir)}
+    per_det: dict = defaultdict(list)
+    for r in done.values():
+        per_det[_detector(r["name"])].append(float(r.get("wall_seconds", 0.0)))
+    mean_wall = {d: sum(v) / len(v) for d, v in per_det.items()}
+    rows, seen = {}, set()
+    for part in parts:
+        keys = [k for k in dict.fromkeys(spec_key(s) for s in PARTS[part](p)) if k not in seen]
+        seen.update(keys)
+        rem = [mean_wall.get(_detector(name_of[k])) for k in keys if k in todo]
+        rows[part] = {"planned": len(keys), "done": sum(k in done and k not in todo for k in keys),
+                      "failed": sum(k in failed and k in todo for k in keys),
+                      "compute_s": sum(float(done[k].get("wall_seconds", 0.0)) for k in keys if k in done and k not in todo),
+                      "remaining_s": None if any(x is None for x in rem) else sum(rem)}
+    total = {k: sum(r[k] for r in rows.values()) for k in ("planned", "done", "failed", "compute_s")}
+    rems = [r["remaining_s"] for r in rows.values()]
+    total["remaining_s"] = None if any(x is None for x in rems) else sum(rems)
+    for r in list(rows.values()) + [total]:
+        r["wall_h"] = r["compute_s"] / workers / 3600
+        r["remaining_wall_h"] = None if r["remaining_s"] is None else r["remaining_s"] / workers / 3600
+    return {"parts": rows, "total": total, "workers": workers, "mean_wall_s": mean_wall}
+
+
+ARCHIVED_PARTS = ("runs", "claims", "tables", "figures")
+
+
+def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
+    """Move a profile's training results (``runs/``, ``claims/``, ``tables/``, ``figures/``) to
+    ``<results_root>/archive/<name>/`` with the parameters they were made with (``params.yaml``).
+
+    For a re-calibration: run it before changing the profile's parameters, or the
+    sweep would take the old results for stale ones and overwrite them. Box-shifting
+    results and the train-step benchmark stay (they do not depend on the training
+    setting, or are measured again by the next book build). ``params.yaml`` is a verbatim copy of ``params_file`` (comments
+    kept) if given, else ``p`` written out. Returns the archive folder."""
+    src = Path(results_root) / p["profile"]
+    dest = Path(results_root) / "archive" / name
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"archive name must be a plain folder name, got {name!r}")
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists: choose another name")
+    have = [part for part in ARCHIVED_PARTS if (src / part).is_dir() and any((src / part).iterdir())]
+    if "runs" not in have:
+        raise FileNotFoundError(f"no run results in {src / 'runs'}: nothing to archive")
+    dest.mkdir(parents=True)
+    if params_file is not None:
+        shutil.copyfile(params_file, dest / "params.yaml")
+    else:
+        params = {k: v for k, v in p.items() if k not in ("results_root", "max_runs")}
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for part in have:
+        shutil.move(str(src / part), str(dest / part))
+    return dest

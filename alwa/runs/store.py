@@ -1,0 +1,116 @@
+"""The result store of a sweep: one JSON record per finished run (``{key}.json``), one per failed run
+(``{key}.failed.json``), read defensively (an unreadable file is named and counted as missing), matched to the specs
+that asked for them (a record made with another spec is stale)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+
+def spec_key(spec: dict) -> str:
+    """File-name key of a spec: ``{name}__s{seed}``."""
+    return f"{spec['name']}__s{int(spec.get('seed', 0))}"
+
+
+# ------------------------------------------------------------------ reading result files
+def read_record(path, kind: str = "result") -> tuple[Optional[dict], Optional[str]]:
+    """``(record, None)`` for a readable record, ``(None, problem)`` otherwise.
+
+    A result needs to be a JSON object with a ``name``; a failure record
+    (``kind='failure'``) a JSON object with a ``spec`` object."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    if not text.strip():
+        return None, "is empty"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"is not valid JSON (truncated?) at line {e.lineno} column {e.colno}"
+    if not isinstance(rec, dict):
+        return None, f"holds {'null' if rec is None else type(rec).__name__}, not a record"
+    if kind == "failure":
+        if not isinstance(rec.get("spec"), dict) or "name" not in rec["spec"]:
+            return None, "is a failure record without a spec"
+    elif not isinstance(rec.get("name"), str):
+        return None, "is a record without a name"
+    elif "spec" in rec and not isinstance(rec["spec"], dict):
+        return None, "has a spec that is not an object"
+    return rec, None
+
+
+def result_problems(out_dir) -> list[str]:
+    """One line per unreadable result or failure file in ``out_dir`` (each counted as missing)."""
+    out = Path(out_dir)
+    lines = []
+    for p in sorted(out.glob("*.json")) if out.is_dir() else []:
+        kind = "failure" if p.name.endswith(".failed.json") else "result"
+        _, problem = read_record(p, kind)
+        if problem:
+            lines.append(f"{p}: {problem}; counted as missing (delete it, or rerun the sweep to replace it)")
+    return lines
+
+
+def _same_spec(a: dict, b: dict) -> bool:
+    """Specs match when everything but where the work files go is equal."""
+    strip = lambda s: {k: v for k, v in s.items() if k != "work_root"}  # noqa: E731
+    return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
+
+
+def pending(specs: Sequence[dict], out_dir) -> list[dict]:
+    """Specs without a (readable) result file, or whose result was made with a different
+    spec (stale: e.g. the profile's settings changed). Duplicates removed, order kept."""
+    out = Path(out_dir)
+    seen, todo = set(), []
+    for s in specs:
+        k = spec_key(s)
+        if k in seen:
+            continue
+        seen.add(k)
+        f = out / f"{k}.json"
+        if not f.exists():
+            todo.append(s)
+            continue
+        rec, _ = read_record(f)
+        old = rec.get("spec") if rec else None
+        if old is None or not _same_spec(old, s):
+            todo.append(s)
+    return todo
+
+
+# ------------------------------------------------------------------ loading
+def _wanted(spec: dict, wanted: dict) -> bool:
+    """``spec`` is one of ``wanted`` (``{spec_key: spec}``): same key and same spec."""
+    other = wanted.get(spec_key(spec))
+    return other is not None and _same_spec(spec, other)
+
+
+def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
+    """The readable result records in ``out_dir`` (only those of ``specs`` if given);
+    unreadable files are left out (:func:`result_problems` names them)."""
+    out = Path(out_dir)
+    if specs is not None:
+        specs = list(specs)
+        keys = [spec_key(s) for s in specs]
+        files = [out / f"{k}.json" for k in dict.fromkeys(keys)]
+        wanted = {spec_key(s): s for s in specs}
+        loaded = [read_record(p)[0] for p in files if p.exists()]
+        return [r for r in loaded if r is not None and ("spec" not in r or _wanted(r["spec"], wanted))]
+    recs = (read_record(p)[0] for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json"))
+    return [r for r in recs if r is not None]
+
+
+def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
+    """The ``records`` (already loaded) that belong to ``specs``: same key and same spec."""
+    wanted = {spec_key(s): s for s in specs}
+    return [r for r in records if "spec" in r and _wanted(r["spec"], wanted)]
+
+
+def load_failures(out_dir) -> list[dict]:
+    """The readable failure records in ``out_dir``."""
+    recs = (read_record(p, "failure")[0] for p in sorted(Path(out_dir).glob("*.failed.json")))
+    return [r for r in recs if r is not None]

@@ -1,0 +1,132 @@
+"""alwa.runs.study (which runs, decided from finished ones) and alwa.analysis.lrstudy (the analysis), on hand-made records."""
+
+import math
+
+import pytest
+
+from alwa.analysis import lrstudy
+from alwa.runs import study
+from alwa.runs.profile import load_profile
+
+P = load_profile("cpu")
+PLAN = study.plan_for("cpu")
+
+
+def rec(exp, seed, mAP, **kw):
+    return {"name": exp.name, "seed": seed, "mAP": mAP, "wall_seconds": 300.0, "iters": exp.iters or 600, **kw}
+
+
+def base(lr=None, it=None, **kw):
+    return study.experiment(P, "retinanet", "l1", "base", lr, it, **kw)
+
+
+def test_names_keep_the_published_keys_and_name_what_differs():
+    assert base(0.02, 600).name == "retinanet_r18w16_mini_l1_base"  # the profile's lr and schedule: no suffix
+    assert base(0.04, 1200).name == "retinanet_r18w16_mini_l1_base_lr0.04_it1200"
+    f = study.experiment(P, "faster-rcnn", "l1", "alwa2", 0.02, 400)
+    assert f.name == "faster-rcnn_r18w16_mini_l1_alwa2"
+
+
+def test_calibration_picks_the_shortest_converged_schedule():
+    # 600 -> 1200 gains 3 points (not converged); 1200 -> 2400 gains 0.5 (converged): 1200
+    means = {600: 0.58, 1200: 0.61, 2400: 0.615}
+    rs = [rec(base(None, it), s, means[it]) for it in means for s in range(3)]
+    st = study.decide(P, PLAN, rs)
+    assert st.stage == "lr sweep" and st.schedule == 1200 and st.converged
+    assert st.schedule_gains[600] == pytest.approx(0.03) and st.schedule_gains[1200] == pytest.approx(0.005)
+    names = {s["name"] for s in study.all_specs(P, PLAN, st)}
+    assert {base(0.02 * f, 1200).name for f in PLAN.lr_factors} <= names
+
+
+def test_an_unconverged_ladder_extends_then_takes_the_longest_schedule():
+    means = {600: 0.50, 1200: 0.55, 2400: 0.60}
+    rs = [rec(base(None, it), s, means[it]) for it in means for s in range(3)]
+    st = study.decide(P, PLAN, rs)
+    assert st.stage == "calibration (extended)"
+    assert {base(None, 1500).name, base(None, 3000).name} <= {s["name"] for s in study.all_specs(P, PLAN, st)}
+    rs += [rec(base(None, it), s, m) for it, m in ((1500, 0.57), (3000, 0.62)) for s in range(3)]
+    st = study.decide(P, study.StudyPlan(budget_h=1000.0), rs)
+    assert st.converged is False and st.schedule == 3000 and "not converged by 3000" in st.schedule_reason
+
+
+def test_the_tuned_lr_is_the_best_mean_and_the_regimes_follow():
+    rs = [rec(base(None, it), s, m) for it, m in ((600, 0.58), (1200, 0.61), (2400, 0.612)) for s in range(3)]
+    lr_maps = {0.25: 0.50, 0.5: 0.58, 1.0: 0.61, 2.0: 0.63, 4.0: 0.40}
+    rs += [rec(base(0.02 * f, 1200), s, m) for f, m in lr_maps.items() for s in range(3)]
+    st = study.decide(P, PLAN, rs)
+    assert st.stage == "regimes" and st.tuned_lr == pytest.approx(0.04)
+    arms = study.regime_arms(P, PLAN, 1200, st.tuned_lr, st.cuts)
+    first = [(g, e.name) for g, e, _ in arms[:4]]
+    assert first == [("paper", "retinanet_r18w16_mini_l1_base_lr0.08_it1200"), ("paper", "retinanet_r18w16_mini_l1_alwa1_lr0.08_it1200"),
+                     ("paper", "retinanet_r18w16_mini_l1_alwa2_lr0.08_it1200"), ("control", "retinanet_r18w16_mini_l1_base_lr0.04_it1200")]
+    assert all(len(seeds) >= 5 for g, e, seeds in arms if g in ("control",) or e.weighting in ("alwa1", "alwa2") and g == "paper")
+    faster = [e for g, e, _ in arms if g == "faster"]
+    assert {e.iters for e in faster} == {800} and {e.lr for e in faster} == {0.08, 0.04}
+
+
+def test_cuts_follow_the_issues_order_when_the_plan_is_over_budget():
+    plan = study.StudyPlan(budget_h=0.1)
+    rs = [rec(base(None, it), s, m) for it, m in ((600, 0.58), (1200, 0.61), (2400, 0.612)) for s in range(3)]
+    rs += [rec(base(0.02 * f, 1200), s, 0.6 + 0.001 * f) for f in plan.lr_factors if f != 1.0 for s in range(3)]
+    st = study.decide(P, plan, rs)
+    assert st.cuts == list(study.CUTS)  # everything cut that may be cut; never the ALWA-vs-control seeds
+    arms = study.regime_arms(P, plan, 1200, st.tuned_lr, st.cuts)
+    assert not [e for g, e, _ in arms if g == "tuned" and e.reg_loss == "smoothl1"]  # SmoothL1 in the tuned regime: cut
+    assert [e for g, e, _ in arms if g == "control" and e.reg_loss == "smoothl1"]  # its lr control stays (paper regime)
+    names = [e.name for _, e, _ in arms]
+    assert not any("w0.25-0.25" in n or "w0.50-0.75" in n for n in names)
+    assert {len(seeds) for g, e, seeds in arms if g == "faster"} == {2}
+    assert all(len(seeds) == 5 for g, e, seeds in arms if g == "control" or (g == "paper" and e.weighting != "fixed"))
+
+
+def test_step_size_is_weight_times_lr_averaged():
+    e = study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04, 1200)
+    r = rec(e, 0, 0.5, per_iter={"lr": [0.02, 0.04, 0.04, 0.004], "cls_weight": [1.0, 1.0, 1.0, 1.0]})
+    assert lrstudy.step_size(r) == pytest.approx(0.5 * (0.02 + 0.04 + 0.04 + 0.004) / 4)
+    a = study.experiment(P, "retinanet", "l1", "alwa2", 0.04, 1200)
+    r = rec(a, 0, 0.5, per_iter={"lr": [0.04, 0.04], "cls_weight": [1.0, 0.25]})
+    assert lrstudy.step_size(r) == pytest.approx((0.04 + 0.01) / 2)
+
+
+def test_equivalence_and_alwa_vs_control_are_paired_differences():
+    rs = []
+    for s, (m1, mk) in enumerate([(0.58, 0.57), (0.59, 0.575), (0.60, 0.59)]):
+        rs.append(rec(base(), s, m1))
+        rs.append(rec(study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04), s, mk))
+    rows = lrstudy.equivalence_table(rs, P, PLAN)
+    row = next(r for r in rows if r["k"] == 0.5 and r["clipping"].startswith("on"))
+    assert row["n"] == 3 and row["diff"] == pytest.approx((-0.01 - 0.015 - 0.01) / 3, abs=1e-12) and row["verdict"] == "worse"
+    st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
+    rs2 = [rec(study.experiment(P, "retinanet", loss, w, lr, 1200), s, m)
+           for loss in ("l1", "smoothl1") for s in range(5)
+           for w, lr, m in (("alwa2", 0.08, 0.60 + 0.001 * s), ("base", 0.04, 0.60 + 0.001 * s + 0.0), ("base", 0.08, 0.55))]
+    d = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r["regime"] == "paper" and r["comparison"] == "alwa2 minus lr control"
+             and r["detector"] == "retinanet")
+    assert d["n"] == 10 and d["diff"] == pytest.approx(0.0, abs=1e-12)
+    same = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r["comparison"] == "alwa2 minus 1:1 at the same lr")
+    assert same["verdict"] == "better" and same["diff"] == pytest.approx(0.05 + 0.002, abs=1e-9)
+
+
+def test_regimes_place_runs_by_schedule_and_lr():
+    st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
+    regs = lrstudy.regimes(P, st, PLAN)
+    assert [r.name for r in regs] == ["short", "tuned", "paper"]
+    where = lambda e: lrstudy.regime_of(e.name, P, regs)  # noqa: E731
+    assert where(base()) == "short" and where(base(0.04, 1200)) == "tuned" and where(base(0.08, 1200)) == "paper"
+    assert where(base(0.04)) is None and where(base(None, 2400)) is None and where(base(clip=False)) is None
+    assert where(study.experiment(P, "faster-rcnn", "l1", "alwa1", 0.08, 800)) == "paper"
+
+
+def test_without_convergence_the_longest_schedule_that_fits_the_budget_is_taken():
+    """Measured on the cpu profile: 600 -> 1200 +10.4 points, 1200 -> 2400 +7.6: not converged. Then the
+    longest schedule tried whose runs fit the budget, not the cap."""
+    means = {600: 0.58, 1200: 0.69, 2400: 0.765, 1500: 0.71, 3000: 0.78}
+    rs = [rec(base(None, it), s, means[it], iters=it, wall_seconds=0.25 * it) for it in means for s in range(3)]
+    st = study.decide(P, PLAN, rs)
+    # at 0.25 s per iteration, 3000 iterations do not fit 8 h even with every cut; 2400 does (with cuts)
+    assert st.converged is False and st.schedule == 2400 and "fit the 8 h budget" in st.schedule_reason
+    roomy = study.StudyPlan(budget_h=1000.0)
+    assert study.decide(P, roomy, rs).schedule == 3000
+    tight = study.StudyPlan(budget_h=0.01)
+    st = study.decide(P, tight, rs)
+    assert st.schedule == 600 and "no schedule tried fits" in st.schedule_reason

@@ -1,0 +1,175 @@
+"""Every notebook runs at the smoke profile (papermill) and prepares with params/gpu.yaml."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_source_notebook_is_clean_and_parametrized(nb):
+    book = nbformat.read(nb, as_version=4)
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), "source notebooks carry no outputs"
+    # derived values live after the parameters cell: it holds plain assignments of literals only
+    for line in tagged[0].source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            assert name.strip().isidentifier(), line
+            __import__("ast").literal_eval(value.strip())
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_is_paired_with_its_jupytext_source(nb):
+    """notebooks/NN_*.py (jupytext percent) is the source; the .ipynb holds the same cells, kinds and tags
+    (``jupytext --sync notebooks/*.py`` after an edit). A lost ``parameters`` tag on either side fails here."""
+    import jupytext
+
+    src = nb.with_suffix(".py")
+    assert src.exists(), f"{src.name} missing: the .ipynb has no jupytext source"
+    text = jupytext.read(src)
+    book = nbformat.read(nb, as_version=4)
+    assert book.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+    def cells(n):
+        return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in n.cells]
+
+    assert cells(text) == cells(book)
+    for n in (text, book):
+        assert sum("parameters" in c.metadata.get("tags", []) for c in n.cells) == 1
+
+
+def test_every_notebook_source_has_its_ipynb():
+    sources = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+    assert [p.stem for p in sources] == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_prepares_with_gpu_params(nb, tmp_path):
+    params = {"profile": "gpu"}
+    out = tmp_path / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters=params, prepare_only=True, kernel_name="python3")
+    injected = [c for c in nbformat.read(out, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "profile = \"gpu\"" in injected[0].source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
+    params = {"profile": "smoke", "results_root": str(smoke_results_root)}
+    out = tmp_path / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    executed = nbformat.read(out, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    produced = list((smoke_results_root / "smoke").rglob("*.json"))
+    assert produced, "the notebook wrote no result file"
+    for p in produced:
+        data = json.loads(p.read_text())
+        assert data.get("profile", "smoke") == "smoke"
+
+
+def _parameter_names(nb: Path) -> set:
+    cell = next(c for c in nbformat.read(nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    return {line.partition("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.lstrip().startswith("#")}
+
+
+def test_every_notebook_has_the_few_parameters():
+    from alwa.report.notebook import NOTEBOOK_PARAMETERS
+
+    for nb in NOTEBOOKS:
+        assert _parameter_names(nb) == set(NOTEBOOK_PARAMETERS), nb.stem
+
+
+def test_every_key_the_package_reads_is_a_checked_profile_key():
+    """What the spec builders, the claims, the study and the notebooks read from ``p`` is a key that
+    alwa.runs.profile checks (so a typo of it in a params file is refused, not dropped)."""
+    import re
+
+    from alwa.runs.profile import TOP
+
+    read = set()
+    for path in [*(ROOT / "alwa").rglob("*.py"), *(ROOT / "notebooks").glob("[0-9]*.py")]:
+        src = path.read_text()
+        read |= set(re.findall(r'\bp\.get\("(\w+)"', src)) | set(re.findall(r'\bp\["(\w+)"\]', src))
+    assert {"faster_setting", "abl_C", "setting", "curve_window", "bs_n_gt"} <= read  # the scan sees what it must
+    assert read <= set(TOP), sorted(read - set(TOP))
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
+def test_every_params_file_is_valid(profile):
+    from alwa.runs.profile import load_profile
+
+    p = load_profile(profile)
+    assert p["profile"] == profile
+
+
+def test_a_parameter_the_notebook_does_not_have_fails_in_its_first_cell(tmp_path):
+    nb = ROOT / "notebooks" / "04_ablations.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", "retina_seed": 5,
+                            "results_root": str(tmp_path)}, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    assert "no parameter 'retina_seed'" in str(e.value) and "retina_seeds" in str(e.value)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    injected = next(i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", []))
+    assert failed == [injected + 1]  # the first cell after the parameters
+    assert not list((tmp_path / "smoke").rglob("*.json"))  # nothing ran
+
+
+def test_a_bad_override_fails_naming_the_key(tmp_path):
+    nb = ROOT / "notebooks" / "04_ablations.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match=r"setting\.iter'.*did you mean 'setting\.iters'"):
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", "results_root": str(tmp_path),
+                            "overrides": {"setting": {"iter": 5}}}, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+
+
+def test_the_book_passes_no_unknown_parameter(tmp_path, caplog):
+    """Papermill warns 'Passed unknown parameter' for every key a notebook does not declare; the book passes none."""
+    import logging
+
+    from alwa.book.build import execute
+
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        execute("smoke", str(tmp_path), tmp_path / "nb", prepare_only=True)
+    assert not [r for r in caplog.records if "unknown parameter" in r.getMessage().lower()]
+    assert len(list((tmp_path / "nb").glob("*.ipynb"))) == len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_reads_a_profile_key_as_a_bare_name(nb):
+    """Profile values come from ``p`` (the checked profile): a bare ``data_dir`` would be a NameError at
+    run time, since the notebooks' only parameters are NOTEBOOK_PARAMETERS."""
+    import ast
+
+    import jupytext
+
+    from alwa.runs.profile import TOP
+
+    assigned, loaded = set(), set()
+    for c in jupytext.read(nb.with_suffix(".py")).cells:
+        if c.cell_type != "code":
+            continue
+        src = "\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith("%"))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Name):
+                (assigned if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                assigned |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.arg)):
+                assigned.add(getattr(node, "name", None) or node.arg)
+    assert not (loaded & set(TOP)) - assigned
