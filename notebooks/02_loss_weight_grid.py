@@ -92,7 +92,7 @@ for loss in p["grid_losses"]:
 # %%
 measured = claims.grid_claims(rows, results, p, p["curve_window"])
 nbh.save_claims(p, "grid", measured)
-pd.DataFrame([{"claim": k, "ours": v["ours"], "status": v["status"]} for k, v in measured.items()])
+pd.DataFrame([{"claim": k, "ours": v.ours, "status": v.status} for k, v in measured.items()])
 
 # %%
 glue("grid_runs", len(results), display=False)

@@ -110,7 +110,7 @@ pd.DataFrame(wsum).round(4)
 
 # %%
 measured = claims.alwa_claims(results, p)
-pd.DataFrame([{"claim": k, "ours": v["ours"], "status": v["status"]} for k, v in measured.items()])
+pd.DataFrame([{"claim": k, "ours": v.ours, "status": v.status} for k, v in measured.items()])
 
 # %% [markdown]
 # ## Training-time overhead (C10)

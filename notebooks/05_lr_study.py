@@ -149,4 +149,4 @@ verdicts = lrstudy.regime_claims(records, p, plan, st, published)
 write_json_atomic(nb.results("tables") / "lr_study.json",
                   {"profile": profile, "state": st.as_dict(), "equivalence": eq, "alwa_vs_control": d, "regime_claims": verdicts,
                    "runs_done": done, "runs_planned": len(specs), "provenance": provenance()})
-pd.DataFrame([{"claim": c, **{reg: f"{v['status']}: {v['ours']}" for reg, v in by.items()}} for c, by in verdicts.items()])
+pd.DataFrame([{"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}} for c, by in verdicts.items()])

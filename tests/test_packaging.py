@@ -17,7 +17,7 @@ DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book":
 GROUPS = {
     None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "cli/__init__", "cli/__main__"],
     "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
-    "analysis": ["analysis/__init__", "analysis/stats", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
+    "analysis": ["analysis/__init__", "analysis/records", "analysis/stats", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
                  "runs/__init__", "runs/profile", "runs/specs", "runs/store", "runs/worker", "runs/sweep", "runs/study",
                  "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
     "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],

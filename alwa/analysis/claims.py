@@ -14,6 +14,7 @@ from typing import Optional
 
 from alwa.analysis import stats
 from alwa.analysis import summaries as sm
+from alwa.analysis.records import Claim, Status, Verdict, claims_of
 from alwa.analysis.stats import fmt_ci
 from alwa.core.experiment import Experiment
 from alwa.runs import specs as ex
@@ -75,7 +76,7 @@ def _decay(result: dict, window: int) -> tuple[float, float]:
     return c["cls_mean"][-1] / c["cls_mean"][0], c["reg_mean"][-1] / c["reg_mean"][0]
 
 
-def grid_claims(rows: list, results: list, p: dict, window: int) -> dict:
+def grid_claims(rows: list, results: list, p: dict, window: int) -> dict[str, Claim]:
     """C2, C3, C4, C5 from the weight grid."""
     out = {}
     diffs = [r for r in rows if math.isfinite(r.get("diff", math.nan)) and _weights(r["name"])]
@@ -86,19 +87,19 @@ def grid_claims(rows: list, results: list, p: dict, window: int) -> dict:
         mb = sum(r["diff"] for r in below) / len(below)
         ma = sum(r["diff"] for r in above) / len(above)
         wins = sum(1 for r in below if r["diff"] > 0)
-        status = ("supported" if mb > ma and wins > len(below) / 2 else "not supported") if enough else "too few runs"
+        status = (Status.SUPPORTED if mb > ma and wins > len(below) / 2 else Status.NOT_SUPPORTED) if enough else Status.TOO_FEW_RUNS
         out["C3"] = {"ours": f"mean difference to 1:1: weights < 1 {100 * mb:+.2f} pts ({wins}/{len(below)} cells above 0), "
                              f"weights > 1 {100 * ma:+.2f} pts ({len(above)} cells)",
                      "status": status, "values": {"mean_diff_below": mb, "mean_diff_above": ma, "below_positive": wins, "below_cells": len(below)}}
     else:
-        out["C3"] = {"ours": "no cells with both weights above (or below) 1 in this profile's grid", "status": "too few runs", "values": {}}
+        out["C3"] = {"ours": "no cells with both weights above (or below) 1 in this profile's grid", "status": Status.TOO_FEW_RUNS, "values": {}}
     best = {}
     for loss in p["grid_losses"]:
         b = best_names(rows, p, loss, 1)
         best[ex.LOSS_NAMES[loss]] = Experiment.parse(b[0]).weighting_tag if b else None
     distinct = len({v for v in best.values() if v}) > 1
     out["C5"] = {"ours": "largest mean gain: " + ", ".join(f"{k} {v}" for k, v in best.items()),
-                 "status": ("supported" if distinct else "not supported") if len(p["grid_losses"]) > 1 and enough else "too few runs",
+                 "status": (Status.SUPPORTED if distinct else Status.NOT_SUPPORTED) if len(p["grid_losses"]) > 1 and enough else Status.TOO_FEW_RUNS,
                  "values": best, "note": "the best pair by mean; overlapping CIs mean the ranking is uncertain"}
     faster = {}
     for loss in p["grid_losses"]:
@@ -110,11 +111,11 @@ def grid_claims(rows: list, results: list, p: dict, window: int) -> dict:
             faster[ex.LOSS_NAMES[loss]] = sum(1 for a, c in d if a < c) / len(d)
     out["C2"] = {"ours": "share of seeds of the best pair whose classification loss decays faster than the regression loss "
                          "(last/first window mean): " + ", ".join(f"{k} {v:.0%}" for k, v in faster.items()),
-                 "status": ("supported" if all(v > 0.5 for v in faster.values()) else "not supported") if faster and enough else "too few runs",
+                 "status": (Status.SUPPORTED if all(v > 0.5 for v in faster.values()) else Status.NOT_SUPPORTED) if faster and enough else Status.TOO_FEW_RUNS,
                  "values": faster}
     out["C4"] = {"ours": "table 1's pairs differ by at most 0.25 between the two weights; the grid does not test large gaps",
-                 "status": "inconclusive at mini scale", "values": {}}
-    return out
+                 "status": Status.INCONCLUSIVE_MINI, "values": {}}
+    return claims_of(out)
 
 
 # ------------------------------------------------------------------ tables 2 / 3
@@ -171,7 +172,7 @@ def _pts(label: str, d: dict) -> str:
     return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
 
 
-def alwa_claims(results: list, p: dict) -> dict:
+def alwa_claims(results: list, p: dict) -> dict[str, Claim]:
     out = {}
     for cid, det, paper in (("C6", "retinanet", "about +1 point"), ("C7", "faster-rcnn", "more than +1 point")):
         parts, statuses = [], []
@@ -179,14 +180,14 @@ def alwa_claims(results: list, p: dict) -> dict:
             d = _pooled(results, p, det, w)
             parts.append(_pts(w, d))
             statuses.append(stats.verdict(d))
-        if all(s == "too few seeds" for s in statuses):
-            status = "too few runs"
-        elif any(s == "better" for s in statuses):
-            status = "supported"
-        elif all(s in ("worse", "no clear difference") for s in statuses):
-            status = "not supported"
+        if all(s == Verdict.TOO_FEW_SEEDS for s in statuses):
+            status = Status.TOO_FEW_RUNS
+        elif any(s == Verdict.BETTER for s in statuses):
+            status = Status.SUPPORTED
+        elif all(s in (Verdict.WORSE, Verdict.NO_CLEAR_DIFFERENCE) for s in statuses):
+            status = Status.NOT_SUPPORTED
         else:
-            status = "inconclusive at mini scale"
+            status = Status.INCONCLUSIVE_MINI
         out[cid] = {"ours": f"{det}, pooled over losses and seeds, paired vs baseline: " + "; ".join(parts),
                     "paper": paper, "status": status}
     r1, r2 = _pooled(results, p, "retinanet", "alwa1"), _pooled(results, p, "retinanet", "alwa2")
@@ -195,8 +196,8 @@ def alwa_claims(results: list, p: dict) -> dict:
     holds = (r2["mean"] > r1["mean"]) and (f1["mean"] > f2["mean"])
     out["C11"] = {"ours": f"RetinaNet: {_pts('ALWA-2', r2)} vs {_pts('ALWA-1', r1)}; "
                           f"Faster R-CNN: {_pts('ALWA-1', f1)} vs {_pts('ALWA-2', f2)}",
-                  "status": ("supported" if holds else "not supported") if ok else "too few runs"}
-    return out
+                  "status": (Status.SUPPORTED if holds else Status.NOT_SUPPORTED) if ok else Status.TOO_FEW_RUNS}
+    return claims_of(out)
 
 
 # ------------------------------------------------------------------ tables 7 / 8
@@ -227,7 +228,7 @@ def ablation_table(rows: list, tables: dict, p: dict) -> list:
     return out
 
 
-def ablation_claims(results: list, p: dict) -> dict:
+def ablation_claims(results: list, p: dict) -> dict[str, Claim]:
     """C9: spread of the mean mAP across C values and across initial weights, vs the seed noise."""
     vals = sm.by_name(results)
     inert = {r["name"] for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
@@ -249,13 +250,13 @@ def ablation_claims(results: list, p: dict) -> dict:
                 parts.append(f"{ex.LOSS_NAMES[loss]} {kind}: range {100 * spread:.2f} pts (seed sd {100 * seed_sd:.2f})"
                              + (f"; {', '.join(idle)}: no window ends within a run, so ALWA never acts there" if idle else ""))
                 noisy.append(math.isfinite(seed_sd) and spread <= 2 * seed_sd)
-    status = ("supported" if all(noisy) else "not supported") if noisy else "too few runs"
-    return {"C9": {"ours": "; ".join(parts) or "no runs", "status": status,
-                   "note": "insensitive = the range of means across settings is within two seed standard deviations"}}
+    status = (Status.SUPPORTED if all(noisy) else Status.NOT_SUPPORTED) if noisy else Status.TOO_FEW_RUNS
+    return claims_of({"C9": {"ours": "; ".join(parts) or "no runs", "status": status,
+                   "note": "insensitive = the range of means across settings is within two seed standard deviations"}})
 
 
 # ------------------------------------------------------------------ C10
-def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> dict:
+def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> Claim:
     """C10 from a :func:`alwa.bench.train.run` result (and a GPU record, if any).
 
     Supported when the 95 % interval of the end-to-end train-step ratio lies at or
@@ -277,11 +278,11 @@ def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> dic
             f"time inside ALWA's loss wrapper {100 * frac:.3f}% of a step; no inference change (the hook only wraps the loss)")
     v = stats.ratio_verdict(lo, hi, goal)
     if profile == "smoke":
-        status = "too few runs"
+        status = Status.TOO_FEW_RUNS
     elif v != "unresolved":
-        status = "supported" if v == "within" else "not supported"
+        status = Status.SUPPORTED if v == "within" else Status.NOT_SUPPORTED
     else:
-        status = "supported" if frac <= goal - 1 else "inconclusive at mini scale"
+        status = Status.SUPPORTED if frac <= goal - 1 else Status.INCONCLUSIVE_MINI
     if gpu is not None:
         glo, ghi = gpu["ratio_ci95"]
         gfrac = gpu.get("call_fraction")
@@ -294,23 +295,24 @@ def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> dic
                      f"without a host-device synchronisation")
         gv = stats.ratio_verdict(glo, ghi, goal)
         if profile != "smoke" and gv == "above":
-            status = "not supported"
-        elif profile != "smoke" and status == "inconclusive at mini scale" and (gv == "within" or (gfrac is not None and gfrac <= goal - 1)):
-            status = "supported"
-    return {"ours": ours, "paper": "negligible training time, no inference cost", "status": status}
+            status = Status.NOT_SUPPORTED
+        elif profile != "smoke" and status == Status.INCONCLUSIVE_MINI and (gv == "within" or (gfrac is not None and gfrac <= goal - 1)):
+            status = Status.SUPPORTED
+    return Claim("C10", ours, status, paper="negligible training time, no inference cost")
 
 
 # ------------------------------------------------------------------ C1
 CLAIMS = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11"]
 
 
-def c1_claim(results_root: str, profile: str) -> dict:
+def c1_claim(results_root: str, profile: str) -> Claim:
+    """C1 from the box-shifting chapter's record (``box_shifting/c1.json``): does std(cls) exceed std(reg) per box?"""
     f = Path(results_root) / profile / "box_shifting" / "c1.json"
     if not f.exists():
-        return {"ours": "not run", "status": "too few runs"}
+        return Claim("C1", "not run", Status.TOO_FEW_RUNS)
     d = json.loads(f.read_text())
     std, cv = d["frac_c1_holds_std"], d["frac_c1_holds_cv"]
     where = ", ".join(f"{r['reg_loss']} at ±{r['shift_range']} ({r['score_model']})" for r in d["settings_where_std_holds"]) or "none"
-    status = "supported" if std > 0.5 else "not supported"
-    return {"ours": f"per box, std(cls) > std(reg) in {100 * std:.0f}% of {len(d['rows'])} settings (where: {where}); "
-                    f"CV(cls) > CV(reg) in {100 * cv:.0f}%", "status": status}
+    status = Status.SUPPORTED if std > 0.5 else Status.NOT_SUPPORTED
+    return Claim("C1", f"per box, std(cls) > std(reg) in {100 * std:.0f}% of {len(d['rows'])} settings (where: {where}); "
+                       f"CV(cls) > CV(reg) in {100 * cv:.0f}%", status)

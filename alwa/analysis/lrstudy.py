@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from alwa.analysis import stats
+from alwa.analysis.records import Claim, Status, claims_of
 from alwa.core.experiment import Experiment
 from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, setting_iters, setting_lr
 
@@ -176,13 +177,14 @@ def weight_windows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list
 def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudyState, published: dict) -> dict:
     """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict."""
     vals = _vals(records)
-    out = {c: {"short": {"ours": published.get(c, {}).get("ours", "not run"), "status": published.get(c, {}).get("status", "not run")}}
-           for c in ("C3", "C6", "C7", "C9", "C11")}
+    published = claims_of(published)
+    out = {c: {"short": {"ours": published[c].ours, "status": published[c].status} if c in published else
+                         {"ours": "not run", "status": Status.NOT_RUN}} for c in ("C3", "C6", "C7", "C9", "C11")}
     if st.tuned_lr is None:
         for c in out:
             for reg in ("tuned", "paper"):
-                out[c][reg] = {"ours": f"the study is at stage '{st.stage}'", "status": "not run yet"}
-        return out
+                out[c][reg] = {"ours": f"the study is at stage '{st.stage}'", "status": Status.NOT_RUN_YET}
+        return _typed(out)
     for reg in regimes(p, st, plan)[1:]:
         below = [w for w in ("0.50:0.50", "0.25:0.25", "0.50:0.75")]
         pairs = [(experiment(p, "retinanet", loss, w, reg.lr, st.schedule).name, experiment(p, "retinanet", loss, "base", reg.lr, st.schedule).name)
@@ -191,7 +193,7 @@ def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudySt
         out["C3"][reg.name] = {"ours": _txt("weights below 1 minus 1:1", d), "status": _status(d)}
         for cid, det, losses in (("C6", "retinanet", plan.losses), ("C7", "faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
-                out[cid][reg.name] = {"ours": "not run in this regime", "status": "not run"}
+                out[cid][reg.name] = {"ours": "not run in this regime", "status": Status.NOT_RUN}
                 continue
             sched = st.schedule if det == "retinanet" else faster_schedule(p, st.schedule)
             parts, sts = [], []
@@ -200,13 +202,17 @@ def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudySt
                                                      experiment(p, det, loss, "base", reg.lr, sched).name) for loss in losses]))
                 parts.append(_txt(w, d))
                 sts.append(_status(d))
-            out[cid][reg.name] = {"ours": "; ".join(parts), "status": "supported" if "supported" in sts else (
-                "not supported" if all(s == "not supported" for s in sts) else sts[0] if len(set(sts)) == 1 else "inconclusive")}
-        out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": "not run"}
+            out[cid][reg.name] = {"ours": "; ".join(parts), "status": Status.SUPPORTED if Status.SUPPORTED in sts else (
+                Status.NOT_SUPPORTED if all(s == Status.NOT_SUPPORTED for s in sts) else sts[0] if len(set(sts)) == 1 else Status.INCONCLUSIVE)}
+        out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
         r1 = stats.paired_diff(*_pool(vals, [(experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule).name,
                                               experiment(p, "retinanet", loss, "alwa1", reg.lr, st.schedule).name) for loss in plan.losses]))
         out["C11"][reg.name] = {"ours": _txt("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
-    return out
+    return _typed(out)
+
+
+def _typed(out: dict) -> dict:
+    return {c: {reg: Claim.from_dict(c, v) for reg, v in by.items()} for c, by in out.items()}
 
 
 def _txt(label: str, d: dict) -> str:
@@ -216,6 +222,7 @@ def _txt(label: str, d: dict) -> str:
     return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
 
 
-def _status(d: dict) -> str:
+def _status(d) -> Status:
     v = verdict(d)
-    return {"better": "supported", "worse": "not supported", "inconclusive": "inconclusive", "too few seeds": "too few runs"}[v]
+    return {"better": Status.SUPPORTED, "worse": Status.NOT_SUPPORTED, "inconclusive": Status.INCONCLUSIVE,
+            "too few seeds": Status.TOO_FEW_RUNS}[v]

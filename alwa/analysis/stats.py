@@ -19,6 +19,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from alwa.analysis.records import PairedDiff, Verdict
+
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict:
     x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
@@ -33,32 +35,28 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict:
     return out
 
 
-def paired_diff(method: dict, baseline: dict, confidence: float = 0.95) -> dict:
-    """``method``/``baseline``: {seed: value}. Uses the seeds both have."""
+def paired_diff(method: dict, baseline: dict, confidence: float = 0.95) -> PairedDiff:
+    """``method``/``baseline``: {seed: value}. Uses the seeds both have; a paired t-interval of the differences."""
     seeds = sorted(set(method) & set(baseline))
     a = np.asarray([method[s] for s in seeds], dtype=float)
     b = np.asarray([baseline[s] for s in seeds], dtype=float)
     d = a - b
-    out = {"n": len(seeds), "seeds": seeds, "mean": float(d.mean()) if d.size else math.nan, "lo": math.nan, "hi": math.nan,
-           "p": math.nan}
+    mean, lo, hi, p = (float(d.mean()) if d.size else math.nan), math.nan, math.nan, math.nan
     if d.size >= 2 and np.ptp(d) > 0:
         res = stats.ttest_rel(a, b)
         ci = res.confidence_interval(confidence)
-        out.update(lo=float(ci.low), hi=float(ci.high), p=float(res.pvalue))
+        lo, hi, p = float(ci.low), float(ci.high), float(res.pvalue)
     elif d.size >= 2:
-        out.update(lo=float(d[0]), hi=float(d[0]), p=0.0 if d[0] != 0 else 1.0)
-    return out
+        lo = hi = float(d[0])
+        p = 0.0 if d[0] != 0 else 1.0
+    return PairedDiff(n=len(seeds), seeds=tuple(seeds), mean=mean, lo=lo, hi=hi, p=p)
 
 
-def verdict(diff: dict) -> str:
-    """'better' / 'worse' when the paired CI excludes 0, else 'no clear difference'."""
-    if diff["n"] < 2 or not math.isfinite(diff["lo"]):
-        return "too few seeds"
-    if diff["lo"] > 0:
-        return "better"
-    if diff["hi"] < 0:
-        return "worse"
-    return "no clear difference"
+def verdict(diff) -> Verdict:
+    """'better' / 'worse' when the paired CI excludes 0, else 'no clear difference' ('too few seeds' under 2 pairs)."""
+    if isinstance(diff, PairedDiff):
+        return diff.verdict
+    return PairedDiff(n=diff["n"], mean=diff["mean"], lo=diff["lo"], hi=diff["hi"]).verdict
 
 
 def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) -> tuple[float, float, float]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from alwa.analysis.records import Claim, claims_of
 from alwa.core.files import read_json, write_json_atomic
 from alwa.runs.profile import TOP, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, spec_key
@@ -135,15 +136,16 @@ def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
 
 
 def save_claims(p: dict, part: str, claims: dict) -> Path:
-    """Claim records ({'C3': {...}, ...}) for the claims table of the book."""
+    """Claim records (``{'C3': Claim, ...}``) for the claims table of the book: ``claims/<part>.json``."""
     path = results_dir(p["results_root"], p["profile"], "claims") / f"{part}.json"
-    write_json_atomic(path, {"profile": p["profile"], "claims": claims})
+    write_json_atomic(path, {"profile": p["profile"], "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
     return path
 
 
-def load_claims(results_root, profile: str) -> dict:
+def load_claims(results_root, profile: str) -> dict[str, Claim]:
+    """Every claim recorded under ``<results_root>/<profile>/claims/``; a status outside :class:`Status` is refused."""
     out = {}
     d = Path(results_root) / profile / "claims"
     for f in sorted(d.glob("*.json")) if d.exists() else []:
-        out.update(read_json(f)["claims"])
+        out.update(claims_of(read_json(f)["claims"]))
     return out

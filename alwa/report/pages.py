@@ -18,6 +18,7 @@ import yaml
 from alwa.analysis import claims as cl
 from alwa.analysis import summaries as sm
 from alwa.analysis.claims import CLAIMS, c1_claim
+from alwa.analysis.records import Claim, Status
 from alwa.core.settings import CLASSES
 from alwa.data.check import check_voc
 from alwa.report.notebook import load_claims, profile_label
@@ -70,8 +71,8 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
     for c in REGIME_CLAIMS:
         cells = []
         for reg in REGIMES:
-            v = by.get(c, {}).get(reg, {"status": "not run", "ours": ""})
-            cells.append({"status": "smoke: no verdict" if profile == "smoke" else v.get("status"), "ours": v.get("ours", "")})
+            v = Claim.from_dict(c, by[c][reg]) if reg in by.get(c, {}) else Claim(c, "", Status.NOT_RUN)
+            cells.append({"status": "smoke: no verdict" if profile == "smoke" else v.status, "ours": v.ours})
         rows.append({"id": c, "cells": cells})
     return {"runs_done": rec.get("runs_done"), "runs_planned": rec.get("runs_planned"), "stage": state.get("stage"),
             "schedule": state.get("schedule") or "not decided", "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
@@ -81,13 +82,13 @@ def claims_page(profile: str, results_root: str, source=".") -> str:
     """Every claim C1-C11: the paper's statement and evidence beside our result and its status."""
     claims = load_claims(results_root, profile)
     claims["C1"] = c1_claim(results_root, profile)
-    claims.setdefault("C8", {"ours": "COCO is not part of the mini reproduction", "status": "needs GPU"})
+    claims.setdefault("C8", Claim("C8", "COCO is not part of the mini reproduction", Status.NEEDS_GPU))
     paper = yaml.safe_load((Path(source) / "book" / "data" / "paper_tables.yaml").read_text())["claims"]
     rows = []
     for c in CLAIMS:
-        rec = claims.get(c, {"ours": "not measured yet", "status": "too few runs"})
-        rows.append({"id": c, "paper": paper.get(c, ""), "evidence": PAPER_EVIDENCE[c], "ours": rec.get("ours", ""),
-                     "status": "smoke: no verdict" if profile == "smoke" else rec.get("status")})
+        rec = claims.get(c, Claim(c, "not measured yet", Status.TOO_FEW_RUNS))
+        rows.append({"id": c, "paper": paper.get(c, ""), "evidence": PAPER_EVIDENCE[c], "ours": rec.ours,
+                     "status": "smoke: no verdict" if profile == "smoke" else rec.status})
     p = load_profile(profile, params_path(profile, source), results_root)
     return render("claims", profile=profile, label=profile_label(profile), results_root=results_root,
                   runs=runs_context(profile, results_root, p), rows=rows, regimes=regimes_context(profile, results_root))

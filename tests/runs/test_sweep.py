@@ -132,7 +132,7 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
     a = {0: 0.75, 1: 0.77, 2: 0.74, 3: 0.80}
     b = {0: 0.74, 1: 0.75, 2: 0.74, 9: 0.1}
     r = stats.paired_diff(a, b)
-    assert r["seeds"] == [0, 1, 2] and r["n"] == 3
+    assert r.seeds == (0, 1, 2) and r["n"] == 3
     ref = st.ttest_rel([0.75, 0.77, 0.74], [0.74, 0.75, 0.74])
     ci = ref.confidence_interval()
     assert r["p"] == pytest.approx(ref.pvalue) and (r["lo"], r["hi"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
@@ -261,9 +261,9 @@ def test_alwa_claims_say_no_runs_instead_of_nan():
     res = [{"name": f"retinanet_r18w16_mini_l1_{w}", "seed": s, "mAP": m + 0.01 * s}
            for w, m in (("base", 0.30), ("alwa1", 0.28), ("alwa2", 0.25)) for s in range(3)]
     c = claims.alwa_claims(res, p)
-    assert "alwa1: -2.00 pts" in c["C6"]["ours"] and c["C6"]["status"] == "not supported"
-    assert "nan" not in c["C7"]["ours"] + c["C11"]["ours"] and "no paired runs yet" in c["C7"]["ours"]
-    assert c["C7"]["status"] == "too few runs" and c["C11"]["status"] == "too few runs"
+    assert "alwa1: -2.00 pts" in c["C6"].ours and c["C6"].status == "not supported"
+    assert "nan" not in c["C7"].ours + c["C11"].ours and "no paired runs yet" in c["C7"].ours
+    assert c["C7"].status == "too few runs" and c["C11"].status == "too few runs"
 
 
 # ------------------------------------------------------------------ train-step benchmark statistics (C10)
@@ -300,12 +300,12 @@ def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
     assert verdict(0.99, 1.004, 1.005) == "within"
     assert verdict(1.01, 1.02, 1.005) == "above"
     assert verdict(0.98, 1.03, 1.005) == "unresolved"
-    assert claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.01), "cpu")["status"] == "supported"
-    assert claims.overhead_claim(_bench(1.02, 1.01, 1.03, 0.0001), "cpu")["status"] == "not supported"
-    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.0004), "cpu")["status"] == "supported"
-    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu")["status"] == "inconclusive at mini scale"
+    assert claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.01), "cpu").status == "supported"
+    assert claims.overhead_claim(_bench(1.02, 1.01, 1.03, 0.0001), "cpu").status == "not supported"
+    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.0004), "cpu").status == "supported"
+    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu").status == "inconclusive at mini scale"
     c = claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.0004), "smoke")
-    assert c["status"] == "too few runs" and "0.040%" in c["ours"] and "[95% CI 0.9980, 1.0030]" in c["ours"]
+    assert c.status == "too few runs" and "0.040%" in c.ours and "[95% CI 0.9980, 1.0030]" in c.ours
 
 
 def test_each_profile_has_its_own_work_folder(tmp_path):
@@ -419,12 +419,12 @@ def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_neve
     res += [{"name": "faster-rcnn_r18w16_mini_l1_alwa2", "seed": s, "mAP": m, "windows": [{"updated": True}]}
             for s, m in enumerate([0.44, 0.46])]
     c9 = claims.ablation_claims(res, p)["C9"]
-    assert c9["status"] == "not supported"
-    assert c9["ours"] == "L1 C: range 4.00 pts (seed sd 1.41); C=2: no window ends within a run, so ALWA never acts there"
+    assert c9.status == "not supported"
+    assert c9.ours == "L1 C: range 4.00 pts (seed sd 1.41); C=2: no window ends within a run, so ALWA never acts there"
     close = [dict(r, mAP=r["mAP"] - 0.03) if r["name"].endswith("alwa2") else r for r in res]  # C=100 at 0.41/0.43
     c9 = claims.ablation_claims(close, p)["C9"]
-    assert c9["status"] == "supported" and c9["ours"].startswith("L1 C: range 1.00 pts (seed sd 1.41)")
-    assert claims.ablation_claims([], p)["C9"]["status"] == "too few runs"
+    assert c9.status == "supported" and c9.ours.startswith("L1 C: range 1.00 pts (seed sd 1.41)")
+    assert claims.ablation_claims([], p)["C9"].status == "too few runs"
 
 
 def test_target_check_judges_the_cpu_setting_against_the_issues_targets(tmp_path):

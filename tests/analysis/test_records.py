@@ -1,0 +1,47 @@
+"""The analysis layer's typed records: statuses are a closed set, claims round-trip through the claims files'
+schema, paired differences decide their verdict from their interval."""
+
+import json
+import math
+
+import pytest
+
+from alwa.analysis.records import Claim, PairedDiff, Status, Verdict, claims_of
+from alwa.report.notebook import load_claims, save_claims
+
+
+def test_a_claim_refuses_a_status_outside_the_enum():
+    with pytest.raises(ValueError, match="claim C6: unknown status 'suported'"):
+        Claim("C6", "x", "suported")
+    assert Claim("C6", "x", "supported").status is Status.SUPPORTED
+
+
+def test_a_claim_round_trips_through_the_files_schema():
+    c = Claim("C9", "range 1.00 pts", Status.NOT_SUPPORTED, note="n", values={"a": 1})
+    d = c.as_dict()
+    assert d == {"ours": "range 1.00 pts", "status": "not supported", "note": "n", "values": {"a": 1}}
+    assert json.loads(json.dumps(d))["status"] == "not supported"  # a StrEnum writes its text
+    assert Claim.from_dict("C9", d) == c
+    assert "paper" not in Claim("C1", "y", Status.TOO_FEW_RUNS).as_dict()  # only the keys a claim has
+
+
+def test_saved_claims_load_back_typed_and_a_bad_file_is_refused(tmp_path):
+    p = {"results_root": str(tmp_path), "profile": "smoke"}
+    save_claims(p, "grid", {"C2": Claim("C2", "share 0.8", Status.SUPPORTED)})
+    assert load_claims(tmp_path, "smoke") == {"C2": Claim("C2", "share 0.8", Status.SUPPORTED)}
+    (tmp_path / "smoke" / "claims" / "bad.json").write_text(json.dumps({"claims": {"C3": {"ours": "", "status": "maybe"}}}))
+    with pytest.raises(ValueError, match="C3: unknown status 'maybe'"):
+        load_claims(tmp_path, "smoke")
+
+
+@pytest.mark.parametrize("lo, hi, n, want", [(0.01, 0.03, 3, Verdict.BETTER), (-0.03, -0.01, 3, Verdict.WORSE),
+                                             (-0.01, 0.02, 3, Verdict.NO_CLEAR_DIFFERENCE), (math.nan, math.nan, 1, Verdict.TOO_FEW_SEEDS)])
+def test_a_paired_difference_decides_its_verdict_from_its_interval(lo, hi, n, want):
+    d = PairedDiff(n=n, mean=0.0, lo=lo, hi=hi)
+    assert d.verdict is want and d["lo"] is lo
+
+
+def test_claims_of_keeps_claims_and_types_dicts():
+    c = Claim("C4", "z", Status.INCONCLUSIVE_MINI)
+    out = claims_of({"C4": c, "C5": {"ours": "w", "status": "needs GPU"}})
+    assert out["C4"] is c and out["C5"] == Claim("C5", "w", Status.NEEDS_GPU)
