@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from alwa.runs.profile import ProfileError, load_profile, results_dir
-from alwa.runs.store import load_results, pending, result_problems
+from alwa.runs.store import load_results, pending, result_problems, spec_key
 from alwa.runs.study import run_study, study_specs
 from alwa.runs.worker import SweepInterrupted, SweepLocked, SweepStorageError
 
@@ -40,7 +40,7 @@ def main(argv=None) -> None:
             print(f"  {k}: {v}")
         if a.cmd == "list":
             for s in todo:
-                print(f"  pending {s['name']}__s{s['seed']}")
+                print(f"  pending {spec_key(s)}")
         return
     try:
         st = run_study(p, out, a.workers, a.threads, a.max_runs, a.fn)

@@ -152,3 +152,8 @@ class Experiment:
     def with_(self, **changes) -> "Experiment":
         """A copy with ``changes`` (dataclasses.replace, validated)."""
         return replace(self, **changes)
+
+
+def run_key(name: str, seed: int) -> str:
+    """The key of one run (its result file, work folder and log): ``{experiment name}__s{seed}``."""
+    return f"{name}__s{int(seed)}"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mmengine.runner import Runner
 
-from alwa.core.experiment import Experiment
+from alwa.core.experiment import Experiment, run_key
 from alwa.core.files import provenance
 from alwa.core.settings import MiniSetting, MiniVOCOptions, PretrainOptions
 from alwa.data.synthetic import ensure
@@ -49,7 +49,7 @@ def spec_config(spec: dict):
     :func:`run_spec` trains with, before the per-run unique name is set."""
     exp = Experiment.parse(spec["name"])
     seed = int(spec.get("seed", 0))
-    work_dir = Path(spec.get("work_root", "work_dirs")) / f"{exp.name}__s{seed}"
+    work_dir = Path(spec.get("work_root", "work_dirs")) / run_key(exp.name, seed)
     if exp.dataset == "mini":
         data_root, ckpt = prepare_mini_data(spec.get("data_dir", "data/mini_voc"), spec.get("dataset"), spec.get("pretrain"))
         known = {f.name for f in fields(MiniSetting)}
@@ -91,7 +91,7 @@ def run_spec(spec: dict) -> dict:
     exp = Experiment.parse(spec["name"])
     seed = int(spec.get("seed", 0))
     cfg, config_hash = spec_config(spec)  # the hash before the per-run unique name
-    cfg.experiment_name = f"{exp.name}__s{seed}_{uuid.uuid4().hex[:8]}"
+    cfg.experiment_name = f"{run_key(exp.name, seed)}_{uuid.uuid4().hex[:8]}"
     if not spec.get("validate", False):
         # runner.test() below evaluates the test split once. mmengine's IterBasedTrainLoop validates at its last
         # iteration whatever val_interval says, and the paper configs' epoch loop after epoch 12, on the same split:

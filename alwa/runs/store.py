@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from alwa.core.experiment import run_key
+
 
 def spec_key(spec: dict) -> str:
     """File-name key of a spec: ``{name}__s{seed}``."""
-    return f"{spec['name']}__s{int(spec.get('seed', 0))}"
+    return run_key(spec["name"], spec.get("seed", 0))
 
 
 # ------------------------------------------------------------------ reading result files

@@ -27,7 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from alwa.core.experiment import Experiment
+from alwa.core.experiment import Experiment, run_key
 from alwa.runs.specs import make_spec, experiment_of
 from alwa.runs.store import load_results, pending, spec_key
 from alwa.runs.sweep import run_sweep
@@ -196,7 +196,7 @@ def regime_specs(p: dict, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=
 
 # ------------------------------------------------------------------ decisions from results
 def _mean_map(results_by_key: dict, p: dict, exp: Experiment, n: int) -> Optional[float]:
-    vals = [results_by_key.get(f"{exp.name}__s{s}", {}).get("mAP") for s in _range(p, n)]
+    vals = [results_by_key.get(run_key(exp.name, s), {}).get("mAP") for s in _range(p, n)]
     if any(v is None or not math.isfinite(v) for v in vals):
         return None
     return sum(vals) / len(vals)
@@ -225,7 +225,7 @@ def estimate_h(specs: list[dict], done_keys: set, spi: dict, workers: int) -> fl
 
 def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
     """The stage the study is at, from its finished ``results`` (records with ``name``, ``seed``, ``mAP``)."""
-    by = {f"{r['name']}__s{int(r['seed'])}": r for r in results}
+    by = {run_key(r["name"], r["seed"]): r for r in results}
     lr = setting_lr(p)
     base = lambda it, l=lr: experiment(p, "retinanet", "l1", "base", l, it)  # noqa: E731
     ladder = list(plan.ladder)
@@ -256,7 +256,7 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
     workers = int(p.get("workers", 1))
     done_keys = set(by)
     base_specs = calibration_specs(p, plan) + equivalence_specs(p, plan) + calibration_specs(p, plan, plan.extra_ladder)
-    spent_h = sum(by[k].get("wall_seconds", 0.0) for k in {f"{s['name']}__s{s['seed']}" for s in base_specs} if k in by) / max(1, workers) / 3600
+    spent_h = sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
 
     def fits(it: int) -> bool:  # with every allowed cut; the lr of the regimes does not change their cost
         todo = lr_specs(p, plan, it) + regime_specs(p, plan, it, lr, CUTS)
@@ -280,8 +280,8 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
     best = max(lr_means, key=lambda f: lr_means[f])
     st.tuned_lr = float(f"{lr * best:.6g}")
     st.stage = "regimes"
-    spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {f"{s['name']}__s{s['seed']}" for s in lr_specs(p, plan, schedule)}
-                   - {f"{s['name']}__s{s['seed']}" for s in base_specs} if k in by) / max(1, workers) / 3600
+    spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in lr_specs(p, plan, schedule)}
+                   - {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
     cuts: list = []
     for i in range(len(CUTS) + 1):
         cuts = list(CUTS[:i])

@@ -43,3 +43,12 @@ def test_fields_are_validated():
         Experiment("retinanet", "r50", "voc", "l2", "base")
     with pytest.raises(ValueError, match="lr must be > 0"):
         Experiment("retinanet", "r50", "voc", "l1", "base", lr=0.0)
+
+
+def test_the_run_key_is_the_name_and_the_seed():
+    from alwa.core.experiment import run_key
+    from alwa.runs.store import spec_key
+
+    assert run_key("retinanet_r18w16_mini_l1_base", 3) == "retinanet_r18w16_mini_l1_base__s3"
+    assert spec_key({"name": "retinanet_r18w16_mini_l1_base", "seed": 3}) == run_key("retinanet_r18w16_mini_l1_base", 3)
+    assert spec_key({"name": "x"}) == "x__s0"  # no seed: seed 0
