@@ -136,7 +136,8 @@ glue("authors_us", nbh.Text(f"{wb['authors_us']:.0f}"), display=False)
 glue("weighter_ratio", nbh.Text(f"{wb['ratio']:.2f}"), display=False)
 
 # %%
-from alwa.mmdet import bench_train, run as mmrun
+from alwa.bench import train as bench_train
+from alwa.mmdet import run as mmrun
 
 voc, _ = mmrun.prepare_mini_data(p["data_dir"], p["dataset"], p["pretrain"])
 bench = bench_train.run(blocks=p["bench_blocks"], steps=p["bench_steps"], data_root=voc, threads=max(1, p["threads"] * p["workers"]), progress=True)

@@ -173,3 +173,29 @@ def test_no_notebook_reads_a_profile_key_as_a_bare_name(nb):
             elif isinstance(node, (ast.FunctionDef, ast.arg)):
                 assigned.add(getattr(node, "name", None) or node.arg)
     assert not (loaded & set(TOP)) - assigned
+
+
+def _alwa_imports(src: str) -> list:
+    """(module, name or None) of every top-level ``import alwa...`` / ``from alwa... import name`` of a source."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alwa":
+            out += [(node.module, a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [(a.name, None) for a in node.names if a.name.split(".")[0] == "alwa"]
+    return out
+
+
+@pytest.mark.parametrize("src", sorted((ROOT / "notebooks").glob("[0-9]*.py")) + [ROOT / "book" / "use_pytorch.py"], ids=lambda p: p.stem)
+def test_every_alwa_import_of_a_notebook_resolves(src):
+    """A moved or renamed module fails here, in seconds, instead of in the notebook's execution (a slow test)."""
+    import importlib
+
+    text = "\n".join(line for line in src.read_text().splitlines() if not line.lstrip().startswith("%"))
+    imports = _alwa_imports(text)
+    assert imports, "the scan found no alwa import"
+    for module, name in imports:
+        mod = importlib.import_module(module)
+        assert name is None or hasattr(mod, name) or importlib.util.find_spec(f"{module}.{name}") is not None, (module, name)
