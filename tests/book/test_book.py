@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory, smoke_results_root):
-    from alwa.book.build import build as book
+    from alwa.book import build as book
 
     base = tmp_path_factory.mktemp("book")
     html = book.build("smoke", results_root=str(smoke_results_root), stage=str(base / "stage"), out=str(base / "out"))
