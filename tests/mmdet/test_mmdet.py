@@ -228,7 +228,7 @@ DIST_SCRIPT = r"""
 import json, os, sys
 import torch
 from mmengine.runner import Runner
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, os.path.dirname({tests!r})]  # this test module, and tests/ (reference.py)
 from test_mmdet import tiny_cfg, alwa_hook
 cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa1", {root!r}, {work!r})
 cfg.launcher = "pytorch"
@@ -246,7 +246,7 @@ open(os.path.join({work!r}, f"rank{{out['rank']}}.json"), "w").write(json.dumps(
 @pytest.mark.slow
 def test_distributed_launcher_pytorch_gives_identical_weights_on_all_ranks(tiny_voc, tmp_path):
     script = tmp_path / "dist_train.py"
-    script.write_text(DIST_SCRIPT.format(tests=str(ROOT / "tests"), root=tiny_voc, work=str(tmp_path)))
+    script.write_text(DIST_SCRIPT.format(tests=str(Path(__file__).resolve().parent), root=tiny_voc, work=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     import socket
 
