@@ -65,7 +65,7 @@ glue("bs_profile", nbh.Text(profile), display=False)
 
 # %%
 gt = boxshift.box_from_center(0.0, 0.0, 100.0, 60.0)
-offsets = torch.linspace(-0.2, 1.2, p["bs_slide_points"])
+offsets = torch.linspace(-0.2, 1.2, p.bs_slide_points)
 slide = boxshift.analyse(gt, boxshift.slide_1d(gt, offsets))
 fig = plots.plot_slide(gt, offsets, slide, path=out / "figure2_slide.png")
 
@@ -87,7 +87,7 @@ print("largest step of each regression loss:", {k: round(v, 4) for k, v in reg_s
 # ## Moving in two dimensions, and scaling
 
 # %%
-d = torch.linspace(-1.0, 1.0, p["bs_grid_points"])
+d = torch.linspace(-1.0, 1.0, p.bs_grid_points)
 grid = boxshift.analyse(gt, boxshift.grid_2d(gt, d, d))
 fig = plots.plot_grid(d, d, grid, path=out / "grid_2d.png")
 
@@ -108,7 +108,7 @@ fig = plots.plot_scale_aspect(factors.numpy(), by_scale, by_aspect, path=out / "
 # deviations (what ALWA-2 compares); `c1_holds_cv` compares the scale-free CVs.
 
 # %%
-rows = boxshift.c1_table(n_gt=p["bs_n_gt"], shifts_per_gt=p["bs_shifts_per_gt"], seed=p["seed"])
+rows = boxshift.c1_table(n_gt=p.bs_n_gt, shifts_per_gt=p.bs_shifts_per_gt, seed=p.seed)
 table = pd.DataFrame(rows)
 cols = ["shift_range", "score_model", "reg_loss", "frac_pos", "cls_std", "reg_std", "std_ratio",
         "cls_cv", "reg_cv", "cv_ratio", "cls_grad_mean", "reg_grad_mean_pos", "c1_holds", "c1_holds_cv"]
@@ -129,7 +129,7 @@ glue("bs_c1_frac_std", round(100 * frac_std), display=False)
 glue("bs_c1_frac_cv", round(100 * frac_cv), display=False)
 glue("bs_n_settings", len(table), display=False)
 write_json_atomic(out / "c1.json", {
-    "profile": profile, "seed": p["seed"], "n_gt": p["bs_n_gt"], "shifts_per_gt": p["bs_shifts_per_gt"],
+    "profile": profile, "seed": p.seed, "n_gt": p.bs_n_gt, "shifts_per_gt": p.bs_shifts_per_gt,
     "rows": rows, "frac_c1_holds_std": frac_std, "frac_c1_holds_cv": frac_cv,
     "settings_where_std_holds": holds_std, "provenance": provenance(),
     "seconds": time.time() - t_start,

@@ -47,7 +47,6 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %%
 # %matplotlib inline
-import math
 import matplotlib
 import pandas as pd
 from myst_nb import glue
@@ -64,7 +63,7 @@ profile, results_root = nb.profile, nb.results_root
 # %%
 specs = ex.grid_specs(p)
 results, failures = nbh.run_and_load(specs, p, desc="table 1 grid")
-pairs = ["1.00:1.00", *(p["grid_pairs"] or ex.TABLE1_PAIRS)]
+pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 
 # %% [markdown]
 # ## Table 1: mAP per weight pair, and the difference to 1:1 (points of mAP)
@@ -81,16 +80,16 @@ fig = plots.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", pat
 # ## Figure 3: mean and standard deviation of the weighted losses per window
 
 # %%
-for loss in p["grid_losses"]:
+for loss in p.grid_losses:
     names = [ex.exp_name(p, "retinanet", loss, "base")] + claims.best_names(rows, p, loss, 3)
-    fig = plots.plot_curves(results, names, p["curve_window"], f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
+    fig = plots.plot_curves(results, names, p.curve_window, f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
                           path=figs / f"figure3_{loss}.png")
 
 # %% [markdown]
 # ## The claims, measured
 
 # %%
-measured = claims.grid_claims(rows, results, p, p["curve_window"])
+measured = claims.grid_claims(rows, results, p, p.curve_window)
 nbh.save_claims(p, "grid", measured)
 pd.DataFrame([{"claim": k, "ours": v.ours, "status": v.status} for k, v in measured.items()])
 

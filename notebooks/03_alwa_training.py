@@ -40,7 +40,6 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %%
 # %matplotlib inline
-import math
 import matplotlib
 import pandas as pd
 from myst_nb import glue
@@ -76,16 +75,16 @@ fig = plots.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline"
 
 # %%
 for det in ("retinanet", "faster-rcnn"):
-    loss = "l1" if "l1" in p["alwa_losses"] else p["alwa_losses"][0]
+    loss = "l1" if "l1" in p.alwa_losses else p.alwa_losses[0]
     names = [ex.exp_name(p, det, loss, w) for w in ("base", "alwa1", "alwa2")]
-    fig = plots.plot_curves(results, names, p["curve_window"], f"{det}, {ex.LOSS_NAMES[loss]} ({label})", path=figs / f"figure6_{det}.png")
+    fig = plots.plot_curves(results, names, p.curve_window, f"{det}, {ex.LOSS_NAMES[loss]} ({label})", path=figs / f"figure6_{det}.png")
 
 # %% [markdown]
 # ## The classification weight during training (every seed)
 
 # %%
 for det in ("retinanet", "faster-rcnn"):
-    names = [ex.exp_name(p, det, loss, w) for loss in p["alwa_losses"] for w in ("alwa1", "alwa2")]
+    names = [ex.exp_name(p, det, loss, w) for loss in p.alwa_losses for w in ("alwa1", "alwa2")]
     fig = plots.plot_trajectories(results, names, f"{det}: ALWA classification weight ({label})", path=figs / f"weights_{det}.png")
 
 # %% [markdown]
@@ -139,8 +138,8 @@ glue("weighter_ratio", nbh.Text(f"{wb['ratio']:.2f}"), display=False)
 from alwa.bench import train as bench_train
 from alwa.mmdet import run as mmrun
 
-voc, _ = mmrun.prepare_mini_data(p["data_dir"], p["dataset"], p["pretrain"])
-bench = bench_train.run(blocks=p["bench_blocks"], steps=p["bench_steps"], data_root=voc, threads=max(1, p["threads"] * p["workers"]), progress=True)
+voc, _ = mmrun.prepare_mini_data(p.data_dir, p.dataset, p.pretrain)
+bench = bench_train.run(blocks=p.bench_blocks, steps=p.bench_steps, data_root=voc, threads=max(1, p.threads * p.workers), progress=True)
 write_json_atomic(nb.results("bench") / "train_step.json", {"profile": profile, **bench})
 print(f"{label}: {bench_train.describe(bench)}")
 plots.plot_block_ratios(bench)

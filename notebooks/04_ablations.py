@@ -34,7 +34,6 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %%
 # %matplotlib inline
-import math
 import matplotlib
 import pandas as pd
 from myst_nb import glue

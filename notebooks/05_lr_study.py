@@ -41,7 +41,6 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %%
 # %matplotlib inline
-import math
 import matplotlib
 import pandas as pd
 from IPython.display import Markdown, display
@@ -61,8 +60,8 @@ planned = profile in study.PLANS  # the cpu profile (and smoke for CI); at other
 plan = study.plan_for(profile) if planned else study.StudyPlan()
 
 # %%
-if planned and p.get("max_runs") != 0:
-    study.run_study(p, runs, max_runs=p.get("max_runs"))
+if planned and p.max_runs != 0:
+    study.run_study(p, runs, max_runs=p.max_runs)
 records = load_results(runs) if planned else []
 st, specs = study.study_specs(p, records) if planned else (study.StudyState(stage="not planned at this profile"), [])
 todo = pending(specs, runs)
@@ -128,7 +127,7 @@ glue("lr_study_w1", nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 el
 
 # %%
 eq = lrstudy.equivalence_table(records, p, plan)
-pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else fmt_ci(r["diff"], r["lo"], r["hi"])} for r in eq]
+pd.DataFrame([{**r.as_dict(), "diff (pts)": None if r.diff.n == 0 else fmt_ci(r.diff.mean, r.diff.lo, r.diff.hi)} for r in eq]
              ).drop(columns=["diff", "lo", "hi"])
 
 # %% [markdown]
@@ -140,7 +139,7 @@ pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else fmt_ci(r["diff"], r["
 
 # %%
 d = lrstudy.alwa_vs_control(records, p, plan, st)
-table_d = pd.DataFrame([{**r, "diff (pts)": None if r["n"] == 0 else fmt_ci(r["diff"], r["lo"], r["hi"])} for r in d])
+table_d = pd.DataFrame([{**r.as_dict(), "diff (pts)": None if r.diff.n == 0 else fmt_ci(r.diff.mean, r.diff.lo, r.diff.hi)} for r in d])
 display(table_d.drop(columns=["diff", "lo", "hi"]) if len(table_d) else Markdown("No regime run has finished yet."))
 
 # %%

@@ -49,7 +49,7 @@ PYEOF
       $PY - "$OUTDIR" "$STAMP" >>"$log" 2>&1 <<'PYEOF'
 import json, sys
 from pathlib import Path
-from alwa.runs.sweep import load_results
+from alwa.runs.store import load_results
 out, stamp = Path(sys.argv[1]), sys.argv[2]
 rows = [{"name": r["name"], "seed": r["seed"], "mAP": r["mAP"], "wall_seconds": r["wall_seconds"], "device": r.get("device")}
         for r in load_results(out / "gpu_mini_results" / "gpu-mini" / "runs")]

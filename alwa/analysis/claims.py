@@ -14,16 +14,17 @@ from typing import Optional
 
 from alwa.analysis import stats
 from alwa.analysis import summaries as sm
-from alwa.analysis.records import Claim, Status, Verdict, claims_of
-from alwa.analysis.stats import fmt_ci
+from alwa.analysis.records import Claim, Status, SummaryRow, Verdict, VsPaper, claims_of
+from alwa.analysis.stats import fmt_ci, fmt_pts
 from alwa.core.experiment import Experiment
 from alwa.runs import specs as ex
+from alwa.runs.profile import Profile
 
 MIN_SEEDS = 2
 
 
-def _pairs(p: dict) -> list[str]:
-    return ["1.00:1.00", *(p.get("grid_pairs") or ex.TABLE1_PAIRS)]
+def _pairs(p: Profile) -> list[str]:
+    return ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 
 
 def _weights(name: str) -> Optional[tuple[float, float]]:
@@ -33,40 +34,53 @@ def _weights(name: str) -> Optional[tuple[float, float]]:
 
 
 # ------------------------------------------------------------------ table 1
-def table1(rows: list, tables: dict, p: dict) -> tuple[list, list]:
+def _fmt_diff(r: SummaryRow) -> str:
+    return fmt_ci(None, None, None) if r.diff is None else fmt_ci(r.diff.mean, r.diff.lo, r.diff.hi)
+
+
+def _verdict(r: SummaryRow) -> str:
+    return "-" if r.verdict is None else str(r.verdict)
+
+
+def _vs_paper(label: str, r: SummaryRow, pv: Optional[float], pb: Optional[float]) -> VsPaper:
+    d = r.diff
+    return VsPaper(label, r.diff_mean, math.nan if d is None else d.lo, math.nan if d is None else d.hi,
+                   math.nan if pv is None or pb is None else pv - pb)
+
+
+def table1(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list]:
     """(table rows for display, rows for plot_vs_paper)."""
-    by = {r["name"]: r for r in rows}
+    by = sm.rows_by_name(rows)
     table, plot_rows = [], []
-    for loss in p["grid_losses"]:
+    for loss in p.grid_losses:
         L = ex.LOSS_NAMES[loss]
         known = L in tables["table1"]["columns"]
         for pair in _pairs(p):
             name = ex.exp_name(p, "retinanet", loss, pair=pair)
-            r = by.get(name, {})
+            r = by.get(name) or SummaryRow(name)
             pv = sm.paper_value(tables, "table1", pair, L) if known else None
             pb = sm.paper_value(tables, "table1", "1.00:1.00", L) if known else None
             base = pair == "1.00:1.00"
-            table.append({"loss": L, "weights": pair, "seeds": r.get("n", 0),
-                          "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
-                          "diff vs 1:1 [95% CI]": "-" if base else fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
-                          "verdict": "-" if base else r.get("verdict", "-"),
+            table.append({"loss": L, "weights": pair, "seeds": r.n,
+                          "mAP [95% CI]": fmt_ci(r.mean, r.lo, r.hi),
+                          "diff vs 1:1 [95% CI]": "-" if base else _fmt_diff(r),
+                          "verdict": "-" if base else _verdict(r),
                           "paper mAP": None if pv is None else round(100 * pv, 2),
                           "paper diff": None if pv is None or base else round(100 * (pv - pb), 2)})
             if not base:
-                plot_rows.append({"label": f"{L} {pair}", "diff": r.get("diff", math.nan), "diff_lo": r.get("diff_lo", math.nan),
-                                  "diff_hi": r.get("diff_hi", math.nan), "paper_diff": math.nan if pv is None else pv - pb})
+                plot_rows.append(_vs_paper(f"{L} {pair}", r, pv, pb))
     return table, plot_rows
 
 
-def best_names(rows: list, p: dict, loss: str, k: int = 3) -> list[str]:
+def best_names(rows: list[SummaryRow], p: Profile, loss: str, k: int = 3) -> list[str]:
     want = ex.experiment_of(p, "retinanet", loss)
 
     def same_run_family(name):
         e = Experiment.parse(name)
         return (e.detector, e.backbone, e.dataset, e.reg_loss) == (want.detector, want.backbone, want.dataset, want.reg_loss)
 
-    cand = [r for r in rows if same_run_family(r["name"]) and math.isfinite(r.get("diff", math.nan))]
-    return [r["name"] for r in sorted(cand, key=lambda r: -r["diff"])[:k]]
+    cand = [r for r in rows if same_run_family(r.name) and math.isfinite(r.diff_mean)]
+    return [r.name for r in sorted(cand, key=lambda r: -r.diff_mean)[:k]]
 
 
 def _decay(result: dict, window: int) -> tuple[float, float]:
@@ -76,17 +90,17 @@ def _decay(result: dict, window: int) -> tuple[float, float]:
     return c["cls_mean"][-1] / c["cls_mean"][0], c["reg_mean"][-1] / c["reg_mean"][0]
 
 
-def grid_claims(rows: list, results: list, p: dict, window: int) -> dict[str, Claim]:
+def grid_claims(rows: list[SummaryRow], results: list, p: Profile, window: int) -> dict[str, Claim]:
     """C2, C3, C4, C5 from the weight grid."""
     out = {}
-    diffs = [r for r in rows if math.isfinite(r.get("diff", math.nan)) and _weights(r["name"])]
-    below = [r for r in diffs if all(w < 1 for w in _weights(r["name"]))]
-    above = [r for r in diffs if all(w > 1 for w in _weights(r["name"]))]
-    enough = all(r.get("diff_n", 0) >= MIN_SEEDS for r in below + above)
+    diffs = [r for r in rows if math.isfinite(r.diff_mean) and _weights(r.name)]
+    below = [r for r in diffs if all(w < 1 for w in _weights(r.name))]
+    above = [r for r in diffs if all(w > 1 for w in _weights(r.name))]
+    enough = all(r.diff.n >= MIN_SEEDS for r in below + above)
     if below and above:
-        mb = sum(r["diff"] for r in below) / len(below)
-        ma = sum(r["diff"] for r in above) / len(above)
-        wins = sum(1 for r in below if r["diff"] > 0)
+        mb = sum(r.diff_mean for r in below) / len(below)
+        ma = sum(r.diff_mean for r in above) / len(above)
+        wins = sum(1 for r in below if r.diff_mean > 0)
         status = (Status.SUPPORTED if mb > ma and wins > len(below) / 2 else Status.NOT_SUPPORTED) if enough else Status.TOO_FEW_RUNS
         out["C3"] = {"ours": f"mean difference to 1:1: weights < 1 {100 * mb:+.2f} pts ({wins}/{len(below)} cells above 0), "
                              f"weights > 1 {100 * ma:+.2f} pts ({len(above)} cells)",
@@ -94,15 +108,15 @@ def grid_claims(rows: list, results: list, p: dict, window: int) -> dict[str, Cl
     else:
         out["C3"] = {"ours": "no cells with both weights above (or below) 1 in this profile's grid", "status": Status.TOO_FEW_RUNS, "values": {}}
     best = {}
-    for loss in p["grid_losses"]:
+    for loss in p.grid_losses:
         b = best_names(rows, p, loss, 1)
         best[ex.LOSS_NAMES[loss]] = Experiment.parse(b[0]).weighting_tag if b else None
     distinct = len({v for v in best.values() if v}) > 1
     out["C5"] = {"ours": "largest mean gain: " + ", ".join(f"{k} {v}" for k, v in best.items()),
-                 "status": (Status.SUPPORTED if distinct else Status.NOT_SUPPORTED) if len(p["grid_losses"]) > 1 and enough else Status.TOO_FEW_RUNS,
+                 "status": (Status.SUPPORTED if distinct else Status.NOT_SUPPORTED) if len(p.grid_losses) > 1 and enough else Status.TOO_FEW_RUNS,
                  "values": best, "note": "the best pair by mean; overlapping CIs mean the ranking is uncertain"}
     faster = {}
-    for loss in p["grid_losses"]:
+    for loss in p.grid_losses:
         b = best_names(rows, p, loss, 1)
         runs = [r for r in results if b and r["name"] == b[0]]
         d = [_decay(r, window) for r in runs]
@@ -119,66 +133,57 @@ def grid_claims(rows: list, results: list, p: dict, window: int) -> dict[str, Cl
 
 
 # ------------------------------------------------------------------ tables 2 / 3
-def alwa_table(rows: list, tables: dict, p: dict) -> tuple[list, list]:
-    by = {r["name"]: r for r in rows}
+def alwa_table(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list]:
+    by = sm.rows_by_name(rows)
     table, plot_rows = [], []
     for det, tab, row_of in (("retinanet", "table2", {"base": "R50", "alwa1": "R50+ALWA1", "alwa2": "R50+ALWA2"}),
                              ("faster-rcnn", "table3", {"base": "baseline", "alwa1": "ALWA1", "alwa2": "ALWA2"})):
-        for loss in p["alwa_losses"]:
+        for loss in p.alwa_losses:
             L = ex.LOSS_NAMES[loss]
             cols = tables[tab]["columns"]
             for w in ("base", "alwa1", "alwa2"):
                 name = ex.exp_name(p, det, loss, w)
-                r = by.get(name, {})
+                r = by.get(name) or SummaryRow(name)
                 pv = tables[tab]["rows"][row_of[w]][cols.index(L)] if L in cols else None
                 pb = tables[tab]["rows"][row_of["base"]][cols.index(L)] if L in cols else None
-                table.append({"detector": det, "loss": L, "weighting": w, "seeds": r.get("n", 0),
-                              "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
-                              "diff vs base [95% CI]": "-" if w == "base" else fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
-                              "p": "-" if w == "base" or not math.isfinite(r.get("diff_p", math.nan)) else f"{r['diff_p']:.3f}",
-                              "verdict": "-" if w == "base" else r.get("verdict", "-"),
+                table.append({"detector": det, "loss": L, "weighting": w, "seeds": r.n,
+                              "mAP [95% CI]": fmt_ci(r.mean, r.lo, r.hi),
+                              "diff vs base [95% CI]": "-" if w == "base" else _fmt_diff(r),
+                              "p": "-" if w == "base" or r.diff is None or not math.isfinite(r.diff.p) else f"{r.diff.p:.3f}",
+                              "verdict": "-" if w == "base" else _verdict(r),
                               "paper mAP": None if pv is None else round(100 * pv, 2),
                               "paper diff": None if pv is None or w == "base" else round(100 * (pv - pb), 2)})
                 if w != "base":
-                    plot_rows.append({"label": f"{det} {L} {w}", "diff": r.get("diff", math.nan), "diff_lo": r.get("diff_lo", math.nan),
-                                      "diff_hi": r.get("diff_hi", math.nan), "paper_diff": math.nan if pv is None else pv - pb})
+                    plot_rows.append(_vs_paper(f"{det} {L} {w}", r, pv, pb))
     return table, plot_rows
 
 
-def baseline_level(rows: list, p: dict, det: str, loss: str = "l1") -> str:
+def baseline_level(rows: list[SummaryRow], p: Profile, det: str, loss: str = "l1") -> str:
     """The 1:1 baseline's mAP of a detector as prose, e.g. '30.05 [29.47, 30.62] (5 seeds)'; 'no runs yet' without runs."""
-    r = next((r for r in rows if r["name"] == ex.exp_name(p, det, loss, "base")), None)
-    if r is None or not r.get("n"):
+    r = sm.row_of(rows, ex.exp_name(p, det, loss, "base"))
+    if not r.n:
         return "no runs yet"
-    return f"{fmt_ci(r['mean'], r.get('lo'), r.get('hi'))} ({r['n']} seed{'s' if r['n'] != 1 else ''})"
+    return f"{fmt_ci(r.mean, r.lo, r.hi)} ({r.n} seed{'s' if r.n != 1 else ''})"
 
 
-def _pooled(results: list, p: dict, det: str, w: str) -> dict:
+def _pooled(results: list, p: Profile, det: str, w: str) -> dict:
     """Paired difference over all (loss, seed) pairs of a detector: ALWA-w vs base."""
     vals = sm.by_name(results)
     a, b = {}, {}
-    for loss in p["alwa_losses"]:
+    for loss in p.alwa_losses:
         m, base = vals.get(ex.exp_name(p, det, loss, w), {}), vals.get(ex.exp_name(p, det, loss, "base"), {})
         for s in set(m) & set(base):
             a[(loss, s)], b[(loss, s)] = m[s], base[s]
     return stats.paired_diff(a, b)
 
 
-def _pts(label: str, d: dict) -> str:
-    """'alwa1: -6.12 pts [-7.83, -4.42] (n=15)'; 'alwa1: no paired runs yet' without pairs, never 'nan'."""
-    if not d["n"] or not math.isfinite(d["mean"]):
-        return f"{label}: no paired runs yet"
-    ci = f" [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]" if math.isfinite(d["lo"]) else ""
-    return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
-
-
-def alwa_claims(results: list, p: dict) -> dict[str, Claim]:
+def alwa_claims(results: list, p: Profile) -> dict[str, Claim]:
     out = {}
     for cid, det, paper in (("C6", "retinanet", "about +1 point"), ("C7", "faster-rcnn", "more than +1 point")):
         parts, statuses = [], []
         for w in ("alwa1", "alwa2"):
             d = _pooled(results, p, det, w)
-            parts.append(_pts(w, d))
+            parts.append(fmt_pts(w, d))
             statuses.append(stats.verdict(d))
         if all(s == Verdict.TOO_FEW_SEEDS for s in statuses):
             status = Status.TOO_FEW_RUNS
@@ -192,49 +197,49 @@ def alwa_claims(results: list, p: dict) -> dict[str, Claim]:
                     "paper": paper, "status": status}
     r1, r2 = _pooled(results, p, "retinanet", "alwa1"), _pooled(results, p, "retinanet", "alwa2")
     f1, f2 = _pooled(results, p, "faster-rcnn", "alwa1"), _pooled(results, p, "faster-rcnn", "alwa2")
-    ok = all(d["n"] >= MIN_SEEDS for d in (r1, r2, f1, f2))
-    holds = (r2["mean"] > r1["mean"]) and (f1["mean"] > f2["mean"])
-    out["C11"] = {"ours": f"RetinaNet: {_pts('ALWA-2', r2)} vs {_pts('ALWA-1', r1)}; "
-                          f"Faster R-CNN: {_pts('ALWA-1', f1)} vs {_pts('ALWA-2', f2)}",
+    ok = all(d.n >= MIN_SEEDS for d in (r1, r2, f1, f2))
+    holds = (r2.mean > r1.mean) and (f1.mean > f2.mean)
+    out["C11"] = {"ours": f"RetinaNet: {fmt_pts('ALWA-2', r2)} vs {fmt_pts('ALWA-1', r1)}; "
+                          f"Faster R-CNN: {fmt_pts('ALWA-1', f1)} vs {fmt_pts('ALWA-2', f2)}",
                   "status": (Status.SUPPORTED if holds else Status.NOT_SUPPORTED) if ok else Status.TOO_FEW_RUNS}
     return claims_of(out)
 
 
 # ------------------------------------------------------------------ tables 7 / 8
-def ablation_name(p: dict, loss: str, kind: str, value) -> str:
+def ablation_name(p: Profile, loss: str, kind: str, value) -> str:
     """The Faster R-CNN ALWA-2 run of an ablation: ``kind`` 'C' (the window) or 'init' (the initial weights)."""
     if kind == "C":
         return ex.exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(value))
     return ex.exp_name(p, "faster-rcnn", loss, "alwa2", init=float(value))
 
 
-def ablation_table(rows: list, tables: dict, p: dict) -> list:
-    by = {r["name"]: r for r in rows}
+def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile) -> list:
+    by = sm.rows_by_name(rows)
     out = []
-    for loss in p["abl_losses"]:
+    for loss in p.abl_losses:
         L = ex.LOSS_NAMES[loss]
-        for kind, values, tab in (("C", p["abl_C"], "table7"), ("init", p["abl_init"], "table8")):
+        for kind, values, tab in (("C", p.abl_C, "table7"), ("init", p.abl_init, "table8")):
             for v in values:
                 key = str(int(v)) if kind == "C" else f"{float(v):g}:{float(v):g}"
                 name = ablation_name(p, loss, kind, v)
-                r = by.get(name, {})
+                r = by.get(name) or SummaryRow(name)
                 cols = tables[tab]["columns"]
                 prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
                 pv = prow[cols.index(L)] if prow and L in cols else None
-                out.append({"loss": L, "ablation": kind, "value": v, "seeds": r.get("n", 0),
-                            "mAP [95% CI]": fmt_ci(r.get("mean"), r.get("lo"), r.get("hi")),
-                            "diff vs base [95% CI]": fmt_ci(r.get("diff"), r.get("diff_lo"), r.get("diff_hi")),
+                out.append({"loss": L, "ablation": kind, "value": v, "seeds": r.n,
+                            "mAP [95% CI]": fmt_ci(r.mean, r.lo, r.hi),
+                            "diff vs base [95% CI]": _fmt_diff(r),
                             "paper mAP": None if pv is None else round(100 * pv, 2)})
     return out
 
 
-def ablation_claims(results: list, p: dict) -> dict[str, Claim]:
+def ablation_claims(results: list, p: Profile) -> dict[str, Claim]:
     """C9: spread of the mean mAP across C values and across initial weights, vs the seed noise."""
     vals = sm.by_name(results)
     inert = {r["name"] for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
     parts, noisy = [], []
-    for loss in p["abl_losses"]:
-        for kind, values in (("C", p["abl_C"]), ("init", p["abl_init"])):
+    for loss in p.abl_losses:
+        for kind, values in (("C", p.abl_C), ("init", p.abl_init)):
             means, sds, idle = [], [], []
             for v in values:
                 name = ablation_name(p, loss, kind, v)

@@ -17,8 +17,9 @@ from typing import Iterable, Optional
 import numpy as np
 
 from alwa.analysis import stats
-from alwa.analysis.records import Claim, Status, claims_of
+from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
 from alwa.core.experiment import Experiment
+from alwa.runs.profile import Profile
 from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, setting_iters, setting_lr
 
 
@@ -30,7 +31,7 @@ class Regime:
     control_lr: Optional[float]  # the lr control's lr (1:1 at the tuned lr), None where there is none
 
 
-def regimes(p: dict, st: StudyState, plan: StudyPlan) -> list[Regime]:
+def regimes(p: Profile, st: StudyState, plan: StudyPlan) -> list[Regime]:
     out = [Regime("short", setting_iters(p), setting_lr(p), None)]
     if st.tuned_lr is not None:
         out += [Regime("tuned", st.schedule, st.tuned_lr, st.tuned_lr),
@@ -62,7 +63,7 @@ def step_size(record: dict) -> Optional[float]:
     return float(np.mean(w * fixed * lr[: w.size]))
 
 
-def regime_of(name: str, p: dict, regs: list[Regime]) -> Optional[str]:
+def regime_of(name: str, p: Profile, regs: list[Regime]) -> Optional[str]:
     """The regime a run belongs to (its schedule and peak lr), or None (equivalence and calibration runs)."""
     exp = Experiment.parse(name)
     if not exp.clip:
@@ -78,7 +79,7 @@ def regime_of(name: str, p: dict, regs: list[Regime]) -> Optional[str]:
     return "short" if exp.iters is None and exp.lr is None else None
 
 
-def step_rows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list[dict]:
+def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[dict]:
     """One row per run of a regime: regime, detector, loss, weighting, seed, mAP and step size (figure (a))."""
     rows = []
     tuned = next((r for r in regs if r.name == "tuned"), None)
@@ -97,18 +98,11 @@ def step_rows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list[dict
     return rows
 
 
-def _diff_row(label: str, a: dict, b: dict, **extra) -> dict:
-    d = stats.paired_diff(a, b)
-    return {"comparison": label, **extra, "n": d["n"], "diff": d["mean"], "lo": d["lo"], "hi": d["hi"], "verdict": verdict(d)}
+def _diff_row(label: str, a: dict, b: dict, **context) -> Comparison:
+    return Comparison(label, stats.paired_diff(a, b), **context)
 
 
-def verdict(d: dict) -> str:
-    """'better' / 'worse' / 'inconclusive' (CI spans 0) / 'too few seeds'."""
-    v = stats.verdict(d)
-    return "inconclusive" if v == "no clear difference" else v
-
-
-def equivalence_table(records: Iterable[dict], p: dict, plan: StudyPlan) -> list[dict]:
+def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> list[Comparison]:
     """k:k at lr/k against 1:1 at lr, with and without clipping, on the profile's schedule, paired by seed."""
     vals, lr = _vals(records), setting_lr(p)
     rows = []
@@ -130,7 +124,7 @@ def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
     return a, b
 
 
-def alwa_vs_control(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudyState) -> list[dict]:
+def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[Comparison]:
     """(d): ALWA-1 / ALWA-2 minus the lr control (1:1 at the tuned lr) per regime and detector, pooled over
     the regression losses, and ALWA minus 1:1 at the regime's own lr. Paired by seed (and loss)."""
     if st.tuned_lr is None:
@@ -159,7 +153,7 @@ def alwa_vs_control(records: Iterable[dict], p: dict, plan: StudyPlan, st: Study
     return rows
 
 
-def weight_windows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list[dict]:
+def weight_windows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[dict]:
     """(b): ALWA's classification weight after each window, per run (window 1 = the warm-up)."""
     out = []
     for r in records:
@@ -174,7 +168,7 @@ def weight_windows(records: Iterable[dict], p: dict, regs: list[Regime]) -> list
     return out
 
 
-def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudyState, published: dict) -> dict:
+def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState, published: dict) -> dict:
     """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict."""
     vals = _vals(records)
     published = claims_of(published)
@@ -190,7 +184,7 @@ def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudySt
         pairs = [(experiment(p, "retinanet", loss, w, reg.lr, st.schedule).name, experiment(p, "retinanet", loss, "base", reg.lr, st.schedule).name)
                  for loss in plan.losses for w in below]
         d = stats.paired_diff(*_pool(vals, pairs))
-        out["C3"][reg.name] = {"ours": _txt("weights below 1 minus 1:1", d), "status": _status(d)}
+        out["C3"][reg.name] = {"ours": stats.fmt_pts("weights below 1 minus 1:1", d), "status": _status(d)}
         for cid, det, losses in (("C6", "retinanet", plan.losses), ("C7", "faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
                 out[cid][reg.name] = {"ours": "not run in this regime", "status": Status.NOT_RUN}
@@ -200,14 +194,14 @@ def regime_claims(records: Iterable[dict], p: dict, plan: StudyPlan, st: StudySt
             for w in ("alwa1", "alwa2"):
                 d = stats.paired_diff(*_pool(vals, [(experiment(p, det, loss, w, reg.lr, sched).name,
                                                      experiment(p, det, loss, "base", reg.lr, sched).name) for loss in losses]))
-                parts.append(_txt(w, d))
+                parts.append(stats.fmt_pts(w, d))
                 sts.append(_status(d))
             out[cid][reg.name] = {"ours": "; ".join(parts), "status": Status.SUPPORTED if Status.SUPPORTED in sts else (
                 Status.NOT_SUPPORTED if all(s == Status.NOT_SUPPORTED for s in sts) else sts[0] if len(set(sts)) == 1 else Status.INCONCLUSIVE)}
         out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
         r1 = stats.paired_diff(*_pool(vals, [(experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule).name,
                                               experiment(p, "retinanet", loss, "alwa1", reg.lr, st.schedule).name) for loss in plan.losses]))
-        out["C11"][reg.name] = {"ours": _txt("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
+        out["C11"][reg.name] = {"ours": stats.fmt_pts("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
     return _typed(out)
 
 
@@ -215,14 +209,6 @@ def _typed(out: dict) -> dict:
     return {c: {reg: Claim.from_dict(c, v) for reg, v in by.items()} for c, by in out.items()}
 
 
-def _txt(label: str, d: dict) -> str:
-    if not d["n"]:
-        return f"{label}: no paired runs yet"
-    ci = f" [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]" if math.isfinite(d["lo"]) else ""
-    return f"{label}: {100 * d['mean']:+.2f} pts{ci} (n={d['n']})"
-
-
-def _status(d) -> Status:
-    v = verdict(d)
-    return {"better": Status.SUPPORTED, "worse": Status.NOT_SUPPORTED, "inconclusive": Status.INCONCLUSIVE,
-            "too few seeds": Status.TOO_FEW_RUNS}[v]
+def _status(d: PairedDiff) -> Status:
+    return {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED, Verdict.NO_CLEAR_DIFFERENCE: Status.INCONCLUSIVE,
+            Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}[d.verdict]

@@ -1,4 +1,4 @@
-"""Typed records of the analysis layer: the status of a claim, a claim, a paired difference.
+"""Typed records of the analysis layer: the status of a claim, a claim, a paired difference, a summary row.
 
 The result files keep their schema: :meth:`Claim.as_dict` writes what the claim records always held
 (``ours``, ``status`` and, where present, ``paper``, ``note``, ``values``), and :meth:`Claim.from_dict`
@@ -56,11 +56,78 @@ class PairedDiff:
             return Verdict.WORSE
         return Verdict.NO_CLEAR_DIFFERENCE
 
-    def __getitem__(self, key: str):  # d["mean"] as before the record was typed
-        return getattr(self, key)
-
     def as_dict(self) -> dict:
         return {"n": self.n, "seeds": list(self.seeds), "mean": self.mean, "lo": self.lo, "hi": self.hi, "p": self.p}
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One experiment over its seeds (:func:`alwa.analysis.summaries.summary_table`): the metric's mean, standard
+    deviation and t 95 % CI of the mean, and the paired difference to its baseline (``None`` for a baseline, or where
+    the baseline has no runs). A row of an experiment without runs is ``SummaryRow(name)``: ``n`` 0, values NaN."""
+
+    name: str
+    n: int = 0
+    mean: float = math.nan
+    std: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    diff: Optional[PairedDiff] = None
+
+    @property
+    def verdict(self) -> Optional[Verdict]:
+        return None if self.diff is None else self.diff.verdict
+
+    @property
+    def diff_mean(self) -> float:
+        """The paired difference's mean; NaN without one (sorts and filters like a missing value)."""
+        return math.nan if self.diff is None else self.diff.mean
+
+    def as_dict(self) -> dict:
+        """The flat mapping the rows were before they were typed (``diff``, ``diff_lo``, ``diff_hi``, ``diff_p``,
+        ``diff_n``, ``verdict`` only where there is a difference), e.g. for a DataFrame."""
+        out: dict[str, Any] = {"name": self.name, "n": self.n, "mean": self.mean, "std": self.std, "lo": self.lo, "hi": self.hi}
+        if self.diff is not None:
+            d = self.diff
+            out.update(diff=d.mean, diff_lo=d.lo, diff_hi=d.hi, diff_p=d.p, diff_n=d.n, verdict=str(d.verdict))
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named paired comparison of the learning-rate study (``label``: e.g. 'alwa2 minus lr control') and where it
+    was made (``regime``, ``detector``; the equivalence test's ``clipping`` and ``k``); ``None``: not applicable."""
+
+    label: str
+    diff: PairedDiff
+    regime: Optional[str] = None
+    detector: Optional[str] = None
+    clipping: Optional[str] = None
+    k: Optional[float] = None
+
+    @property
+    def verdict(self) -> str:
+        """'better' / 'worse' / 'inconclusive' (the 95 % CI spans 0) / 'too few seeds'."""
+        v = self.diff.verdict
+        return "inconclusive" if v == Verdict.NO_CLEAR_DIFFERENCE else str(v)
+
+    def as_dict(self) -> dict:
+        """The flat row of the study's table file (``comparison``, the context given, ``n``, ``diff``, ``lo``, ``hi``, ``verdict``)."""
+        ctx = {k: getattr(self, k) for k in ("clipping", "k", "regime", "detector") if getattr(self, k) is not None}
+        d = self.diff
+        return {"comparison": self.label, **ctx, "n": d.n, "diff": d.mean, "lo": d.lo, "hi": d.hi, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class VsPaper:
+    """One bar of a comparison with the paper: our paired difference to the baseline (mean and 95 % CI) and the
+    paper's difference, as fractions of mAP (NaN where missing)."""
+
+    label: str
+    diff: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    paper_diff: float = math.nan
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,9 @@ def paired_diff(method: dict, baseline: dict, confidence: float = 0.95) -> Paire
     return PairedDiff(n=len(seeds), seeds=tuple(seeds), mean=mean, lo=lo, hi=hi, p=p)
 
 
-def verdict(diff) -> Verdict:
+def verdict(diff: PairedDiff) -> Verdict:
     """'better' / 'worse' when the paired CI excludes 0, else 'no clear difference' ('too few seeds' under 2 pairs)."""
-    if isinstance(diff, PairedDiff):
-        return diff.verdict
-    return PairedDiff(n=diff["n"], mean=diff["mean"], lo=diff["lo"], hi=diff["hi"]).verdict
+    return diff.verdict
 
 
 def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -78,6 +76,15 @@ def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) ->
 def ratio_verdict(low: float, high: float, limit: float) -> str:
     """'within' if the whole interval is <= limit, 'above' if all of it is above, else 'unresolved'."""
     return "within" if high <= limit else ("above" if low > limit else "unresolved")
+
+
+def fmt_pts(label: str, d: PairedDiff) -> str:
+    """'alwa1: -6.12 pts [-7.83, -4.42] (n=15)' from a paired difference of mAP fractions; 'alwa1: no paired runs yet'
+    without pairs, never 'nan'."""
+    if not d.n or not math.isfinite(d.mean):
+        return f"{label}: no paired runs yet"
+    ci = f" [{100 * d.lo:+.2f}, {100 * d.hi:+.2f}]" if math.isfinite(d.lo) else ""
+    return f"{label}: {100 * d.mean:+.2f} pts{ci} (n={d.n})"
 
 
 def fmt_ci(mean: float, lo: float, hi: float, scale: float = 100.0, digits: int = 2) -> str:

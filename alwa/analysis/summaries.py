@@ -10,9 +10,11 @@ from typing import Iterable, Optional
 import numpy as np
 
 from alwa.analysis import stats
+from alwa.analysis.records import SummaryRow
 from alwa.core.experiment import Experiment
+from alwa.runs.profile import Profile
 from alwa.runs.specs import alwa_specs, exp_name, profile_specs, sweep_status
-from alwa.runs.sweep import load_results, of_specs
+from alwa.runs.store import load_results, of_specs
 
 def by_name(results: Iterable[dict], metric: str = "mAP") -> dict:
     """{name: {seed: metric}}."""
@@ -24,19 +26,26 @@ def by_name(results: Iterable[dict], metric: str = "mAP") -> dict:
     return dict(out)
 
 
-def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> list[dict]:
-    """One row per experiment name: mean and 95 % CI over seeds, and the paired
-    difference to ``baseline_of(name)`` (None for baselines)."""
+def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> list[SummaryRow]:
+    """One row per experiment name (sorted): mean and 95 % CI over seeds, and the paired
+    difference to ``baseline_of(name)`` (None for baselines and where the baseline has no runs)."""
     vals = by_name(results, metric)
     rows = []
     for name in sorted(vals):
-        row = {"name": name, **{f"{k}": v for k, v in stats.mean_ci(list(vals[name].values())).items()}}
+        m = stats.mean_ci(list(vals[name].values()))
         base = baseline_of(name)
-        if base and base != name and base in vals:
-            d = stats.paired_diff(vals[name], vals[base])
-            row.update(diff=d["mean"], diff_lo=d["lo"], diff_hi=d["hi"], diff_p=d["p"], diff_n=d["n"], verdict=stats.verdict(d))
-        rows.append(row)
+        diff = stats.paired_diff(vals[name], vals[base]) if base and base != name and base in vals else None
+        rows.append(SummaryRow(name, m["n"], m["mean"], m["std"], m["lo"], m["hi"], diff))
     return rows
+
+
+def rows_by_name(rows: Iterable[SummaryRow]) -> dict[str, SummaryRow]:
+    return {r.name: r for r in rows}
+
+
+def row_of(rows: Iterable[SummaryRow], name: str) -> SummaryRow:
+    """The row of ``name``; ``SummaryRow(name)`` (no runs) where the table has none."""
+    return next((r for r in rows if r.name == name), SummaryRow(name))
 
 
 def weight_summary(results: Iterable[dict]) -> list[dict]:
@@ -106,42 +115,43 @@ def paper_value(tables: dict, table: str, row: str, loss: str) -> Optional[float
 TARGETS = {"cpu": {"wall_h": 6.0, "run_s": 240.0, "baseline_map": (0.5, 0.85)}}
 
 
-def target_check(p: dict, out_dir, workers: Optional[int] = None) -> list[dict]:
+def target_check(p: Profile, out_dir, workers: Optional[int] = None, status: Optional[dict] = None) -> list[dict]:
     """The profile's :data:`TARGETS` against its finished runs: one row per target with
     ``target``, ``goal``, ``measured`` (text) and ``met`` (True/False; None while runs are missing).
 
     The sweep's wall time is the finished runs' compute / workers, plus the estimate for
     the pending ones; a run's time is its ``wall_seconds`` (data preparation, training and
-    the test evaluation); mAP is the mean over the baseline's seeds."""
-    goal = TARGETS.get(p.get("profile"))
+    the test evaluation); mAP is the mean over the baseline's seeds. ``status``: the folder's
+    :func:`~alwa.runs.specs.sweep_status` if the caller has it (it is read from the files otherwise)."""
+    goal = TARGETS.get(p.profile)
     if not goal:
         return []
-    st = sweep_status(p, out_dir, workers=workers)
+    st = status if status is not None else sweep_status(p, out_dir, workers=workers)
     t = st["total"]
     complete = t["done"] == t["planned"]
-    rows = []
+    checks = []
     total_h = t["wall_h"] + (t["remaining_wall_h"] or 0.0)
-    rows.append({"target": "wall time of the profile's sweep", "goal": f"<= {goal['wall_h']:g} h",
-                 "measured": f"{total_h:.2f} h with {st['workers']} worker(s)" + ("" if complete else
-                             f" ({t['done']} of {t['planned']} runs done; the rest estimated)" if t["remaining_wall_h"] is not None
-                             else f" ({t['done']} of {t['planned']} runs done)"),
-                 "met": (total_h <= goal["wall_h"]) if complete else None})
+    checks.append({"target": "wall time of the profile's sweep", "goal": f"<= {goal['wall_h']:g} h",
+                   "measured": f"{total_h:.2f} h with {st['workers']} worker(s)" + ("" if complete else
+                               f" ({t['done']} of {t['planned']} runs done; the rest estimated)" if t["remaining_wall_h"] is not None
+                               else f" ({t['done']} of {t['planned']} runs done)"),
+                   "met": (total_h <= goal["wall_h"]) if complete else None})
     results = load_results(out_dir, profile_specs(p))
-    by = {r["name"]: r for r in summary_table(of_specs(results, alwa_specs(p)), baseline_name)}
+    rows = summary_table(of_specs(results, alwa_specs(p)), baseline_name)
     lo, hi = goal["baseline_map"]
     for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
         walls = [float(r["wall_seconds"]) for r in results if Experiment.parse(r["name"]).detector == det and "wall_seconds" in r]
         if walls:
             mean = sum(walls) / len(walls)
             over = sum(w > goal["run_s"] for w in walls)
-            rows.append({"target": f"time of one {label} run", "goal": f"<= {goal['run_s']:g} s",
-                         "measured": f"{mean:.0f} s on average over {len(walls)} runs (max {max(walls):.0f} s; {over} over {goal['run_s']:g} s)",
-                         "met": mean <= goal["run_s"]})
-        b = by.get(exp_name(p, det, "l1", "base"))
-        if b and b.get("n"):
-            rows.append({"target": f"{label} baseline mAP@0.5 (1:1, L1)", "goal": f"{lo:g}-{hi:g}",
-                         "measured": f"{b['mean']:.3f} (mean of {b['n']} seed{'s' if b['n'] != 1 else ''})",
-                         "met": lo <= b["mean"] <= hi})
-    return rows
+            checks.append({"target": f"time of one {label} run", "goal": f"<= {goal['run_s']:g} s",
+                           "measured": f"{mean:.0f} s on average over {len(walls)} runs (max {max(walls):.0f} s; {over} over {goal['run_s']:g} s)",
+                           "met": mean <= goal["run_s"]})
+        b = row_of(rows, exp_name(p, det, "l1", "base"))
+        if b.n:
+            checks.append({"target": f"{label} baseline mAP@0.5 (1:1, L1)", "goal": f"{lo:g}-{hi:g}",
+                           "measured": f"{b.mean:.3f} (mean of {b.n} seed{'s' if b.n != 1 else ''})",
+                           "met": lo <= b.mean <= hi})
+    return checks
 
 

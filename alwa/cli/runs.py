@@ -9,8 +9,9 @@ from alwa.analysis.summaries import TARGETS, target_check
 from alwa.report.tables import format_status, format_targets
 from alwa.runs.profile import ProfileError, load_profile, params_path, results_dir
 from alwa.runs.specs import PARTS, archive_results, profile_specs, sweep_status
-from alwa.runs.sweep import (DEFAULT_FN, SweepInterrupted, SweepLocked, SweepStorageError, pending, read_record, result_problems,
-                             run_sweep, spec_key)
+from alwa.runs.store import pending, read_record, result_problems, spec_key
+from alwa.runs.sweep import run_sweep
+from alwa.runs.worker import DEFAULT_FN, SweepInterrupted, SweepLocked, SweepStorageError
 
 
 def _non_negative(text: str) -> int:
@@ -91,14 +92,14 @@ def main(argv=None) -> None:
             print(f"  {spec_key(s)}")
         return
     try:
-        slurm = dict(p.get("slurm") or {})
+        slurm = dict(p.slurm)
         for key, value in (("partition", args.slurm_partition), ("time_min", args.slurm_time), ("gpus_per_job", args.slurm_gpus)):
             if value is not None:
                 slurm[key] = value
-        summary = run_sweep(specs, out, workers=args.workers or int(p.get("workers", 1)), threads=args.threads or int(p.get("threads", 1)),
-                            devices=args.devices if args.devices is not None else p.get("devices"), desc=f"{args.profile} sweep",
+        summary = run_sweep(specs, out, workers=args.workers or p.workers, threads=args.threads or p.threads,
+                            devices=args.devices if args.devices is not None else p.devices, desc=f"{args.profile} sweep",
                             max_runs=args.max_runs, fn=args.fn or DEFAULT_FN,
-                            runs_per_device=args.runs_per_device or int(p.get("runs_per_device", 1)),
+                            runs_per_device=args.runs_per_device or p.runs_per_device,
                             executor=args.executor, slurm=slurm)
     except SweepLocked as e:
         sys.exit(f"error: {e}")

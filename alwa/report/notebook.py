@@ -13,7 +13,7 @@ import yaml
 
 from alwa.analysis.records import Claim, claims_of
 from alwa.core.files import read_json, write_json_atomic
-from alwa.runs.profile import TOP, ProfileError, load_profile, results_dir
+from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, spec_key
 from alwa.runs.sweep import run_sweep
 
@@ -54,15 +54,15 @@ def _injected_names() -> list[str]:
     return names
 
 
-def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> dict:
+def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> Profile:
     """The first step of every notebook: refuse a parameter the notebook does not have (a typo such as
     ``-p retina_seed 5`` would otherwise be injected and ignored), then load and check the profile
-    (:func:`alwa.runs.profile.load_profile`). Returns the profile's parameters."""
+    (:func:`alwa.runs.profile.load_profile`). Returns the :class:`~alwa.runs.profile.Profile`."""
     unknown = [n for n in _injected_names() if n not in NOTEBOOK_PARAMETERS]
     if unknown:
         hints = []
         for n in unknown:
-            close = difflib.get_close_matches(n, list(TOP), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(n, list(Profile.keys()), n=1, cutoff=0.6)
             hints.append(f"{n!r}" + (f" (a profile key like {close[0]!r} goes in overrides: -y 'overrides: {{{close[0]}: ...}}')"
                                       if close else ""))
         raise ProfileError(f"this notebook has no parameter {', '.join(hints)}; its parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
@@ -82,18 +82,18 @@ def paper_tables(source=".") -> dict:
 class Setup:
     """What every notebook's first cell makes: the checked profile and where its results and figures go."""
 
-    params: dict  # the profile's checked parameters (:func:`alwa.runs.profile.load_profile`)
+    params: Profile  # the profile's checked parameters (:func:`alwa.runs.profile.load_profile`)
     label: str  # 'profile cpu', or 'SMOKE RUN - not evidence'
     figures: Path  # <results_root>/<profile>/figures
     paper: dict  # the paper's tables (:func:`paper_tables`)
 
     @property
     def profile(self) -> str:
-        return self.params["profile"]
+        return self.params.profile
 
     @property
     def results_root(self) -> str:
-        return self.params["results_root"]
+        return self.params.results_root
 
     def results(self, part: str) -> Path:
         """``<results_root>/<profile>/<part>``, created."""
@@ -104,7 +104,7 @@ def setup(profile: str, params_file=None, results_root="results", max_runs=None,
     """The first code cell of every notebook: :func:`start` (refuses unknown parameters, loads and checks the profile),
     then the figures folder, the paper's tables, pandas' display width and a header naming the profile and the results."""
     p = start(profile, params_file, results_root, max_runs, overrides)
-    nb = Setup(params=p, label=profile_label(p["profile"]), figures=results_dir(p["results_root"], p["profile"], "figures"),
+    nb = Setup(params=p, label=profile_label(p.profile), figures=results_dir(p.results_root, p.profile, "figures"),
                paper=paper_tables())
     if show:
         try:
@@ -117,12 +117,12 @@ def setup(profile: str, params_file=None, results_root="results", max_runs=None,
     return nb
 
 
-def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
+def run_and_load(specs: list, p: Profile, desc: str) -> tuple[list, list]:
     """Run the pending specs of a notebook (resumable) and load every result."""
-    out = results_dir(p["results_root"], p["profile"], "runs")
-    devices = p.get("devices")
-    summary = run_sweep(specs, out, workers=int(p.get("workers", 1)), threads=int(p.get("threads", 1)),
-                        devices=devices, desc=desc, max_runs=p.get("max_runs"), runs_per_device=int(p.get("runs_per_device", 1)))
+    out = results_dir(p.results_root, p.profile, "runs")
+    devices = p.devices
+    summary = run_sweep(specs, out, workers=p.workers, threads=p.threads,
+                        devices=devices, desc=desc, max_runs=p.max_runs, runs_per_device=p.runs_per_device)
     for line in summary.get("problems", []):
         print(f"warning: {line}")
     print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")
@@ -135,10 +135,10 @@ def run_and_load(specs: list, p: dict, desc: str) -> tuple[list, list]:
     return results, failures
 
 
-def save_claims(p: dict, part: str, claims: dict) -> Path:
+def save_claims(p: Profile, part: str, claims: dict) -> Path:
     """Claim records (``{'C3': Claim, ...}``) for the claims table of the book: ``claims/<part>.json``."""
-    path = results_dir(p["results_root"], p["profile"], "claims") / f"{part}.json"
-    write_json_atomic(path, {"profile": p["profile"], "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
+    path = results_dir(p.results_root, p.profile, "claims") / f"{part}.json"
+    write_json_atomic(path, {"profile": p.profile, "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
     return path
 
 

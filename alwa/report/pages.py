@@ -24,7 +24,7 @@ from alwa.data.check import check_voc
 from alwa.report.notebook import load_claims, profile_label
 from alwa.report.plots import plot_report
 from alwa.runs import specs as ex
-from alwa.runs.profile import load_profile, params_path, results_dir
+from alwa.runs.profile import Profile, load_profile, params_path, results_dir
 from alwa.runs.store import load_results
 
 PAPER_EVIDENCE = {
@@ -47,16 +47,16 @@ def render(template: str, **context) -> str:
     return _ENV.get_template(f"{template}.md.j2").render(**context)
 
 
-def runs_context(profile: str, results_root: str, p: dict) -> dict:
+def runs_context(profile: str, results_root: str, p: Profile) -> dict:
     """How many of the profile's planned training runs a page rests on, their compute, the setting and its targets."""
     out = results_dir(results_root, profile, "runs")
     st = ex.sweep_status(p, out)
     t = st["total"]
-    targets = [{**r, "word": TARGET_WORDS[r["met"]]} for r in sm.target_check(p, out)]
+    targets = [{**r, "word": TARGET_WORDS[r["met"]]} for r in sm.target_check(p, out, status=st)]
     return {"done": t["done"], "planned": t["planned"], "failed": t["failed"], "compute_h": t["compute_s"] / 3600,
             "wall_h": t["wall_h"], "workers": st["workers"],
             "parts": "; ".join(f"{name} {r['done']} of {r['planned']}" for name, r in st["parts"].items()),
-            "setting": calibration_label(p) if p.get("data", "mini") == "mini" else None, "targets": targets}
+            "setting": calibration_label(p) if p.data == "mini" else None, "targets": targets}
 
 
 def regimes_context(profile: str, results_root: str) -> Optional[dict]:
@@ -101,18 +101,18 @@ def archived_calibrations(results_root) -> list[Path]:
     return sorted(a for a in d.iterdir() if (a / "params.yaml").is_file()) if d.is_dir() else []
 
 
-def calibration_label(p: dict) -> str:
+def calibration_label(p: Profile) -> str:
     """'3 classes; RetinaNet 600 iterations, Faster R-CNN 400' from a profile's parameters."""
-    classes = (p.get("dataset") or {}).get("classes") or CLASSES
-    retina = (p.get("setting") or {}).get("iters", "default")
-    faster = {**(p.get("setting") or {}), **(p.get("faster_setting") or {})}.get("iters", "default")
+    classes = p.dataset.get("classes") or CLASSES
+    retina = p.setting.get("iters", "default")
+    faster = {**p.setting, **p.faster_setting}.get("iters", "default")
     return f"{len(classes)} classes ({', '.join(classes)}); RetinaNet {retina} iterations, Faster R-CNN {faster}"
 
 
 def calibrations_page(profile: str, results_root: str, source=".") -> str:
     """The claims of the current calibration of ``profile`` beside those of every archived one."""
     sets = [("current (this book)", load_profile(profile, params_path(profile, source), results_root), results_dir(results_root, profile, "runs").parent)]
-    sets += [(f"archive/{a.name}", yaml.safe_load((a / "params.yaml").read_text()), a) for a in archived_calibrations(results_root)]
+    sets += [(f"archive/{a.name}", Profile.from_mapping(yaml.safe_load((a / "params.yaml").read_text()), str(a / "params.yaml")), a) for a in archived_calibrations(results_root)]
     rows = []
     for name, p, root in sets:
         st = ex.sweep_status(p, root / "runs")["total"]
@@ -128,7 +128,7 @@ def data_page(profile: str, dest: Path, source=".") -> str:
     """Dataset check of the profile's training data (the figure is written next to the page, in ``dest``); the
     profile's data folders are relative to ``source``."""
     p = load_profile(profile, params_path(profile, source), "results")
-    root = Path(p.get("data_dir", "data/mini_voc")) if p.get("data", "mini") == "mini" else Path(p.get("data_root", "data/VOCdevkit"))
+    root = Path(p.data_dir) if p.data == "mini" else Path(p.data_root)
     root = root if root.is_absolute() or str(source) == "." else Path(source) / root
     summary = None
     if (root / "VOCdevkit").exists() or (root / "VOC2007").exists():

@@ -264,20 +264,21 @@ def plot_trajectories(results: list, names: list, title: str, path: Optional[str
 
 
 def plot_vs_paper(rows: list, title: str, path: Optional[str] = None):
-    """Ours (paired difference to the baseline, 95 % CI, in mAP points) beside the paper's difference."""
+    """Ours (paired difference to the baseline, 95 % CI, in mAP points) beside the paper's difference;
+    ``rows``: :class:`~alwa.analysis.records.VsPaper` records."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 3.8))
     x = np.arange(len(rows))
-    ours = np.array([r.get("diff", np.nan) for r in rows], float) * 100
-    lo = np.array([r.get("diff_lo", np.nan) for r in rows], float) * 100
-    hi = np.array([r.get("diff_hi", np.nan) for r in rows], float) * 100
-    paper = np.array([r.get("paper_diff", np.nan) for r in rows], float) * 100
+    ours = np.array([r.diff for r in rows], float) * 100
+    lo = np.array([r.lo for r in rows], float) * 100
+    hi = np.array([r.hi for r in rows], float) * 100
+    paper = np.array([r.paper_diff for r in rows], float) * 100
     err = np.vstack([ours - lo, hi - ours])
     ax.errorbar(x - 0.15, ours, yerr=np.nan_to_num(err), fmt="o", color="tab:blue", capsize=3, label="ours (paired 95% CI)")
     ax.plot(x + 0.15, paper, "s", color="tab:orange", label="paper")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, [r["label"] for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(x, [r.label for r in rows], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("mAP difference to 1:1 baseline [points]")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)

@@ -1,7 +1,7 @@
 """Sweeps on a cluster: one SLURM job per pending run, through submitit.
 
 The runs, their result files, skipping, staleness and failure records are those of the local pool
-(:func:`alwa.runs.sweep.run_sweep`): each job calls the same :func:`alwa.runs.sweep._run_one`, which writes the
+(:func:`alwa.runs.sweep.run_sweep`): each job calls the same :func:`alwa.runs.worker._run_one`, which writes the
 result (or the failure) into the results folder, which must be on a file system the jobs share; this
 process waits for the jobs and records a failure for a job that died without one (killed for time or
 memory, node failure). ``cluster='local'`` is submitit's local executor: the same code path without
@@ -28,7 +28,7 @@ SLURM_DEFAULTS = {"partition": None, "time_min": 240, "gpus_per_job": 1, "cpus_p
 
 
 def _job_main(fn_path: str, spec: dict, out_dir: str, threads: int) -> int:
-    """What a job runs: one spec, its record written by :func:`alwa.runs.sweep._run_one`; returns its exit code."""
+    """What a job runs: one spec, its record written by :func:`alwa.runs.worker._run_one`; returns its exit code."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     return _run_one(fn_path, spec, out_dir, threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
 

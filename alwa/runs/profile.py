@@ -9,6 +9,7 @@ all call it, so a typo cannot be dropped by one of them and kept by another.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import math
@@ -159,15 +160,6 @@ def _known(d: dict, schema: dict, where: str, what: str) -> dict:
     return d
 
 
-def _mini_schemas() -> dict:
-    """The nested mappings' schemas: MiniSetting, MiniVOCOptions, PretrainOptions (:mod:`alwa.core.settings`)."""
-    return {"slurm": mapping(SLURM_KEYS, "SLURM options of --executor slurm"),
-            "setting": dataclass_(MiniSetting, "alwa.mmdet.configs.MiniSetting fields"),
-            "faster_setting": dataclass_(MiniSetting, "MiniSetting fields for Faster R-CNN"),
-            "dataset": dataclass_(MiniVOCOptions, "alwa.data.synthetic.MiniVOCOptions fields"),
-            "pretrain": dataclass_(PretrainOptions, "alwa.mmdet.pretrain.PretrainOptions fields")}
-
-
 def any_mapping(key, v):
     if not isinstance(v, dict):
         raise ProfileError(f"{key} must be a mapping, got {v!r} ({_type_name(v)})")
@@ -177,43 +169,137 @@ def any_mapping(key, v):
 # --executor slurm (submitit): where and how long each run's job may run
 SLURM_KEYS = {"partition": optional(str_()), "time_min": int_(1), "gpus_per_job": int_(0), "cpus_per_job": int_(1),
               "mem_gb": optional(int_(1)), "account": optional(str_()), "extra": any_mapping}
+
+
+def _field(check: Callable, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING, doc: str = ""):
+    """A :class:`Profile` field: its checker (key path, value) -> value, its default (none: required) and what it means."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"check": check, "doc": doc})
+
+
 SEEDS = int_(1)
-TOP: dict = {
-    "profile": str_(PROFILES), "seed": int_(0), "results_root": str_(), "work_root": str_(),
-    "workers": int_(1), "threads": int_(1), "devices": optional(list_(int_(0), nonempty=True)), "runs_per_device": int_(1), "max_runs": optional(int_(0)),
-    "slurm": None,
-    "bs_n_gt": int_(1), "bs_shifts_per_gt": int_(1), "bs_slide_points": int_(2), "bs_grid_points": int_(2),
-    "data": str_(DATASETS), "backbone": str_(BACKBONES), "data_dir": str_(), "data_root": optional(str_()),
-    "dataset": None, "pretrain": None, "setting": None, "faster_setting": None,
-    "paper": mapping({"gpus": int_(1), "batch_per_gpu": int_(1), "auto_scale_lr": bool_}, "paper_config keywords"),
-    "curve_window": int_(2), "grid_losses": list_(str_(REG_LOSSES)), "grid_pairs": list_(pair_), "grid_seeds": SEEDS,
-    "alwa_losses": list_(str_(REG_LOSSES)), "retina_seeds": SEEDS, "faster_seeds": SEEDS,
-    "abl_losses": list_(str_(REG_LOSSES)), "abl_C": list_(int_(2)), "abl_init": list_(float_(positive=True)), "abl_seeds": SEEDS,
-    "bench_blocks": int_(1), "bench_steps": int_(1),
-}
-REQUIRED = ("profile",)
 
 
-def validate(params: Any, source: str = "parameters") -> dict:
-    """Check a profile's parameters (a mapping as read from YAML); returns a checked copy."""
-    if params is None:
-        raise ProfileError(f"{source} is empty: expected a mapping of a profile's parameters (see notebooks/params/cpu.yaml)")
-    if not isinstance(params, dict):
-        raise ProfileError(f"{source} must be a mapping of parameters, got {_type_name(params)}")
-    schema = dict(TOP)
-    schema.update(_mini_schemas())
-    _known(params, schema, "", f"a parameter of {source}")
-    for k in REQUIRED:
-        if k not in params:
-            raise ProfileError(f"{source} has no {k!r}")
-    out = {k: schema[k](k, v) for k, v in params.items()}
-    data = out.get("data", "mini")
-    if data == "mini" and "data_dir" not in out:
-        raise ProfileError(f"{source}: data 'mini' needs data_dir (where this profile's synthetic set lives); "
-                           "without it the profile would use, or regenerate, another profile's data")
-    if data in ("voc", "coco") and not out.get("data_root"):
-        raise ProfileError(f"{source}: data {data!r} needs data_root (the dataset's folder)")
-    return out
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Profile:
+    """A profile's checked parameters (``notebooks/params/{smoke,cpu,gpu,gpu-mini}.yaml``).
+
+    Constructing one checks every field (:meth:`__post_init__`), so a ``Profile`` is always usable: a wrong type or an
+    out-of-range value raises :class:`ProfileError` naming the key. :meth:`from_mapping` (what :func:`load_profile`
+    uses) also refuses unknown keys at every level, naming the closest known one.
+
+    The nested mappings ``setting``, ``faster_setting``, ``dataset`` and ``pretrain`` hold only the fields the profile
+    *changes* (checked against :class:`~alwa.core.settings.MiniSetting`, :class:`~alwa.core.settings.MiniVOCOptions`
+    and :class:`~alwa.core.settings.PretrainOptions`): a run's spec carries exactly those, so the result key and the
+    staleness check of the published runs stay as they were. :meth:`setting_for` gives a detector's overrides,
+    :meth:`mini_setting` the complete typed setting.
+    """
+
+    profile: str = _field(str_(PROFILES), doc="smoke | cpu | gpu | gpu-mini")
+    seed: int = _field(int_(0), 0, doc="the first seed; a part with n seeds uses seed .. seed + n - 1")
+    results_root: str = _field(str_(), "results", doc="results go to <results_root>/<profile>/")
+    work_root: str = _field(str_(), "work_dirs", doc="mmengine work folders go to <work_root>/<profile>/")
+    workers: int = _field(int_(1), 1, doc="runs at the same time")
+    threads: int = _field(int_(1), 1, doc="torch threads per run")
+    devices: Optional[list] = _field(optional(list_(int_(0), nonempty=True)), None, doc="GPU indices; None: CPU")
+    runs_per_device: int = _field(int_(1), 1, doc="runs sharing one GPU")
+    max_runs: Optional[int] = _field(optional(int_(0)), None, doc="training runs a notebook may start; None: all, 0: none")
+    slurm: dict = _field(mapping(SLURM_KEYS, "SLURM options of --executor slurm"), factory=dict)
+    # 01 box shifting
+    bs_n_gt: int = _field(int_(1), doc="ground-truth boxes of the C1 table")
+    bs_shifts_per_gt: int = _field(int_(1))
+    bs_slide_points: int = _field(int_(2))
+    bs_grid_points: int = _field(int_(2))
+    # 02-05 training
+    data: str = _field(str_(DATASETS), "mini")
+    backbone: str = _field(str_(BACKBONES), "r18w16")
+    data_dir: Optional[str] = _field(optional(str_()), None, doc="the synthetic set's folder (data: mini; required there)")
+    data_root: Optional[str] = _field(optional(str_()), None, doc="the dataset's folder (data: voc | coco; required there)")
+    dataset: dict = _field(dataclass_(MiniVOCOptions, "alwa.data.synthetic.MiniVOCOptions fields"), factory=dict)
+    pretrain: dict = _field(dataclass_(PretrainOptions, "alwa.mmdet.pretrain.PretrainOptions fields"), factory=dict)
+    setting: dict = _field(dataclass_(MiniSetting, "alwa.mmdet.configs.MiniSetting fields"), factory=dict)
+    faster_setting: dict = _field(dataclass_(MiniSetting, "MiniSetting fields for Faster R-CNN"), factory=dict)
+    paper: dict = _field(mapping({"gpus": int_(1), "batch_per_gpu": int_(1), "auto_scale_lr": bool_}, "paper_config keywords"),
+                         factory=dict)
+    curve_window: int = _field(int_(2), doc="iterations per point of the loss curves")
+    grid_losses: list = _field(list_(str_(REG_LOSSES)))
+    grid_pairs: list = _field(list_(pair_), doc="weight pairs 'cls:reg' of table 1; []: the paper's")
+    grid_seeds: int = _field(SEEDS)
+    alwa_losses: list = _field(list_(str_(REG_LOSSES)))
+    retina_seeds: int = _field(SEEDS)
+    faster_seeds: int = _field(SEEDS)
+    abl_losses: list = _field(list_(str_(REG_LOSSES)))
+    abl_C: list = _field(list_(int_(2)))
+    abl_init: list = _field(list_(float_(positive=True)))
+    abl_seeds: int = _field(SEEDS)
+    bench_blocks: int = _field(int_(1))
+    bench_steps: int = _field(int_(1))
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+        if self.data == "mini" and self.data_dir is None:
+            raise ProfileError(f"profile {self.profile}: data 'mini' needs data_dir (where this profile's synthetic set lives); "
+                               "without it the profile would use, or regenerate, another profile's data")
+        if self.data in ("voc", "coco") and not self.data_root:
+            raise ProfileError(f"profile {self.profile}: data {self.data!r} needs data_root (the dataset's folder)")
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_mapping(cls, params: Any, source: str = "parameters") -> "Profile":
+        """A profile from a mapping as read from YAML; unknown keys (at any level) and missing required ones are refused."""
+        if params is None:
+            raise ProfileError(f"{source} is empty: expected a mapping of a profile's parameters (see notebooks/params/cpu.yaml)")
+        if not isinstance(params, dict):
+            raise ProfileError(f"{source} must be a mapping of parameters, got {_type_name(params)}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        _known(params, fields, "", f"a parameter of {source}")
+        missing = [n for n, f in fields.items() if n not in params
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ProfileError(f"{source} has no {', '.join(repr(m) for m in missing)}")
+        try:
+            return cls(**params)
+        except ProfileError as e:
+            raise ProfileError(f"{source}: {e}") from None
+
+    def replace(self, **changes) -> "Profile":
+        """A copy with ``changes`` (checked, unknown keys refused)."""
+        return type(self).from_mapping({**self.as_dict(), **changes}, "changes")
+
+    def as_dict(self) -> dict:
+        """Every field, as a YAML mapping (what ``params.yaml`` of an archive holds)."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    # ---------------------------------------------------------------- derived values
+    def setting_for(self, detector: str) -> dict:
+        """The :class:`MiniSetting` fields this profile changes for ``detector`` (``faster_setting`` only reaches the
+        two-stage detectors); a new dict each call."""
+        s = dict(self.setting)
+        if detector != "retinanet":
+            s.update(self.faster_setting)
+        return s
+
+    def mini_setting(self, detector: str = "retinanet") -> MiniSetting:
+        """The complete typed setting of ``detector``'s mini runs (defaults + this profile's changes)."""
+        return MiniSetting(**self.setting_for(detector))
+
+    def seeds(self, n: int) -> list[int]:
+        """``n`` seeds from the profile's first one."""
+        return list(range(self.seed, self.seed + int(n)))
+
+
+def profile_keys() -> tuple[str, ...]:
+    """Every top-level key a params file may have."""
+    return Profile.keys()
+
+
+def validate(params: Any, source: str = "parameters") -> Profile:
+    """Check a profile's parameters (a mapping as read from YAML); returns the :class:`Profile`."""
+    return Profile.from_mapping(params, source)
 
 
 PARAMS_DIR = Path("notebooks") / "params"
@@ -227,7 +313,7 @@ def params_path(profile: str, root=".") -> Path:
 
 
 def load_profile(profile: str, params_file=None, results_root=None, max_runs: Optional[int] = None,
-                 overrides: Optional[dict] = None) -> dict:
+                 overrides: Optional[dict] = None) -> Profile:
     """The checked parameters of ``profile``: from ``params_file`` (default ``notebooks/params/{profile}.yaml`` below the
     current folder),
     with ``overrides`` (any keys, checked like the file's) and the results root / run cap of the caller."""

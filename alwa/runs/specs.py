@@ -16,80 +16,77 @@ from typing import Iterable, Optional
 import yaml
 
 from alwa.core.experiment import Experiment
-from alwa.runs.sweep import load_failures, load_results, pending, spec_key
+from alwa.runs.profile import Profile
+from alwa.runs.store import load_failures, load_results, pending, spec_key
 
 TABLE1_PAIRS = ["0.10:0.10", "0.25:0.25", "0.25:0.50", "0.50:0.25", "0.50:0.50", "0.50:0.75",
                 "0.75:0.50", "0.75:0.75", "1.50:1.50", "2.00:2.00"]
 LOSS_NAMES = {"l1": "L1", "smoothl1": "SmoothL1", "ciou": "CIoU", "giou": "GIoU"}
 
 
-def experiment_of(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> Experiment:
+def experiment_of(p: Profile, detector: str, loss: str, weighting: str = "base", **kw) -> Experiment:
     """The :class:`Experiment` of a profile (its backbone and data); ``kw``: ``pair``, ``interval``, ``init``, lr, iters, ...
     Faster and Mask R-CNN use R-50 where the profile names R-101 (the paper's tables)."""
-    bb = p.get("backbone", "r18w16")
+    bb = p.backbone
     if detector != "retinanet" and bb == "r101":
         bb = "r50"
-    return Experiment.of(detector, bb, p.get("data", "mini"), loss, weighting, **kw)
+    return Experiment.of(detector, bb, p.data, loss, weighting, **kw)
 
 
-def make_spec(p: dict, name: str, seed: int) -> dict:
+def make_spec(p: Profile, name: str, seed: int) -> dict:
     # one work folder per profile: a smoke run never appends to the log of a cpu run of the same name
-    work_root = str(Path(p.get("work_root", "work_dirs")) / p.get("profile", "default"))
+    work_root = str(Path(p.work_root) / p.profile)
     s = {"name": name, "seed": int(seed), "work_root": work_root}
-    if p.get("data", "mini") == "mini":
-        setting = dict(p.get("setting") or {})
-        if not name.startswith("retinanet"):  # two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
-            setting.update(p.get("faster_setting") or {})
-        if "data_dir" not in p:  # never another profile's data by default (alwa.runs.profile refuses such a profile)
-            raise ValueError("a mini profile needs data_dir (where its synthetic set lives)")
-        s.update(data_dir=p["data_dir"], dataset=p.get("dataset") or {}, pretrain=p.get("pretrain") or {},
+    if p.data == "mini":
+        # faster_setting: two-stage-only knobs, kept out of RetinaNet's specs (and their staleness)
+        setting = p.setting_for("retinanet" if name.startswith("retinanet") else "two-stage")
+        s.update(data_dir=p.data_dir, dataset=p.dataset, pretrain=p.pretrain,
                  setting=setting)
     else:
-        s.update(data_root=p.get("data_root"), paper=p.get("paper") or {})
+        s.update(data_root=p.data_root, paper=p.paper)
     return s
 
 
-def _seeds(p: dict, n: int) -> list[int]:
-    base = int(p.get("seed", 0))
-    return list(range(base, base + int(n)))
+def _seeds(p: Profile, n: int) -> list[int]:
+    return p.seeds(n)
 
 
-def exp_name(p: dict, detector: str, loss: str, weighting: str = "base", **kw) -> str:
+def exp_name(p: Profile, detector: str, loss: str, weighting: str = "base", **kw) -> str:
     """The name of :func:`experiment_of` (the result key)."""
     return experiment_of(p, detector, loss, weighting, **kw).name
 
 
-def grid_specs(p: dict) -> list[dict]:
+def grid_specs(p: Profile) -> list[dict]:
     """Table 1: RetinaNet, 1:1 plus every weight pair, for each regression loss."""
-    pairs = p.get("grid_pairs") or TABLE1_PAIRS
+    pairs = p.grid_pairs or TABLE1_PAIRS
     out = []
-    for loss in p["grid_losses"]:
+    for loss in p.grid_losses:
         for pair in ["1.00:1.00", *pairs]:
-            for seed in _seeds(p, p["grid_seeds"]):
+            for seed in _seeds(p, p.grid_seeds):
                 out.append(make_spec(p, exp_name(p, "retinanet", loss, pair=pair), seed))
     return out
 
 
-def alwa_specs(p: dict) -> list[dict]:
+def alwa_specs(p: Profile) -> list[dict]:
     """Tables 2 and 3: baseline / ALWA-1 / ALWA-2 for RetinaNet and Faster R-CNN (ALWA in the RPN)."""
     out = []
-    for det, n in (("retinanet", p["retina_seeds"]), ("faster-rcnn", p["faster_seeds"])):
-        for loss in p["alwa_losses"]:
+    for det, n in (("retinanet", p.retina_seeds), ("faster-rcnn", p.faster_seeds)):
+        for loss in p.alwa_losses:
             for w in ("base", "alwa1", "alwa2"):
                 for seed in _seeds(p, n):
                     out.append(make_spec(p, exp_name(p, det, loss, w), seed))
     return out
 
 
-def ablation_specs(p: dict) -> list[dict]:
+def ablation_specs(p: Profile) -> list[dict]:
     """Tables 7 and 8: Faster R-CNN ALWA-2 with C in abl_C and initial weights in abl_init (+ baselines)."""
     out = []
-    for loss in p["abl_losses"]:
-        for seed in _seeds(p, p["abl_seeds"]):
+    for loss in p.abl_losses:
+        for seed in _seeds(p, p.abl_seeds):
             out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "base"), seed))
-            for c in p["abl_C"]:
+            for c in p.abl_C:
                 out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(c)), seed))
-            for w in p["abl_init"]:
+            for w in p.abl_init:
                 out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", init=float(w)), seed))
     return out
 
@@ -98,7 +95,7 @@ def ablation_specs(p: dict) -> list[dict]:
 PARTS = {"alwa": alwa_specs, "grid": grid_specs, "ablation": ablation_specs}
 
 
-def profile_specs(p: dict, parts: Iterable[str] = ("alwa", "grid", "ablation")) -> list[dict]:
+def profile_specs(p: Profile, parts: Iterable[str] = ("alwa", "grid", "ablation")) -> list[dict]:
     """The specs of the training notebooks, in an order that makes partial results
     useful: part by part, RetinaNet before Faster R-CNN, then seed by seed (every
     configuration of seed 0 before any of seed 1), duplicates removed."""
@@ -118,7 +115,7 @@ def _detector(name: str) -> str:
     return Experiment.parse(name).detector
 
 
-def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "ablation"), workers: Optional[int] = None) -> dict:
+def sweep_status(p: Profile, out_dir, parts: Iterable[str] = ("alwa", "grid", "ablation"), workers: Optional[int] = None) -> dict:
     """How far a profile's sweep is, from its result files.
 
     For each part (runs shared between parts are counted in the first) and in
@@ -127,7 +124,7 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
     (pending runs x the mean wall seconds of finished runs of the same
     detector; None where no run of that detector has finished). ``wall_h`` and
     ``remaining_wall_h`` divide by ``workers`` (default: the profile's)."""
-    workers = int(workers or p.get("workers", 1))
+    workers = int(workers or p.workers)
     specs = profile_specs(p, parts)
     name_of = {spec_key(s): s["name"] for s in specs}
     done = {spec_key(r["spec"]): r for r in load_results(out_dir, specs) if "spec" in r}
@@ -158,7 +155,7 @@ def sweep_status(p: dict, out_dir, parts: Iterable[str] = ("alwa", "grid", "abla
 ARCHIVED_PARTS = ("runs", "claims", "tables", "figures")
 
 
-def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
+def archive_results(p: Profile, results_root, name: str, params_file=None) -> Path:
     """Move a profile's training results (``runs/``, ``claims/``, ``tables/``, ``figures/``) to
     ``<results_root>/archive/<name>/`` with the parameters they were made with (``params.yaml``).
 
@@ -167,7 +164,7 @@ def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
     results and the train-step benchmark stay (they do not depend on the training
     setting, or are measured again by the next book build). ``params.yaml`` is a verbatim copy of ``params_file`` (comments
     kept) if given, else ``p`` written out. Returns the archive folder."""
-    src = Path(results_root) / p["profile"]
+    src = Path(results_root) / p.profile
     dest = Path(results_root) / "archive" / name
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"archive name must be a plain folder name, got {name!r}")
@@ -180,7 +177,7 @@ def archive_results(p: dict, results_root, name: str, params_file=None) -> Path:
     if params_file is not None:
         shutil.copyfile(params_file, dest / "params.yaml")
     else:
-        params = {k: v for k, v in p.items() if k not in ("results_root", "max_runs")}
+        params = {k: v for k, v in p.as_dict().items() if k not in ("results_root", "max_runs")}
         (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for part in have:
         shutil.move(str(src / part), str(dest / part))

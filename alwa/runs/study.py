@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from alwa.core.experiment import Experiment, run_key
-from alwa.runs.specs import make_spec, experiment_of
+from alwa.runs.profile import Profile
+from alwa.runs.specs import experiment_of, make_spec
 from alwa.runs.store import load_results, pending, spec_key
 from alwa.runs.sweep import run_sweep
 from alwa.runs.worker import DEFAULT_FN
@@ -92,23 +93,15 @@ class StudyState:
 
 
 # ------------------------------------------------------------------ names and specs
-def _setting(p: dict, detector: str) -> dict:
-    s = dict(p.get("setting") or {})
-    if detector != "retinanet":
-        s.update(p.get("faster_setting") or {})
-    return s
+def setting_lr(p: Profile, detector: str = "retinanet") -> float:
+    return p.mini_setting(detector).lr
 
 
-def setting_lr(p: dict, detector: str = "retinanet") -> float:
-    from_profile = _setting(p, detector).get("lr")
-    return float(from_profile) if from_profile is not None else 0.02  # MiniSetting.lr (kept free of the mmdet import)
+def setting_iters(p: Profile, detector: str = "retinanet") -> int:
+    return p.mini_setting(detector).iters
 
 
-def setting_iters(p: dict, detector: str = "retinanet") -> int:
-    return int(_setting(p, detector).get("iters", 700))  # MiniSetting.iters
-
-
-def experiment(p: dict, detector: str, loss: str, weighting: str, lr: Optional[float] = None, iters: Optional[int] = None,
+def experiment(p: Profile, detector: str, loss: str, weighting: str, lr: Optional[float] = None, iters: Optional[int] = None,
                clip: bool = True, detrend: bool = False) -> Experiment:
     """An :class:`Experiment` of the profile (``weighting``: base, alwa1, alwa2 or a pair 'cls:reg'); ``lr``/``iters``
     equal to the setting's are left out of the name
@@ -119,7 +112,7 @@ def experiment(p: dict, detector: str, loss: str, weighting: str, lr: Optional[f
     return base.with_(lr=lr, iters=iters, clip=clip, detrend=detrend)
 
 
-def _specs(p: dict, exps_seeds) -> list[dict]:
+def _specs(p: Profile, exps_seeds) -> list[dict]:
     out, seen = [], set()
     for exp, seeds in exps_seeds:
         for seed in seeds:
@@ -129,17 +122,16 @@ def _specs(p: dict, exps_seeds) -> list[dict]:
     return out
 
 
-def _range(p: dict, n: int) -> list[int]:
-    base = int(p.get("seed", 0))
-    return list(range(base, base + int(n)))
+def _range(p: Profile, n: int) -> list[int]:
+    return p.seeds(n)
 
 
-def calibration_specs(p: dict, plan: StudyPlan, ladder=None) -> list[dict]:
+def calibration_specs(p: Profile, plan: StudyPlan, ladder=None) -> list[dict]:
     lr = setting_lr(p)
     return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr, it), _range(p, plan.calib_seeds)) for it in (ladder or plan.ladder)])
 
 
-def equivalence_specs(p: dict, plan: StudyPlan) -> list[dict]:
+def equivalence_specs(p: Profile, plan: StudyPlan) -> list[dict]:
     """k:k at lr/k and 1:1 at lr, on the profile's own schedule, with and without clipping."""
     lr, seeds = setting_lr(p), _range(p, plan.equivalence_seeds)
     out = []
@@ -150,17 +142,17 @@ def equivalence_specs(p: dict, plan: StudyPlan) -> list[dict]:
     return _specs(p, out)
 
 
-def lr_specs(p: dict, plan: StudyPlan, schedule: int) -> list[dict]:
+def lr_specs(p: Profile, plan: StudyPlan, schedule: int) -> list[dict]:
     lr = setting_lr(p)
     return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr * f, schedule), _range(p, plan.lr_seeds)) for f in plan.lr_factors])
 
 
-def faster_schedule(p: dict, schedule: int) -> int:
+def faster_schedule(p: Profile, schedule: int) -> int:
     """Faster R-CNN's schedule scaled like RetinaNet's (the profile runs it shorter: 400 against 600)."""
     return int(round(schedule * setting_iters(p, "faster-rcnn") / setting_iters(p, "retinanet")))
 
 
-def regime_arms(p: dict, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[tuple[str, Experiment, list]]:
+def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[tuple[str, Experiment, list]]:
     """``[(group, experiment, seeds)]`` of the regimes, most important first. Groups:
     ``paper``, ``control``, ``tuned``, ``faster``, ``detrend``."""
     paper_lr = plan.paper_factor * tuned_lr
@@ -190,12 +182,12 @@ def regime_arms(p: dict, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=(
     return arms
 
 
-def regime_specs(p: dict, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[dict]:
+def regime_specs(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[dict]:
     return _specs(p, [(e, seeds) for _, e, seeds in regime_arms(p, plan, schedule, tuned_lr, cuts)])
 
 
 # ------------------------------------------------------------------ decisions from results
-def _mean_map(results_by_key: dict, p: dict, exp: Experiment, n: int) -> Optional[float]:
+def _mean_map(results_by_key: dict, p: Profile, exp: Experiment, n: int) -> Optional[float]:
     vals = [results_by_key.get(run_key(exp.name, s), {}).get("mAP") for s in _range(p, n)]
     if any(v is None or not math.isfinite(v) for v in vals):
         return None
@@ -223,7 +215,7 @@ def estimate_h(specs: list[dict], done_keys: set, spi: dict, workers: int) -> fl
     return total / max(1, workers) / 3600
 
 
-def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
+def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
     """The stage the study is at, from its finished ``results`` (records with ``name``, ``seed``, ``mAP``)."""
     by = {run_key(r["name"], r["seed"]): r for r in results}
     lr = setting_lr(p)
@@ -253,7 +245,7 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
                     schedule = it
     st.converged = schedule is not None
     spi = seconds_per_iter(results)
-    workers = int(p.get("workers", 1))
+    workers = p.workers
     done_keys = set(by)
     base_specs = calibration_specs(p, plan) + equivalence_specs(p, plan) + calibration_specs(p, plan, plan.extra_ladder)
     spent_h = sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
@@ -292,11 +284,11 @@ def decide(p: dict, plan: StudyPlan, results: list[dict]) -> StudyState:
     return st
 
 
-def _study_keys(p: dict, plan: StudyPlan, st: StudyState, cuts) -> list[str]:
+def _study_keys(p: Profile, plan: StudyPlan, st: StudyState, cuts) -> list[str]:
     return [spec_key(s) for s in all_specs(p, plan, st, cuts)]
 
 
-def all_specs(p: dict, plan: StudyPlan, st: StudyState, cuts=None) -> list[dict]:
+def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[dict]:
     """Every spec the study needs as far as ``st`` decides (calibration and equivalence always)."""
     cuts = st.cuts if cuts is None else cuts
     specs = calibration_specs(p, plan) + equivalence_specs(p, plan)
@@ -316,14 +308,14 @@ def all_specs(p: dict, plan: StudyPlan, st: StudyState, cuts=None) -> list[dict]
     return out
 
 
-def study_specs(p: dict, results: list[dict]) -> tuple[StudyState, list[dict]]:
-    plan = plan_for(p["profile"])
+def study_specs(p: Profile, results: list[dict]) -> tuple[StudyState, list[dict]]:
+    plan = plan_for(p.profile)
     st = decide(p, plan, results)
     return st, all_specs(p, plan, st)
 
 
 # ------------------------------------------------------------------ the driver
-def run_study(p: dict, out_dir, workers: Optional[int] = None, threads: Optional[int] = None, max_runs: Optional[int] = None,
+def run_study(p: Profile, out_dir, workers: Optional[int] = None, threads: Optional[int] = None, max_runs: Optional[int] = None,
               fn: Optional[str] = None, progress: bool = True, log=print) -> StudyState:
     """Run the study stage by stage until every run it needs exists (or ``max_runs`` were started)."""
     started = 0
@@ -336,8 +328,8 @@ def run_study(p: dict, out_dir, workers: Optional[int] = None, threads: Optional
         if not todo or (max_runs is not None and started >= max_runs):
             return st
         left = None if max_runs is None else max_runs - started
-        summary = run_sweep(specs, out_dir, workers=workers or int(p.get("workers", 1)), threads=threads or int(p.get("threads", 1)),
-                            devices=p.get("devices"), fn=fn or DEFAULT_FN, progress=progress, desc=f"study: {st.stage}", max_runs=left)
+        summary = run_sweep(specs, out_dir, workers=workers or p.workers, threads=threads or p.threads,
+                            devices=p.devices, fn=fn or DEFAULT_FN, progress=progress, desc=f"study: {st.stage}", max_runs=left)
         started += len(summary["done"]) + len(summary["failed"])
         if summary["failed"]:
             log(f"study: {len(summary['failed'])} run(s) failed: {summary['failed']}; stopping (rerun to retry)")

@@ -38,10 +38,9 @@ from typing import Iterable, Optional, Sequence
 
 from alwa.core.files import write_json_atomic
 from alwa.runs.cluster import run_submitit
-from alwa.runs.store import load_failures, load_results, of_specs, pending, read_record, result_problems, spec_key  # noqa: F401 - the store's API, here too
-from alwa.runs.worker import (_EXIT_CANNOT_WRITE, _EXIT_FAILED_RECORDED, _EXIT_OK, DEFAULT_FN, SweepError, SweepInterrupted,  # noqa: F401
-                              SweepLocked, SweepStorageError, _install_handlers, _now, _remove_partial, _restore_handlers, _run_one,
-                              exit_cause, log_path, plan_pending, settle)
+from alwa.runs.store import spec_key
+from alwa.runs.worker import (DEFAULT_FN, SweepInterrupted, SweepLocked, _install_handlers, _now, _remove_partial, _restore_handlers,
+                              _run_one, plan_pending, settle)
 
 LOCK_NAME = ".sweep.lock"
 GRACE_S = 3.0  # after SIGTERM, how long a run's process has before SIGKILL

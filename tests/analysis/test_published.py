@@ -51,7 +51,7 @@ def test_grid_claims_and_table1_unchanged(cpu):
     p, results = cpu
     grid = of_specs(results, ex.grid_specs(p))
     rows = sm.summary_table(grid, sm.baseline_name)
-    measured = as_json(claims.grid_claims(rows, grid, p, p["curve_window"]))
+    measured = as_json(claims.grid_claims(rows, grid, p, p.curve_window))
     assert same(measured, committed("grid"))
     table, _ = claims.table1(rows, paper_tables(), p)
     assert same(json.loads(json.dumps(table)), json.loads((RESULTS / "tables" / "table1.json").read_text())["rows"])

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from alwa.analysis.records import Claim, PairedDiff, Status, Verdict, claims_of
+from alwa.runs.profile import load_profile
+from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, SummaryRow, Verdict, claims_of
 from alwa.report.notebook import load_claims, save_claims
 
 
@@ -26,7 +27,7 @@ def test_a_claim_round_trips_through_the_files_schema():
 
 
 def test_saved_claims_load_back_typed_and_a_bad_file_is_refused(tmp_path):
-    p = {"results_root": str(tmp_path), "profile": "smoke"}
+    p = load_profile("smoke", results_root=str(tmp_path))
     save_claims(p, "grid", {"C2": Claim("C2", "share 0.8", Status.SUPPORTED)})
     assert load_claims(tmp_path, "smoke") == {"C2": Claim("C2", "share 0.8", Status.SUPPORTED)}
     (tmp_path / "smoke" / "claims" / "bad.json").write_text(json.dumps({"claims": {"C3": {"ours": "", "status": "maybe"}}}))
@@ -38,10 +39,28 @@ def test_saved_claims_load_back_typed_and_a_bad_file_is_refused(tmp_path):
                                              (-0.01, 0.02, 3, Verdict.NO_CLEAR_DIFFERENCE), (math.nan, math.nan, 1, Verdict.TOO_FEW_SEEDS)])
 def test_a_paired_difference_decides_its_verdict_from_its_interval(lo, hi, n, want):
     d = PairedDiff(n=n, mean=0.0, lo=lo, hi=hi)
-    assert d.verdict is want and d["lo"] is lo
+    assert d.verdict is want and d.lo is lo and d.as_dict()["lo"] is lo
 
 
 def test_claims_of_keeps_claims_and_types_dicts():
     c = Claim("C4", "z", Status.INCONCLUSIVE_MINI)
     out = claims_of({"C4": c, "C5": {"ours": "w", "status": "needs GPU"}})
     assert out["C4"] is c and out["C5"] == Claim("C5", "w", Status.NEEDS_GPU)
+
+
+def test_a_summary_row_flattens_to_the_columns_the_rows_always_had():
+    d = PairedDiff(n=3, seeds=(0, 1, 2), mean=0.02, lo=0.01, hi=0.03, p=0.01)
+    row = SummaryRow("retinanet_r18w16_mini_l1_alwa2", n=3, mean=0.6, std=0.01, lo=0.58, hi=0.62, diff=d)
+    assert row.verdict is Verdict.BETTER and row.diff_mean == 0.02
+    assert row.as_dict() == {"name": "retinanet_r18w16_mini_l1_alwa2", "n": 3, "mean": 0.6, "std": 0.01, "lo": 0.58, "hi": 0.62,
+                             "diff": 0.02, "diff_lo": 0.01, "diff_hi": 0.03, "diff_p": 0.01, "diff_n": 3, "verdict": "better"}
+    base = SummaryRow("retinanet_r18w16_mini_l1_base", n=3, mean=0.58)
+    assert base.verdict is None and math.isnan(base.diff_mean) and set(base.as_dict()) == {"name", "n", "mean", "std", "lo", "hi"}
+
+
+def test_a_comparison_reads_a_spanning_interval_as_inconclusive():
+    spans = Comparison("alwa2 minus lr control", PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012), regime="paper", detector="retinanet")
+    assert spans.verdict == "inconclusive"
+    assert spans.as_dict() == {"comparison": "alwa2 minus lr control", "regime": "paper", "detector": "retinanet", "n": 5,
+                               "diff": 0.001, "lo": -0.01, "hi": 0.012, "verdict": "inconclusive"}
+    assert Comparison("x", PairedDiff(n=1)).verdict == "too few seeds"

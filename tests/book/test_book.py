@@ -200,7 +200,7 @@ def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(t
 
     assert "No earlier calibration of profile smoke is archived" in calibrations_page("smoke", str(tmp_path))
     p = load_profile("smoke", None, str(tmp_path))
-    old = dict(p, dataset=dict(p["dataset"], classes=["disc", "box", "triangle", "cross"]), setting=dict(p["setting"], iters=30))
+    old = p.replace(dataset=dict(p.dataset, classes=["disc", "box", "triangle", "cross"]), setting=dict(p.setting, iters=30))
     archive = tmp_path / "archive" / "four_classes"
     for root, params, maps, status in ((tmp_path / "smoke", p, [0.30, 0.32], "supported"),
                                        (archive, old, [0.50, 0.54], "not supported")):
@@ -212,7 +212,7 @@ def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(t
             spec = next(s for s in ex.alwa_specs(params) if s["name"] == name and s["seed"] == seed)
             (root / "runs" / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": 1.0,
                                                                             "spec": spec}))
-    (archive / "params.yaml").write_text(yaml.safe_dump(old))
+    (archive / "params.yaml").write_text(yaml.safe_dump(old.as_dict()))
     page = calibrations_page("smoke", str(tmp_path))
     planned = len(ex.profile_specs(p))
     assert "| current (this book) | 7 classes" in page and "RetinaNet 12 iterations, Faster R-CNN 12 |" in page

@@ -1,8 +1,6 @@
 """Every notebook runs at the smoke profile (papermill) and prepares with params/gpu.yaml."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -94,19 +92,41 @@ def test_every_notebook_has_the_few_parameters():
         assert _parameter_names(nb) == set(NOTEBOOK_PARAMETERS), nb.stem
 
 
-def test_every_key_the_package_reads_is_a_checked_profile_key():
-    """What the spec builders, the claims, the study and the notebooks read from ``p`` is a key that
-    alwa.runs.profile checks (so a typo of it in a params file is refused, not dropped)."""
-    import re
+def _profile_reads(tree) -> set[str]:
+    """Attributes read from ``p`` where ``p`` is a :class:`Profile`: inside functions whose ``p`` is annotated
+    ``Profile``, and anywhere in a notebook (``p = nb.params``)."""
+    import ast
 
-    from alwa.runs.profile import TOP
+    def reads(node):
+        return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "p"}
+
+    if tree is None:
+        return set()
+    out = set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(a.arg == "p" and a.annotation is not None and ast.unparse(a.annotation) == "Profile" for a in fn.args.args):
+                out |= reads(fn)
+    return out
+
+
+def test_every_profile_attribute_the_package_reads_exists():
+    """What the spec builders, the claims, the study and the notebooks read from a profile is a field (or a method)
+    of alwa.runs.profile.Profile, checked when the profile is loaded; a typo in a rarely run branch fails here."""
+    import ast
+
+    from alwa.runs.profile import Profile
 
     read = set()
-    for path in [*(ROOT / "alwa").rglob("*.py"), *(ROOT / "notebooks").glob("[0-9]*.py")]:
-        src = path.read_text()
-        read |= set(re.findall(r'\bp\.get\("(\w+)"', src)) | set(re.findall(r'\bp\["(\w+)"\]', src))
-    assert {"faster_setting", "abl_C", "setting", "curve_window", "bs_n_gt"} <= read  # the scan sees what it must
-    assert read <= set(TOP), sorted(read - set(TOP))
+    for path in (ROOT / "alwa").rglob("*.py"):
+        read |= _profile_reads(ast.parse(path.read_text()))
+    for path in (ROOT / "notebooks").glob("[0-9]*.py"):
+        tree = ast.parse(path.read_text())
+        read |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "p"}
+    assert {"faster_setting", "abl_C", "setting_for", "curve_window", "bs_n_gt", "grid_losses"} <= read  # the scan sees what it must
+    known = set(Profile.keys()) | {m for m in dir(Profile) if not m.startswith("_")}
+    assert read <= known, sorted(read - known)
+    assert _profile_reads(ast.parse("def f(p: Profile):\n    return p.retina_seed\n")) == {"retina_seed"}  # the scan would catch a typo
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
@@ -114,7 +134,7 @@ def test_every_params_file_is_valid(profile):
     from alwa.runs.profile import load_profile
 
     p = load_profile(profile)
-    assert p["profile"] == profile
+    assert p.profile == profile
 
 
 def test_a_parameter_the_notebook_does_not_have_fails_in_its_first_cell(tmp_path):
@@ -158,7 +178,7 @@ def test_no_notebook_reads_a_profile_key_as_a_bare_name(nb):
 
     import jupytext
 
-    from alwa.runs.profile import TOP
+    from alwa.runs.profile import Profile
 
     assigned, loaded = set(), set()
     for c in jupytext.read(nb.with_suffix(".py")).cells:
@@ -172,7 +192,7 @@ def test_no_notebook_reads_a_profile_key_as_a_bare_name(nb):
                 assigned |= {(a.asname or a.name).split(".")[0] for a in node.names}
             elif isinstance(node, (ast.FunctionDef, ast.arg)):
                 assigned.add(getattr(node, "name", None) or node.arg)
-    assert not (loaded & set(TOP)) - assigned
+    assert not (loaded & set(Profile.keys())) - assigned
 
 
 def _alwa_imports(src: str) -> list:

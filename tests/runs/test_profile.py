@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alwa.runs.profile import ProfileError, load_profile, validate
+from alwa.core.settings import MiniSetting
+from alwa.runs.profile import Profile, ProfileError, load_profile, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = yaml.safe_load((ROOT / "notebooks" / "params" / "cpu.yaml").read_text())
@@ -48,9 +49,49 @@ def test_wrong_types_and_values_are_refused_naming_the_key(change, match):
 
 
 def test_the_published_profiles_are_valid_and_unchanged_by_checking():
-    for name in ("smoke", "cpu", "gpu"):
+    for name in ("smoke", "cpu", "gpu", "gpu-mini"):
         raw = yaml.safe_load((ROOT / "notebooks" / "params" / f"{name}.yaml").read_text())
-        assert load_profile(name) == raw  # checking keeps every value as it was
+        p = load_profile(name)
+        assert isinstance(p, Profile)
+        assert {k: getattr(p, k) for k in raw} == raw  # checking keeps every value as it was
+        assert {k: v for k, v in p.as_dict().items() if k in raw} == raw
+
+
+def test_a_profile_is_checked_when_constructed_not_only_when_loaded():
+    ok = validate(CPU)
+    with pytest.raises(ProfileError, match=r"retina_seeds must be >= 1, got 0"):
+        Profile(**{**CPU, "retina_seeds": 0})
+    with pytest.raises(ProfileError, match=r"setting\.lr must be a finite number"):
+        ok.replace(setting={"lr": "fast"})
+    with pytest.raises(ProfileError, match=r"unknown key 'retina_seed'"):
+        ok.replace(retina_seed=2)
+    assert ok.replace(retina_seeds=2).retina_seeds == 2 and ok.retina_seeds == 5  # frozen: a copy, the original kept
+    with pytest.raises(AttributeError):
+        ok.workers = 3
+
+
+def test_a_missing_required_key_is_named(tmp_path):
+    f = tmp_path / "cpu.yaml"
+    f.write_text(yaml.safe_dump({k: v for k, v in CPU.items() if k not in ("grid_seeds", "abl_C")}))
+    with pytest.raises(ProfileError, match=r"has no 'grid_seeds', 'abl_C'"):
+        load_profile("cpu", f)
+
+
+def test_optional_keys_take_the_documented_defaults():
+    p = validate({k: v for k, v in CPU.items() if k not in ("workers", "threads", "seed", "dataset", "work_root")})
+    assert (p.workers, p.threads, p.seed, p.dataset, p.work_root, p.devices, p.max_runs) == (1, 1, 0, {}, "work_dirs", None, None)
+
+
+def test_the_typed_setting_of_each_detector():
+    p = validate({**CPU, "setting": {"iters": 600, "lr": 0.04}, "faster_setting": {"iters": 400}})
+    assert p.setting_for("retinanet") == {"iters": 600, "lr": 0.04}
+    assert p.setting_for("faster-rcnn") == {"iters": 400, "lr": 0.04}
+    r, f = p.mini_setting("retinanet"), p.mini_setting("faster-rcnn")
+    assert isinstance(r, MiniSetting) and (r.iters, r.lr, f.iters, f.lr) == (600, 0.04, 400, 0.04)
+    assert r.batch_size == MiniSetting().batch_size  # what the profile does not change is the default
+    p.setting_for("faster-rcnn")["iters"] = 1
+    assert p.faster_setting == {"iters": 400}  # a copy: the profile is not changed through it
+    assert validate({**CPU, "seed": 3}).seeds(2) == [3, 4]
 
 
 def test_an_empty_params_file_is_a_clear_error(tmp_path):
@@ -73,7 +114,7 @@ def test_a_params_file_of_another_profile_is_refused(tmp_path):
 
 
 def test_overrides_are_checked_like_the_file():
-    assert load_profile("cpu", overrides={"retina_seeds": 2})["retina_seeds"] == 2
+    assert load_profile("cpu", overrides={"retina_seeds": 2}).retina_seeds == 2
     with pytest.raises(ProfileError, match="retina_seed'.*did you mean 'retina_seeds'"):
         load_profile("cpu", overrides={"retina_seed": 2})
 
@@ -94,8 +135,8 @@ def test_the_gpu_mini_profile_runs_each_configuration_once_on_a_gpu():
     p = load_profile("gpu-mini")
     specs = ex.profile_specs(p)
     assert {s["seed"] for s in specs} == {0} and len({s["name"] for s in specs}) == len(specs) == 55
-    assert p["devices"] == [0] and p["runs_per_device"] > 1
+    assert p.devices == [0] and p.runs_per_device > 1
     cpu = load_profile("cpu")
-    assert p["setting"] == cpu["setting"] and p["dataset"] == cpu["dataset"] and p["data_dir"] != cpu["data_dir"]
+    assert p.setting == cpu.setting and p.dataset == cpu.dataset and p.data_dir != cpu.data_dir
     # every configuration of the cpu profile's notebooks is in it
     assert {s["name"] for s in ex.profile_specs(cpu)} == {s["name"] for s in specs}

@@ -16,11 +16,20 @@ from alwa.analysis import stats
 from alwa.analysis import summaries as sm
 from alwa.report import tables
 from alwa.runs import specs as ex
-from alwa.runs.profile import load_profile, params_path
-from alwa.runs.sweep import load_failures, load_results, log_path, of_specs, pending, run_sweep, spec_key
+from alwa.runs.profile import load_profile, params_path, validate
+from alwa.runs.store import load_failures, load_results, of_specs, pending, spec_key
+from alwa.runs.sweep import run_sweep
+from alwa.runs.worker import log_path
 
 FN = "toy_worker:run"
 TESTS = Path(__file__).resolve().parents[1]
+
+
+def mini(**kw):
+    """A checked profile: the cpu profile's parameters with ``kw`` changed."""
+    import yaml
+
+    return validate({**yaml.safe_load(params_path("cpu").read_text()), **kw})
 
 
 def specs(n, **kw):
@@ -132,11 +141,11 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
     a = {0: 0.75, 1: 0.77, 2: 0.74, 3: 0.80}
     b = {0: 0.74, 1: 0.75, 2: 0.74, 9: 0.1}
     r = stats.paired_diff(a, b)
-    assert r.seeds == (0, 1, 2) and r["n"] == 3
+    assert r.seeds == (0, 1, 2) and r.n == 3
     ref = st.ttest_rel([0.75, 0.77, 0.74], [0.74, 0.75, 0.74])
     ci = ref.confidence_interval()
-    assert r["p"] == pytest.approx(ref.pvalue) and (r["lo"], r["hi"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
-    assert r["mean"] == pytest.approx(0.01)
+    assert r.p == pytest.approx(ref.pvalue) and (r.lo, r.hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert r.mean == pytest.approx(0.01)
     assert stats.verdict(r) == "no clear difference"
     assert stats.verdict(stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05})) == "better"
     assert stats.verdict(stats.paired_diff({0: 1.0}, {0: 0.0})) == "too few seeds"
@@ -145,14 +154,21 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
 def test_summary_table_pairs_against_the_baseline():
     res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": 0.6 + 0.01 * s} for s in range(3)]
     res += [{"name": "retinanet_r18w16_mini_l1_alwa2", "seed": s, "mAP": 0.62 + 0.01 * s + 0.001 * (s % 2)} for s in range(3)]
-    rows = {r["name"]: r for r in sm.summary_table(res, sm.baseline_name)}
-    assert "diff" not in rows["retinanet_r18w16_mini_l1_base"]
-    assert rows["retinanet_r18w16_mini_l1_alwa2"]["diff"] == pytest.approx(0.02 + 0.001 / 3)
-    assert rows["retinanet_r18w16_mini_l1_alwa2"]["verdict"] == "better"
+    rows = sm.rows_by_name(sm.summary_table(res, sm.baseline_name))
+    base, alwa = rows["retinanet_r18w16_mini_l1_base"], rows["retinanet_r18w16_mini_l1_alwa2"]
+    assert base.diff is None and base.verdict is None and "diff" not in base.as_dict()
+    assert (base.n, base.mean) == (3, pytest.approx(0.61)) and base.lo < 0.61 < base.hi
+    assert alwa.diff.n == 3 and alwa.diff.mean == pytest.approx(0.02 + 0.001 / 3) and alwa.diff_mean == alwa.diff.mean
+    assert alwa.verdict == "better" and alwa.as_dict()["verdict"] == "better" and alwa.as_dict()["diff_n"] == 3
+    # a method whose baseline has no runs: no difference, and a row of an experiment without runs is empty
+    lone = sm.summary_table([{"name": "retinanet_r18w16_mini_ciou_alwa1", "seed": 0, "mAP": 0.5}], sm.baseline_name)[0]
+    assert lone.diff is None and lone.n == 1 and math.isnan(lone.lo)
+    empty = sm.row_of([], "retinanet_r18w16_mini_l1_base")
+    assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.diff_mean)
 
 
 def test_spec_lists_cover_the_papers_tables():
-    p = dict(data_dir="data/mini_voc", seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
+    p = mini(data_dir="data/mini_voc", seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
              abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5, 1.5], abl_seeds=3)
     g = ex.grid_specs(p)
     assert len(g) == 2 * 11 * 2 and {s["name"] for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
@@ -166,16 +182,16 @@ def test_spec_lists_cover_the_papers_tables():
 
 def test_faster_setting_reaches_only_two_stage_specs():
     """``faster_setting`` overrides reach Faster R-CNN specs only, so changing them leaves RetinaNet's results current."""
-    p = dict(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
+    p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
     by = {s["name"].split("_")[0]: s["setting"] for s in ex.alwa_specs(p)}
     assert by == {"retinanet": {"iters": 700}, "faster-rcnn": {"iters": 700, "rpn_nms_pre": 300}}
-    assert p["setting"] == {"iters": 700}  # the profile's own dict is not changed
+    assert p.setting == {"iters": 700}  # the profile's own setting is not changed
 
 
 def test_profile_specs_orders_for_useful_partial_results():
     """The background sweep runs every notebook spec once, RetinaNet before Faster R-CNN
     within a part, and all configurations of a seed before the next seed."""
-    p = dict(data_dir="data/mini_voc", seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
+    p = mini(data_dir="data/mini_voc", seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
              faster_seeds=2, abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5], abl_seeds=2)
     specs = ex.profile_specs(p, ["alwa", "grid", "ablation"])
     keys = [spec_key(s) for s in specs]
@@ -225,7 +241,7 @@ def test_baseline_level_reads_the_baseline_row():
     """The prose level of a baseline (glued into the book's intro): mean and CI in points with the seed count."""
     from alwa.analysis import claims
 
-    p = dict(backbone="r18w16", data="mini")
+    p = mini(backbone="r18w16", data="mini")
     res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": v} for s, v in enumerate([0.30, 0.31, 0.32])]
     rows = sm.summary_table(res, sm.baseline_name)
     text = claims.baseline_level(rows, p, "retinanet")
@@ -257,7 +273,7 @@ def test_alwa_claims_say_no_runs_instead_of_nan():
     """With RetinaNet runs only, C6 has numbers, C7 says 'no paired runs yet' (never 'nan') and is 'too few runs'."""
     from alwa.analysis import claims
 
-    p = dict(backbone="r18w16", data="mini", alwa_losses=["l1"])
+    p = mini(backbone="r18w16", data="mini", alwa_losses=["l1"])
     res = [{"name": f"retinanet_r18w16_mini_l1_{w}", "seed": s, "mAP": m + 0.01 * s}
            for w, m in (("base", 0.30), ("alwa1", 0.28), ("alwa2", 0.25)) for s in range(3)]
     c = claims.alwa_claims(res, p)
@@ -311,8 +327,8 @@ def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
 def test_each_profile_has_its_own_work_folder(tmp_path):
     """A smoke run (e.g. the test suite) never writes into the logs of a cpu run of the same name,
     and moving the work folder does not make finished results stale."""
-    p = dict(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
-    smoke, cpu = ex.alwa_specs(dict(p, profile="smoke")), ex.alwa_specs(dict(p, profile="cpu"))
+    p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
+    smoke, cpu = ex.alwa_specs(p.replace(profile="smoke")), ex.alwa_specs(p.replace(profile="cpu"))
     assert [s["name"] for s in smoke] == [s["name"] for s in cpu]
     logs = {str(log_path(s)) for s in smoke} | {str(log_path(s)) for s in cpu}
     assert len(logs) == 2 * len(cpu)
@@ -326,7 +342,7 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
 def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     """Done/failed/pending per part from the result files; time to go = pending runs x the mean
     wall seconds of finished runs of the same detector, unknown while a detector has none."""
-    p = dict(data_dir="data/mini_voc", profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
+    p = mini(data_dir="data/mini_voc", profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
              grid_pairs=["0.50:0.50"], grid_seeds=2, abl_losses=["l1"], abl_C=[20], abl_init=[], abl_seeds=1)
     out = tmp_path / "runs"
     out.mkdir()
@@ -414,7 +430,7 @@ def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_neve
     1.41 pts (> 2 sd: not insensitive); the C whose runs ended no window is named."""
     from alwa.analysis import claims
 
-    p = dict(backbone="r18w16", data="mini", abl_losses=["l1"], abl_C=[2, 100], abl_init=[0.5])
+    p = mini(backbone="r18w16", data="mini", abl_losses=["l1"], abl_C=[2, 100], abl_init=[0.5])
     res = [{"name": "faster-rcnn_r18w16_mini_l1_alwa2_C2", "seed": s, "mAP": m, "windows": []} for s, m in enumerate([0.40, 0.42])]
     res += [{"name": "faster-rcnn_r18w16_mini_l1_alwa2", "seed": s, "mAP": m, "windows": [{"updated": True}]}
             for s, m in enumerate([0.44, 0.46])]
@@ -476,7 +492,8 @@ def test_of_specs_keeps_only_records_of_the_same_spec():
 
 
 # ------------------------------------------------------------------ faults (issue 17, sweep runner)
-from alwa.runs.sweep import SweepInterrupted, SweepLocked, SweepStorageError, result_problems  # noqa: E402
+from alwa.runs.store import result_problems  # noqa: E402
+from alwa.runs.worker import SweepLocked, SweepStorageError  # noqa: E402
 
 
 @pytest.mark.parametrize("how, cause", [("SIGKILL", "SIGKILL"), ("SIGSEGV", "segmentation fault")])
@@ -495,7 +512,8 @@ def test_a_dying_worker_fails_only_its_own_run(tmp_path, how, cause):
 KILLABLE = """
 import sys
 sys.path.insert(0, {tests!r})
-from alwa.runs.sweep import run_sweep, SweepInterrupted
+from alwa.runs.sweep import run_sweep
+from alwa.runs.worker import SweepInterrupted
 if __name__ == "__main__":
     specs = [{{"name": "slow", "seed": i, "sleep": 60, "mark_dir": {marks!r}, "ignore_sigint": {stuck!r}}} for i in range(5)]
     try:
