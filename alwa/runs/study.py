@@ -18,7 +18,9 @@ with the same plan):
    the paper regime first.
 
 If the planned runs do not fit ``budget_h`` (wall hours with the profile's workers, estimated from the
-seconds per iteration of finished runs), arms are cut in the issue's order and the cuts are recorded.
+seconds per iteration of finished runs), arms are cut in the issue's order and the cuts are recorded. A cut
+that would drop a run which has already finished is not taken (nor any after it): the estimate can move
+between resumes as run times are measured, but a resumed study never loses a finished run from its plan.
 """
 
 from __future__ import annotations
@@ -275,11 +277,16 @@ def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
     spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in lr_specs(p, plan, schedule)}
                    - {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
     cuts: list = []
-    for i in range(len(CUTS) + 1):
-        cuts = list(CUTS[:i])
-        est = estimate_h(regime_specs(p, plan, schedule, st.tuned_lr, cuts), set(by), spi, workers)
+    planned = {spec_key(s) for s in regime_specs(p, plan, schedule, st.tuned_lr, cuts)}
+    est = estimate_h(regime_specs(p, plan, schedule, st.tuned_lr, cuts), set(by), spi, workers)
+    for i in range(1, len(CUTS) + 1):
         if spent_h + est <= plan.budget_h:
             break
+        keys = {spec_key(s) for s in regime_specs(p, plan, schedule, st.tuned_lr, CUTS[:i])}
+        if (planned - keys) & set(by):  # the cut would drop runs that have finished: a resumed plan never loses a run
+            break
+        cuts, planned = list(CUTS[:i]), keys
+        est = estimate_h(regime_specs(p, plan, schedule, st.tuned_lr, cuts), set(by), spi, workers)
     st.cuts, st.estimate_h = cuts, spent_h + est
     return st
 
