@@ -47,10 +47,6 @@ def make_spec(p: Profile, name: str, seed: int) -> dict:
     return s
 
 
-def _seeds(p: Profile, n: int) -> list[int]:
-    return p.seeds(n)
-
-
 def exp_name(p: Profile, detector: str, loss: str, weighting: str = "base", **kw) -> str:
     """The name of :func:`experiment_of` (the result key)."""
     return experiment_of(p, detector, loss, weighting, **kw).name
@@ -62,7 +58,7 @@ def grid_specs(p: Profile) -> list[dict]:
     out = []
     for loss in p.grid_losses:
         for pair in ["1.00:1.00", *pairs]:
-            for seed in _seeds(p, p.grid_seeds):
+            for seed in p.seeds(p.grid_seeds):
                 out.append(make_spec(p, exp_name(p, "retinanet", loss, pair=pair), seed))
     return out
 
@@ -73,7 +69,7 @@ def alwa_specs(p: Profile) -> list[dict]:
     for det, n in (("retinanet", p.retina_seeds), ("faster-rcnn", p.faster_seeds)):
         for loss in p.alwa_losses:
             for w in ("base", "alwa1", "alwa2"):
-                for seed in _seeds(p, n):
+                for seed in p.seeds(n):
                     out.append(make_spec(p, exp_name(p, det, loss, w), seed))
     return out
 
@@ -82,7 +78,7 @@ def ablation_specs(p: Profile) -> list[dict]:
     """Tables 7 and 8: Faster R-CNN ALWA-2 with C in abl_C and initial weights in abl_init (+ baselines)."""
     out = []
     for loss in p.abl_losses:
-        for seed in _seeds(p, p.abl_seeds):
+        for seed in p.seeds(p.abl_seeds):
             out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "base"), seed))
             for c in p.abl_C:
                 out.append(make_spec(p, exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(c)), seed))

@@ -124,18 +124,14 @@ def _specs(p: Profile, exps_seeds) -> list[dict]:
     return out
 
 
-def _range(p: Profile, n: int) -> list[int]:
-    return p.seeds(n)
-
-
 def calibration_specs(p: Profile, plan: StudyPlan, ladder=None) -> list[dict]:
     lr = setting_lr(p)
-    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr, it), _range(p, plan.calib_seeds)) for it in (ladder or plan.ladder)])
+    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr, it), p.seeds(plan.calib_seeds)) for it in (ladder or plan.ladder)])
 
 
 def equivalence_specs(p: Profile, plan: StudyPlan) -> list[dict]:
     """k:k at lr/k and 1:1 at lr, on the profile's own schedule, with and without clipping."""
-    lr, seeds = setting_lr(p), _range(p, plan.equivalence_seeds)
+    lr, seeds = setting_lr(p), p.seeds(plan.equivalence_seeds)
     out = []
     for clip in (True, False):
         out.append((experiment(p, "retinanet", "l1", "base", lr, clip=clip), seeds))
@@ -146,7 +142,7 @@ def equivalence_specs(p: Profile, plan: StudyPlan) -> list[dict]:
 
 def lr_specs(p: Profile, plan: StudyPlan, schedule: int) -> list[dict]:
     lr = setting_lr(p)
-    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr * f, schedule), _range(p, plan.lr_seeds)) for f in plan.lr_factors])
+    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr * f, schedule), p.seeds(plan.lr_seeds)) for f in plan.lr_factors])
 
 
 def faster_schedule(p: Profile, schedule: int) -> int:
@@ -158,7 +154,7 @@ def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cut
     """``[(group, experiment, seeds)]`` of the regimes, most important first. Groups:
     ``paper``, ``control``, ``tuned``, ``faster``, ``detrend``."""
     paper_lr = plan.paper_factor * tuned_lr
-    S = lambda n: _range(p, plan.seeds(n))  # noqa: E731
+    S = lambda n: p.seeds(plan.seeds(n))  # noqa: E731
     arms = []
     fixed_cut = "0.25:0.25 and 0.5:0.75" in cuts
     for loss in plan.losses:  # ALWA against the lr control in the paper regime first
@@ -190,7 +186,7 @@ def regime_specs(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cu
 
 # ------------------------------------------------------------------ decisions from results
 def _mean_map(results_by_key: dict, p: Profile, exp: Experiment, n: int) -> Optional[float]:
-    vals = [results_by_key.get(run_key(exp.name, s), {}).get("mAP") for s in _range(p, n)]
+    vals = [results_by_key.get(run_key(exp.name, s), {}).get("mAP") for s in p.seeds(n)]
     if any(v is None or not math.isfinite(v) for v in vals):
         return None
     return sum(vals) / len(vals)
@@ -277,16 +273,16 @@ def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
     spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in lr_specs(p, plan, schedule)}
                    - {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
     cuts: list = []
-    planned = {spec_key(s) for s in regime_specs(p, plan, schedule, st.tuned_lr, cuts)}
-    est = estimate_h(regime_specs(p, plan, schedule, st.tuned_lr, cuts), set(by), spi, workers)
+    specs = regime_specs(p, plan, schedule, st.tuned_lr, cuts)
+    est = estimate_h(specs, set(by), spi, workers)
     for i in range(1, len(CUTS) + 1):
         if spent_h + est <= plan.budget_h:
             break
-        keys = {spec_key(s) for s in regime_specs(p, plan, schedule, st.tuned_lr, CUTS[:i])}
-        if (planned - keys) & set(by):  # the cut would drop runs that have finished: a resumed plan never loses a run
+        fewer = regime_specs(p, plan, schedule, st.tuned_lr, CUTS[:i])
+        if ({spec_key(s) for s in specs} - {spec_key(s) for s in fewer}) & set(by):  # it would drop finished runs
             break
-        cuts, planned = list(CUTS[:i]), keys
-        est = estimate_h(regime_specs(p, plan, schedule, st.tuned_lr, cuts), set(by), spi, workers)
+        cuts, specs = list(CUTS[:i]), fewer
+        est = estimate_h(specs, set(by), spi, workers)
     st.cuts, st.estimate_h = cuts, spent_h + est
     return st
 
