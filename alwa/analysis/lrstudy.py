@@ -1,8 +1,8 @@
 """Analysis of the learning-rate study (:mod:`alwa.runs.study`): is ALWA more than a learning-rate change?
 
 Each run is placed in a *regime* (its schedule and learning rate): ``short`` (the published cpu runs:
-the profile's schedule and lr), ``tuned`` (the converged schedule at the tuned lr) or ``paper`` (the
-converged schedule at twice the tuned lr: what 8 images per iteration at mmdetection's 16-image lr
+the profile's schedule and lr), ``tuned`` (the study's schedule, converged or the longest that fits the budget, at the tuned lr)
+or ``paper`` (that schedule at twice the tuned lr: what 8 images per iteration at mmdetection's 16-image lr
 mean). Every verdict is a paired difference over seeds with its 95 % t-interval (:mod:`alwa.analysis.stats`);
 an interval spanning 0 reads "inconclusive".
 """
@@ -20,7 +20,7 @@ from alwa.analysis import stats
 from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
 from alwa.core.experiment import Experiment
 from alwa.runs.profile import Profile
-from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, setting_iters, setting_lr
+from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, regime_arms, setting_iters, setting_lr
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,9 @@ def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
 
 def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[Comparison]:
     """(d): ALWA-1 / ALWA-2 minus the lr control (1:1 at the tuned lr) per regime and detector, pooled over
-    the regression losses, and ALWA minus 1:1 at the regime's own lr. Paired by seed (and loss)."""
+    the regression losses, and ALWA minus 1:1 at the regime's own lr. In the paper regime also the fixed 0.5:0.5
+    (a global weight of 0.5 at twice the tuned lr: the tuned lr in all but name) and ALWA-2 with the trend-free
+    statistic (L1), each minus the lr control. Paired by seed (and loss)."""
     if st.tuned_lr is None:
         return []
     vals = _vals(records)
@@ -145,12 +147,53 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
                 if reg.name == "paper":
                     a, b = _pool(vals, [(arm[loss], same[loss]) for loss in losses])
                     rows.append(_diff_row(f"{w} minus 1:1 at the same lr", a, b, regime=reg.name, detector=det))
-        if reg.name == "paper":
+        if reg.name == "paper":  # the linearly scaled lr, as a loss weight: does a fixed 0.5 do what the lr control does?
+            half = [(experiment(p, "retinanet", loss, "0.50:0.50", reg.lr, st.schedule).name,
+                     experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name) for loss in plan.losses]
+            rows.append(_diff_row("0.5:0.5 minus lr control", *_pool(vals, half), regime="paper", detector="retinanet"))
             det_arm = {loss: experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule, detrend=True).name for loss in ("l1",)}
             ctl = {loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name for loss in ("l1",)}
             a, b = _pool(vals, [(det_arm["l1"], ctl["l1"])])
             rows.append(_diff_row("alwa2 (trend-free statistic) minus lr control", a, b, regime="paper", detector="retinanet"))
     return rows
+
+
+@dataclass(frozen=True)
+class ArmMean:
+    """The mean mAP (a fraction) of one planned arm of the regimes over its finished seeds, with its 95 % t-interval
+    (NaN below 2 seeds). ``group``: the plan's group (``paper``, ``control``, ``tuned``, ``faster``, ``detrend``);
+    ``weighting``: the arm's weighting tag as in run names (``base``, ``w0.50-0.50``, ``alwa2``, ...)."""
+
+    group: str
+    detector: str
+    reg_loss: str
+    weighting: str
+    lr: float
+    iters: int
+    n_planned: int
+    n: int
+    mean: float
+    lo: float
+    hi: float
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def arm_means(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[ArmMean]:
+    """Every planned arm of the regimes, in the plan's order, with its mean mAP over the seeds that have finished."""
+    if st.tuned_lr is None:
+        return []
+    vals = _vals(records)
+    out = []
+    for group, exp, seeds in regime_arms(p, plan, st.schedule, st.tuned_lr, st.cuts):
+        got = vals.get(exp.name, {})
+        ci = stats.mean_ci([got[s] for s in seeds if s in got])
+        lr = exp.lr if exp.lr is not None else setting_lr(p, exp.detector)
+        iters = exp.iters if exp.iters is not None else setting_iters(p, exp.detector)
+        out.append(ArmMean(group, exp.detector, exp.reg_loss, exp.weighting_tag, float(lr), int(iters), len(seeds),
+                           ci["n"], ci["mean"], ci["lo"], ci["hi"]))
+    return out
 
 
 def weight_windows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[dict]:

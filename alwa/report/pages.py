@@ -75,7 +75,8 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
             cells.append({"status": "smoke: no verdict" if profile == "smoke" else v.status, "ours": v.ours})
         rows.append({"id": c, "cells": cells})
     return {"runs_done": rec.get("runs_done"), "runs_planned": rec.get("runs_planned"), "stage": state.get("stage"),
-            "schedule": state.get("schedule") or "not decided", "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
+            "schedule": state.get("schedule") or "not decided", "converged": state.get("converged"),
+            "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
 
 
 def claims_page(profile: str, results_root: str, source=".") -> str:

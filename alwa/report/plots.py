@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from alwa.analysis.summaries import window_curves
 from alwa.data.check import DatasetReport
@@ -157,20 +158,28 @@ ARM_STYLES = {"base": ("o", "black"), "alwa1": ("^", "tab:blue"), "alwa2": ("v",
 
 def plot_step_size(rows, path=None):
     """mAP against the classification step size (classification weight x lr, averaged over the schedule),
-    one panel per regime, every run a point: fixed weights grey, 1:1 black, ALWA blue/red, the lr control green."""
+    one panel per regime, every run a point: fixed weights grey, 1:1 black, ALWA blue/red, the lr control green;
+    RetinaNet filled, Faster R-CNN hollow."""
 
     regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in rows)] or ["short"]
     fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.8), squeeze=False, sharey=True)
     for ax, reg in zip(axes[0], regimes):
         sel = [x for x in rows if x["regime"] == reg or (reg == "paper" and x["arm"] == "lr control")]
-        for arm in sorted({x["arm"] for x in sel}):
-            pts = [(x["step_size"], x["mAP"]) for x in sel if x["arm"] == arm and x["step_size"] and x["mAP"] is not None]
-            if not pts:
-                continue
-            marker, colour = ARM_STYLES.get(arm, (".", "0.6"))
-            ax.scatter(*zip(*pts), marker=marker, color=colour, s=22, alpha=0.8,
-                       label=arm if arm in ARM_STYLES else ("fixed weights" if arm.startswith("fixed") else arm))
+        for det in ("retinanet", "faster-rcnn"):
+            for arm in sorted({x["arm"] for x in sel}):
+                pts = [(x["step_size"], x["mAP"]) for x in sel if x["arm"] == arm and x.get("detector", "retinanet") == det
+                       and x["step_size"] and x["mAP"] is not None]
+                if not pts:
+                    continue
+                marker, colour = ARM_STYLES.get(arm, (".", "0.6"))
+                label = arm if arm in ARM_STYLES else ("fixed weights" if arm.startswith("fixed") else arm)
+                style = dict(color=colour) if det == "retinanet" else dict(facecolors="none", edgecolors=colour)
+                ax.scatter(*zip(*pts), marker=marker, s=22, alpha=0.8, **style,
+                           label=label if det == "retinanet" else f"{label} (Faster R-CNN)")
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{reg} regime")
         ax.set_xlabel("classification step size (weight x lr, mean)")
         handles, labels = ax.get_legend_handles_labels()

@@ -122,6 +122,10 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     d = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.regime == "paper" and r.label == "alwa2 minus lr control"
              and r.detector == "retinanet")
     assert d.diff.n == 10 and d.diff.mean == pytest.approx(0.0, abs=1e-12) and d.verdict == "inconclusive"
+    rs2 += [rec(study.experiment(P, "retinanet", loss, "0.50:0.50", 0.08, 1200), s, 0.61 + 0.001 * s) for loss in ("l1", "smoothl1")
+            for s in range(3)]
+    half = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.label == "0.5:0.5 minus lr control")
+    assert (half.regime, half.diff.n) == ("paper", 6) and half.diff.mean == pytest.approx(0.01, abs=1e-12)  # 3 seeds x 2 losses
     same = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.label == "alwa2 minus 1:1 at the same lr")
     assert same.verdict == "better" and same.diff.mean == pytest.approx(0.05 + 0.002, abs=1e-9)
 
@@ -149,3 +153,22 @@ def test_without_convergence_the_longest_schedule_that_fits_the_budget_is_taken(
     tight = study.StudyPlan(budget_h=0.01)
     st = study.decide(P, tight, rs)
     assert st.schedule == 600 and "no schedule tried fits" in st.schedule_reason
+
+
+def test_arm_means_list_every_planned_arm_with_its_finished_seeds():
+    st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
+    rs = [rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.08, 800), s, m) for s, m in enumerate((0.10, 0.14))]
+    rs += [rec(base(0.04, 1200), 0, 0.70)]
+    rows = lrstudy.arm_means(rs, P, PLAN, st)
+    planned = study.regime_arms(P, PLAN, 1200, 0.04)
+    assert len(rows) == len(planned) and [r.group for r in rows] == [g for g, _, _ in planned]
+    f = next(r for r in rows if r.detector == "faster-rcnn" and r.weighting == "base" and r.lr == 0.08)
+    assert (f.n, f.n_planned, f.iters) == (2, 3, 800) and f.mean == pytest.approx(0.12)
+    assert f.lo < 0.12 < f.hi  # a t-interval of two seeds: 0.12 +- 12.71 * 0.02
+    assert f.hi - 0.12 == pytest.approx(12.7062 * 0.02, rel=1e-4)
+    c = next(r for r in rows if r.group == "control" and r.reg_loss == "l1")
+    assert (c.n, c.mean) == (1, 0.70) and math.isnan(c.lo)  # one seed: a mean, no interval
+    tuned = [r for r in rows if r.group == "tuned"]
+    assert next(r for r in tuned if r.weighting == "base" and r.reg_loss == "l1").mean == 0.70  # the tuned 1:1 is the control
+    assert all(r.n == 0 and math.isnan(r.mean) for r in tuned if r.weighting != "base")
+    assert lrstudy.arm_means(rs, P, PLAN, study.StudyState(stage="calibration")) == []

@@ -240,3 +240,8 @@ def test_claims_page_gives_a_verdict_per_regime(tmp_path):
     assert [r.split(" |")[0] for r in rows] == [f"| {c}" for c in pages.REGIME_CLAIMS]
     assert all("**not supported**: x" in r and "**inconclusive**: y" in r and "**supported**: z" in r for r in rows)
     assert "10 of 99 planned runs" in "\n".join(lines)
+    assert "converged" not in "\n".join(lines)  # the state does not say: the page does not guess
+    for converged, says in ((False, "**not converged** by the cap"), (True, "schedule 1500, converged;")):
+        (t / "lr_study.json").write_text(json.dumps({"state": {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04, "converged": converged},
+                                                     "regime_claims": verdicts, "runs_done": 10, "runs_planned": 99}))
+        assert says in pages.claims_page("cpu", str(tmp_path)).split("## Per regime")[1]
