@@ -144,16 +144,7 @@ d = lrstudy.alwa_vs_control(records, p, plan, st)
 table_d = pd.DataFrame([{**r.as_dict(), "diff (pts)": None if r.diff.n == 0 else fmt_ci(r.diff.mean, r.diff.lo, r.diff.hi)} for r in d])
 display(table_d.drop(columns=["diff", "lo", "hi"]) if len(table_d) else Markdown("No regime run has finished yet."))
 
-
-def headline(label, regime, detector="retinanet"):
-    """'-7.5 points [-14.0, -1.0], n = 10, worse' for one row of (d); 'not run yet' without pairs."""
-    r = next((r for r in d if (r.label, r.regime, r.detector) == (label, regime, detector)), None)
-    if r is None or not r.diff.n:
-        return "not run yet"
-    return f"{100 * r.diff.mean:+.1f} points [{100 * r.diff.lo:+.1f}, {100 * r.diff.hi:+.1f}], n = {r.diff.n}, {r.verdict}"
-
-
-for key, label, regime, det in [
+for key, comparison, regime, det in [
         ("paper_alwa1_ctl", "alwa1 minus lr control", "paper", "retinanet"), ("paper_alwa2_ctl", "alwa2 minus lr control", "paper", "retinanet"),
         ("paper_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "retinanet"),
         ("paper_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "retinanet"),
@@ -163,7 +154,10 @@ for key, label, regime, det in [
         ("faster_alwa1_ctl", "alwa1 minus lr control", "paper", "faster-rcnn"), ("faster_alwa2_ctl", "alwa2 minus lr control", "paper", "faster-rcnn"),
         ("faster_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "faster-rcnn"),
         ("faster_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "faster-rcnn")]:
-    glue(f"lr_{key}", nbh.Text(headline(label, regime, det)), display=False)
+    glue(f"lr_{key}", nbh.Text(lrstudy.fmt_comparison(lrstudy.find(d, comparison, regime, det))), display=False)
+answer = lrstudy.answer(d)
+glue("lr_study_answer", nbh.Text(answer), display=False)
+display(Markdown(f"**The answer so far ({label}):** {answer}" if todo or st.stage != "regimes" else f"**The answer ({label}):** {answer}"))
 
 # %% [markdown]
 # ## Every arm of the regimes

@@ -158,6 +158,49 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
     return rows
 
 
+def fmt_comparison(r: Optional[Comparison]) -> str:
+    """'-7.5 points [-14.0, -1.0], n = 10, worse'; 'not run yet' for a missing row or one without pairs."""
+    if r is None or not r.diff.n or not math.isfinite(r.diff.mean):
+        return "not run yet"
+    ci = f" [{100 * r.diff.lo:+.1f}, {100 * r.diff.hi:+.1f}]" if math.isfinite(r.diff.lo) else ""
+    return f"{100 * r.diff.mean:+.1f} points{ci}, n = {r.diff.n}, {r.verdict}"
+
+
+def find(rows: Iterable[Comparison], label: str, regime: str, detector: str = "retinanet") -> Optional[Comparison]:
+    return next((r for r in rows if (r.label, r.regime, r.detector) == (label, regime, detector)), None)
+
+
+def answer(rows: list[Comparison]) -> str:
+    """The study's answer to "does ALWA do more than lower the learning rate?", in two sentences, from the rows of
+    :func:`alwa_vs_control` (RetinaNet, ALWA-1 and ALWA-2 minus the lr control in the tuned and paper regimes, and the
+    paper regime's fixed 0.5:0.5 minus the lr control). The wording follows the verdicts; the numbers are the rows'."""
+    ctl = [r for r in (find(rows, f"{w} minus lr control", reg) for reg in ("paper", "tuned") for w in ("alwa1", "alwa2"))
+           if r is not None and r.diff.n]
+    if not ctl:
+        return "No ALWA run has an lr-control run on the same seeds yet: the study gives no answer so far."
+    better = [r for r in ctl if r.verdict == "better"]
+    worse = [r for r in ctl if r.verdict == "worse"]
+    name = lambda r: f"{r.label.split(' ')[0].replace('alwa', 'ALWA-')} in the {r.regime} regime"  # noqa: E731
+    nums = "; ".join(f"{name(r)} {fmt_comparison(r)}" for r in ctl)
+    if better:
+        first = (f"Yes, in part: {' and '.join(name(r) for r in better)} beat{'s' if len(better) == 1 else ''} the lr control "
+                 f"(1:1 at the tuned lr) on RetinaNet ({nums}).")
+    elif worse:
+        first = (f"No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet, and in {len(worse)} of its {len(ctl)} "
+                 f"comparisons it ends below it ({nums}).")
+    else:
+        first = f"Not told apart: no comparison of ALWA with the lr control (1:1 at the tuned lr) on RetinaNet is conclusive ({nums})."
+    half = find(rows, "0.5:0.5 minus lr control", "paper")
+    if half is None or not half.diff.n:
+        return first
+    lead = f" A fixed 0.5:0.5 at the paper regime's lr, the tuned lr in all but name, "
+    if half.verdict != "inconclusive":
+        return first + lead + f"ends {half.verdict} than the control ({fmt_comparison(half)}): there a global loss weight is not just a learning rate."
+    both = all(find(rows, f"{w} minus lr control", "paper") in worse for w in ("alwa1", "alwa2"))
+    return (first + lead + f"is not told apart from the control ({fmt_comparison(half)}): there a global weight of 0.5 acts as "
+            "halving the learning rate" + (", while both ALWA variants end below the control." if both else "."))
+
+
 @dataclass(frozen=True)
 class ArmMean:
     """The mean mAP (a fraction) of one planned arm of the regimes over its finished seeds, with its 95 % t-interval

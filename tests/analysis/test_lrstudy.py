@@ -172,3 +172,30 @@ def test_arm_means_list_every_planned_arm_with_its_finished_seeds():
     assert next(r for r in tuned if r.weighting == "base" and r.reg_loss == "l1").mean == 0.70  # the tuned 1:1 is the control
     assert all(r.n == 0 and math.isnan(r.mean) for r in tuned if r.weighting != "base")
     assert lrstudy.arm_means(rs, P, PLAN, study.StudyState(stage="calibration")) == []
+
+
+def _cmp(label, regime, diffs):
+    from alwa.analysis import stats
+    from alwa.analysis.records import Comparison
+    return Comparison(label, stats.paired_diff(dict(enumerate(diffs)), dict.fromkeys(range(len(diffs)), 0.0)), regime=regime,
+                      detector="retinanet")
+
+
+def test_the_answer_follows_the_verdicts_and_quotes_the_rows():
+    worse, unsure, better = [-0.08, -0.07, -0.09], [-0.05, 0.04, 0.0], [0.02, 0.03, 0.025]
+    rows = [_cmp("alwa1 minus lr control", "paper", worse), _cmp("alwa2 minus lr control", "paper", worse),
+            _cmp("alwa1 minus lr control", "tuned", unsure), _cmp("alwa2 minus lr control", "tuned", worse),
+            _cmp("0.5:0.5 minus lr control", "paper", unsure)]
+    text = lrstudy.answer(rows)
+    assert text.startswith("No: ALWA never beats the lr control") and "in 3 of its 4 comparisons" in text
+    assert "ALWA-1 in the paper regime -8.0 points [" in text and ", n = 3, worse" in text  # mean of -8, -7, -9 points
+    assert "is not told apart from the control (-0.3 points" in text and text.endswith("both ALWA variants end below the control.")
+    assert lrstudy.answer(rows[:4]).endswith("comparisons it ends below it (" + "; ".join(
+        f"{n} {lrstudy.fmt_comparison(r)}" for n, r in zip(["ALWA-1 in the paper regime", "ALWA-2 in the paper regime",
+                                                             "ALWA-1 in the tuned regime", "ALWA-2 in the tuned regime"], rows)) + ").")
+    yes = lrstudy.answer([_cmp("alwa2 minus lr control", "paper", better), *rows[2:]])
+    assert yes.startswith("Yes, in part: ALWA-2 in the paper regime beats the lr control")
+    assert lrstudy.answer([rows[2]]).startswith("Not told apart")
+    off = lrstudy.answer([*rows[:4], _cmp("0.5:0.5 minus lr control", "paper", worse)])
+    assert off.endswith("is not just a learning rate.") and "ends worse than the control" in off
+    assert lrstudy.answer([]).startswith("No ALWA run has an lr-control run")
