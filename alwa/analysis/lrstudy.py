@@ -193,7 +193,7 @@ def answer(rows: list[Comparison]) -> str:
     half = find(rows, "0.5:0.5 minus lr control", "paper")
     if half is None or not half.diff.n:
         return first
-    lead = f" A fixed 0.5:0.5 at the paper regime's lr, the tuned lr in all but name, "
+    lead = " A fixed 0.5:0.5 at the paper regime's lr, the tuned lr in all but name, "
     if half.verdict != "inconclusive":
         return first + lead + f"ends {half.verdict} than the control ({fmt_comparison(half)}): there a global loss weight is not just a learning rate."
     both = all(find(rows, f"{w} minus lr control", "paper") in worse for w in ("alwa1", "alwa2"))
