@@ -86,8 +86,9 @@ def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[d
     for rec in records:
         exp = Experiment.parse(rec["name"])
         reg = regime_of(rec["name"], p, regs)
+        sched = None if tuned is None else tuned.schedule if exp.detector == "retinanet" else faster_schedule(p, tuned.schedule)
         is_control = (tuned is not None and exp.weighting == "base" and exp.lr is not None
-                      and math.isclose(exp.lr, tuned.lr) and exp.iters == tuned.schedule)
+                      and math.isclose(exp.lr, tuned.lr) and exp.iters == sched)
         if reg is None:
             continue
         s = step_size(rec)
@@ -186,8 +187,9 @@ def answer(rows: list[Comparison]) -> str:
         first = (f"Yes, in part: {' and '.join(name(r) for r in better)} beat{'s' if len(better) == 1 else ''} the lr control "
                  f"(1:1 at the tuned lr) on RetinaNet ({nums}).")
     elif worse:
-        first = (f"No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet, and in {len(worse)} of its {len(ctl)} "
-                 f"comparisons it ends below it ({nums}).")
+        first = ("No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet, and in "
+                 + (("both comparisons" if len(ctl) == 2 else f"all {len(ctl)} comparisons") if len(worse) == len(ctl) else f"{len(worse)} of its {len(ctl)} comparisons")
+                 + f" it ends below it ({nums}).")
     else:
         first = f"Not told apart: no comparison of ALWA with the lr control (1:1 at the tuned lr) on RetinaNet is conclusive ({nums})."
     half = find(rows, "0.5:0.5 minus lr control", "paper")

@@ -130,6 +130,16 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     assert same.verdict == "better" and same.diff.mean == pytest.approx(0.05 + 0.002, abs=1e-9)
 
 
+def test_step_rows_mark_each_detectors_lr_control():
+    st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
+    regs = lrstudy.regimes(P, st, PLAN)
+    pi = {"per_iter": {"lr": [0.04], "cls_weight": [1.0]}}
+    rs = [rec(base(0.04, 1200), 0, 0.7, **pi), rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.04, 800), 0, 0.7, **pi),
+          rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.08, 800), 0, 0.1, **pi)]
+    arms = [(r["detector"], r["arm"]) for r in lrstudy.step_rows(rs, P, regs)]
+    assert arms == [("retinanet", "lr control"), ("faster-rcnn", "lr control"), ("faster-rcnn", "base")]
+
+
 def test_regimes_place_runs_by_schedule_and_lr():
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
     regs = lrstudy.regimes(P, st, PLAN)
@@ -199,3 +209,5 @@ def test_the_answer_follows_the_verdicts_and_quotes_the_rows():
     off = lrstudy.answer([*rows[:4], _cmp("0.5:0.5 minus lr control", "paper", worse)])
     assert off.endswith("is not just a learning rate.") and "ends worse than the control" in off
     assert lrstudy.answer([]).startswith("No ALWA run has an lr-control run")
+    assert "and in both comparisons it ends below it (" in lrstudy.answer(rows[:2])
+    assert "and in all 3 comparisons it ends below it (" in lrstudy.answer([rows[0], rows[1], rows[3]])
