@@ -199,8 +199,8 @@ def answer(rows: list[Comparison]) -> str:
     if half.verdict != "inconclusive":
         return first + lead + f"ends {half.verdict} than the control ({fmt_comparison(half)}): there a global loss weight is not just a learning rate."
     both = all(find(rows, f"{w} minus lr control", "paper") in worse for w in ("alwa1", "alwa2"))
-    return (first + lead + f"is not told apart from the control ({fmt_comparison(half)}): there a global weight of 0.5 acts as "
-            "halving the learning rate" + (", while both ALWA variants end below the control." if both else "."))
+    return (first + lead + f"is not told apart from the control ({fmt_comparison(half)}): there a global weight of 0.5 is, within "
+            "that interval, the same as halving the learning rate" + (", while both ALWA variants end below the control." if both else "."))
 
 
 @dataclass(frozen=True)
