@@ -16,6 +16,29 @@ if [ -x "$VENV/bin/python" ]; then
 else  # a python executable may be given instead of a venv (a GPU box's system python)
   PY=$(command -v "$VENV") || { echo "no venv or python at $VENV" >&2; exit 1; }
 fi
+# Already there (a re-run of `make setup` after this script or pyproject.toml changed): keep it, unless
+# ALWA_MMCV_REBUILD=1. "There" means mmcv 2.1.0 whose compiled ops load and, where CUDA ops are wanted
+# (ALWA_MMCV_CUDA=1, or auto with nvcc and a GPU torch can see, as for the build below), run on the GPU.
+have_nvcc=no; command -v nvcc >/dev/null 2>&1 && have_nvcc=yes
+if [ "${ALWA_MMCV_REBUILD:-0}" != 1 ] && "$PY" - "${ALWA_MMCV_CUDA:-auto}" "$have_nvcc" >/dev/null 2>&1 <<'PYCHECK'
+import importlib.metadata as md
+import sys
+
+if md.version("mmcv") != "2.1.0":
+    sys.exit(1)
+import torch
+from mmcv.ops import nms
+
+nms(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), torch.ones(1), 0.5)
+want = sys.argv[1]
+if want == "1" or (want == "auto" and sys.argv[2] == "yes" and torch.cuda.is_available()):
+    boxes = torch.tensor([[0.0, 0.0, 1.0, 1.0]], device="cuda")
+    nms(boxes, torch.ones(1, device="cuda"), 0.5)
+PYCHECK
+then
+  echo "[setup] mmcv 2.1.0 with its compiled ops is already installed for $PY: kept (ALWA_MMCV_REBUILD=1 rebuilds it)"
+  exit 0
+fi
 if [ -n "${ALWA_WHEELHOUSE:-}" ]; then
   if ls "$ALWA_WHEELHOUSE"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
     echo "[setup] mmcv 2.1.0 from wheelhouse $ALWA_WHEELHOUSE"
