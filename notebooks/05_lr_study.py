@@ -66,9 +66,9 @@ if planned and p.max_runs != 0:
 records = load_results(runs) if planned else []
 st, specs = study.study_specs(p, records) if planned else (study.StudyState(stage="not planned at this profile"), [])
 todo = pending(specs, runs)
-done = len(specs) - len(todo)
+done, complete = len(specs) - len(todo), study.is_complete(st, todo)
 status = (f"The learning-rate study is planned for the cpu profile only: nothing of it runs at profile {profile}." if not planned else
-          f"The study is complete: {done} of {len(specs)} planned runs." if not todo and st.stage == "regimes" else
+          f"The study is complete: {done} of {len(specs)} planned runs." if complete else
           f"The study is in progress (stage: {st.stage}): {done} of the {len(specs)} runs planned so far have finished; "
           "every number below rests on those, and the stages after this one are not planned yet.")
 schedule = ("not decided yet" if not st.schedule else
@@ -146,20 +146,17 @@ d = lrstudy.alwa_vs_control(records, p, plan, st)
 table_d = pd.DataFrame([{**r.as_dict(), "diff (pts)": None if r.diff.n == 0 else fmt_ci(r.diff.mean, r.diff.lo, r.diff.hi)} for r in d])
 display(table_d.drop(columns=["diff", "lo", "hi"]) if len(table_d) else Markdown("No regime run has finished yet."))
 
-for key, comparison, regime, det in [
-        ("paper_alwa1_ctl", "alwa1 minus lr control", "paper", "retinanet"), ("paper_alwa2_ctl", "alwa2 minus lr control", "paper", "retinanet"),
+for key, comparison, regime, det in [  # the rows the text below and the intro quote
         ("paper_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "retinanet"),
         ("paper_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "retinanet"),
-        ("tuned_alwa1", "alwa1 minus lr control", "tuned", "retinanet"), ("tuned_alwa2", "alwa2 minus lr control", "tuned", "retinanet"),
         ("paper_detrend", "alwa2 (trend-free statistic) minus lr control", "paper", "retinanet"),
         ("paper_half", "0.5:0.5 minus lr control", "paper", "retinanet"),
-        ("faster_alwa1_ctl", "alwa1 minus lr control", "paper", "faster-rcnn"), ("faster_alwa2_ctl", "alwa2 minus lr control", "paper", "faster-rcnn"),
         ("faster_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "faster-rcnn"),
         ("faster_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "faster-rcnn")]:
     glue(f"lr_{key}", nbh.Text(lrstudy.fmt_comparison(lrstudy.find(d, comparison, regime, det))), display=False)
 answer = lrstudy.answer(d)
 glue("lr_study_answer", nbh.Text(answer), display=False)
-display(Markdown(f"**The answer so far ({label}):** {answer}" if todo or st.stage != "regimes" else f"**The answer ({label}):** {answer}"))
+display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {answer}"))
 
 # %% [markdown]
 # ## Every arm of the regimes

@@ -20,7 +20,7 @@ from alwa.analysis import stats
 from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
 from alwa.core.experiment import Experiment
 from alwa.runs.profile import Profile
-from alwa.runs.study import StudyPlan, StudyState, experiment, faster_schedule, regime_arms, setting_iters, setting_lr
+from alwa.runs.study import StudyPlan, StudyState, detector_schedule, experiment, regime_arms, setting_iters, setting_lr
 
 
 @dataclass(frozen=True)
@@ -63,18 +63,21 @@ def step_size(record: dict) -> Optional[float]:
     return float(np.mean(w * fixed * lr[: w.size]))
 
 
+def _lr_iters(p: Profile, exp: Experiment) -> tuple[float, int]:
+    """The peak lr and the schedule a run of ``exp`` had (the setting's where its name leaves them out)."""
+    return (exp.lr or setting_lr(p, exp.detector), exp.iters or setting_iters(p, exp.detector))
+
+
 def regime_of(name: str, p: Profile, regs: list[Regime]) -> Optional[str]:
     """The regime a run belongs to (its schedule and peak lr), or None (equivalence and calibration runs)."""
     exp = Experiment.parse(name)
     if not exp.clip:
         return None
-    iters = exp.iters or setting_iters(p, exp.detector)
-    lr = exp.lr or setting_lr(p, exp.detector)
+    lr, iters = _lr_iters(p, exp)
     for r in regs:
         if r.name == "short":
             continue
-        sched = r.schedule if exp.detector == "retinanet" else faster_schedule(p, r.schedule)
-        if iters == sched and math.isclose(lr, r.lr):
+        if iters == detector_schedule(p, exp.detector, r.schedule) and math.isclose(lr, r.lr):
             return r.name
     return "short" if exp.iters is None and exp.lr is None else None
 
@@ -86,9 +89,8 @@ def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[d
     for rec in records:
         exp = Experiment.parse(rec["name"])
         reg = regime_of(rec["name"], p, regs)
-        sched = None if tuned is None else tuned.schedule if exp.detector == "retinanet" else faster_schedule(p, tuned.schedule)
         is_control = (tuned is not None and exp.weighting == "base" and exp.lr is not None
-                      and math.isclose(exp.lr, tuned.lr) and exp.iters == sched)
+                      and math.isclose(exp.lr, tuned.lr) and exp.iters == detector_schedule(p, exp.detector, tuned.schedule))
         if reg is None:
             continue
         s = step_size(rec)
@@ -138,7 +140,7 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
         for det, losses in (("retinanet", plan.losses), ("faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
                 continue
-            sched = st.schedule if det == "retinanet" else faster_schedule(p, st.schedule)
+            sched = detector_schedule(p, det, st.schedule)
             for w in ("alwa1", "alwa2"):
                 arm = {loss: experiment(p, det, loss, w, reg.lr, sched).name for loss in losses}
                 ctl = {loss: experiment(p, det, loss, "base", st.tuned_lr, sched).name for loss in losses}
@@ -175,16 +177,16 @@ def answer(rows: list[Comparison]) -> str:
     """The study's answer to "does ALWA do more than lower the learning rate?", in two sentences, from the rows of
     :func:`alwa_vs_control` (RetinaNet, ALWA-1 and ALWA-2 minus the lr control in the tuned and paper regimes, and the
     paper regime's fixed 0.5:0.5 minus the lr control). The wording follows the verdicts; the numbers are the rows'."""
-    ctl = [r for r in (find(rows, f"{w} minus lr control", reg) for reg in ("paper", "tuned") for w in ("alwa1", "alwa2"))
-           if r is not None and r.diff.n]
-    if not ctl:
+    found = [(f"ALWA-{w} in the {reg} regime", find(rows, f"alwa{w} minus lr control", reg)) for reg in ("paper", "tuned") for w in (1, 2)]
+    named = [(n, r) for n, r in found if r is not None and r.diff.n]
+    if not named:
         return "No ALWA run has an lr-control run on the same seeds yet: the study gives no answer so far."
-    better = [r for r in ctl if r.verdict == "better"]
+    ctl = [r for _, r in named]
+    better = [n for n, r in named if r.verdict == "better"]
     worse = [r for r in ctl if r.verdict == "worse"]
-    name = lambda r: f"{r.label.split(' ')[0].replace('alwa', 'ALWA-')} in the {r.regime} regime"  # noqa: E731
-    nums = "; ".join(f"{name(r)} {fmt_comparison(r)}" for r in ctl)
+    nums = "; ".join(f"{n} {fmt_comparison(r)}" for n, r in named)
     if better:
-        first = (f"Yes, in part: {' and '.join(name(r) for r in better)} beat{'s' if len(better) == 1 else ''} the lr control "
+        first = (f"Yes, in part: {' and '.join(better)} beat{'s' if len(better) == 1 else ''} the lr control "
                  f"(1:1 at the tuned lr) on RetinaNet ({nums}).")
     elif worse:
         first = ("No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet, and in "
@@ -234,8 +236,7 @@ def arm_means(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudySta
     for group, exp, seeds in regime_arms(p, plan, st.schedule, st.tuned_lr, st.cuts):
         got = vals.get(exp.name, {})
         ci = stats.mean_ci([got[s] for s in seeds if s in got])
-        lr = exp.lr if exp.lr is not None else setting_lr(p, exp.detector)
-        iters = exp.iters if exp.iters is not None else setting_iters(p, exp.detector)
+        lr, iters = _lr_iters(p, exp)
         out.append(ArmMean(group, exp.detector, exp.reg_loss, exp.weighting_tag, float(lr), int(iters), len(seeds),
                            ci["n"], ci["mean"], ci["lo"], ci["hi"]))
     return out
@@ -277,7 +278,7 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
             if det == "faster-rcnn" and reg.name != "paper":
                 out[cid][reg.name] = {"ours": "not run in this regime", "status": Status.NOT_RUN}
                 continue
-            sched = st.schedule if det == "retinanet" else faster_schedule(p, st.schedule)
+            sched = detector_schedule(p, det, st.schedule)
             parts, sts = [], []
             for w in ("alwa1", "alwa2"):
                 d = stats.paired_diff(*_pool(vals, [(experiment(p, det, loss, w, reg.lr, sched).name,

@@ -8,7 +8,7 @@ import sys
 from alwa.analysis import lrstudy
 from alwa.runs.profile import ProfileError, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
-from alwa.runs.study import PLANS, plan_for, run_study, study_specs
+from alwa.runs.study import PLANS, is_complete, plan_for, run_study, study_specs
 from alwa.runs.worker import SweepInterrupted, SweepLocked, SweepStorageError
 
 
@@ -36,26 +36,23 @@ def main(argv=None) -> None:
     out = results_dir(a.results, a.profile, "runs")
     for line in result_problems(out):
         print(f"warning: {line}")
-    if a.cmd in ("status", "list"):
-        st, specs = study_specs(p, load_results(out))
+    if a.cmd in ("status", "list", "answer"):
+        records = load_results(out)
+        st, specs = study_specs(p, records)
         todo = pending(specs, out)
-        print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} runs done")
+        print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} runs done"
+              + ("" if a.cmd != "answer" or is_complete(st, todo) else " (in progress: every number below is interim)"))
+        if a.cmd == "answer":
+            rows = lrstudy.alwa_vs_control(records, p, plan_for(a.profile), st)
+            for r in rows:
+                print(f"  {r.regime:5s} {r.detector:11s} {r.label}: {lrstudy.fmt_comparison(r)}")
+            print(lrstudy.answer(rows))
+            return
         for k, v in st.as_dict().items():
             print(f"  {k}: {v}")
         if a.cmd == "list":
             for s in todo:
                 print(f"  pending {spec_key(s)}")
-        return
-    if a.cmd == "answer":
-        records = load_results(out)
-        st, specs = study_specs(p, records)
-        todo = pending(specs, out)
-        print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} runs done"
-              + ("" if not todo and st.stage == "regimes" else " (in progress: every number below is interim)"))
-        rows = lrstudy.alwa_vs_control(records, p, plan_for(a.profile), st)
-        for r in rows:
-            print(f"  {r.regime:5s} {r.detector:11s} {r.label}: {lrstudy.fmt_comparison(r)}")
-        print(lrstudy.answer(rows))
         return
     try:
         st = run_study(p, out, a.workers, a.threads, a.max_runs, a.fn)

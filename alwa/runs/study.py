@@ -145,9 +145,11 @@ def lr_specs(p: Profile, plan: StudyPlan, schedule: int) -> list[dict]:
     return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr * f, schedule), p.seeds(plan.lr_seeds)) for f in plan.lr_factors])
 
 
-def faster_schedule(p: Profile, schedule: int) -> int:
-    """Faster R-CNN's schedule scaled like RetinaNet's (the profile runs it shorter: 400 against 600)."""
-    return int(round(schedule * setting_iters(p, "faster-rcnn") / setting_iters(p, "retinanet")))
+def detector_schedule(p: Profile, detector: str, schedule: int) -> int:
+    """A RetinaNet schedule of ``schedule`` iterations scaled to ``detector`` as the profile scales its settings
+    (RetinaNet: ``schedule`` itself; Faster R-CNN runs shorter, 400 against 600 at the cpu profile)."""
+    return int(round(schedule * setting_iters(p, detector) / setting_iters(p, "retinanet")))
+
 
 
 def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[tuple[str, Experiment, list]]:
@@ -161,7 +163,7 @@ def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cut
         for w, n in PAPER_ARMS[:3]:
             arms.append(("paper", experiment(p, "retinanet", loss, w, paper_lr, schedule), S(n)))
         arms.append(("control", experiment(p, "retinanet", loss, "base", tuned_lr, schedule), S(5)))
-    fs = faster_schedule(p, schedule)
+    fs = detector_schedule(p, "faster-rcnn", schedule)
     f_seeds = 2 if "Faster R-CNN to 2 seeds" in cuts else 3
     for w, n in FASTER_ARMS:
         arms.append(("faster", experiment(p, "faster-rcnn", "l1", w, plan.paper_factor * tuned_lr, fs), S(f_seeds)))
@@ -315,6 +317,11 @@ def study_specs(p: Profile, results: list[dict]) -> tuple[StudyState, list[dict]
     plan = plan_for(p.profile)
     st = decide(p, plan, results)
     return st, all_specs(p, plan, st)
+
+
+def is_complete(st: StudyState, todo: list) -> bool:
+    """Whether the study is done: its last stage (the regimes) is planned and none of its runs is pending."""
+    return st.stage == "regimes" and not todo
 
 
 # ------------------------------------------------------------------ the driver
