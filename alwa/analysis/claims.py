@@ -184,7 +184,7 @@ def alwa_claims(results: list, p: Profile) -> dict[str, Claim]:
         for w in ("alwa1", "alwa2"):
             d = _pooled(results, p, det, w)
             parts.append(fmt_pts(w, d))
-            statuses.append(stats.verdict(d))
+            statuses.append(d.verdict)
         if all(s == Verdict.TOO_FEW_SEEDS for s in statuses):
             status = Status.TOO_FEW_RUNS
         elif any(s == Verdict.BETTER for s in statuses):

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from alwa.analysis.records import PairedDiff, Verdict
+from alwa.analysis.records import PairedDiff
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict:
@@ -50,11 +50,6 @@ def paired_diff(method: dict, baseline: dict, confidence: float = 0.95) -> Paire
         lo = hi = float(d[0])
         p = 0.0 if d[0] != 0 else 1.0
     return PairedDiff(n=len(seeds), seeds=tuple(seeds), mean=mean, lo=lo, hi=hi, p=p)
-
-
-def verdict(diff: PairedDiff) -> Verdict:
-    """'better' / 'worse' when the paired CI excludes 0, else 'no clear difference' ('too few seeds' under 2 pairs)."""
-    return diff.verdict
 
 
 def ratio_ci(alwa: list[float], plain: list[float], confidence: float = 0.95) -> tuple[float, float, float]:

@@ -146,9 +146,9 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
     ci = ref.confidence_interval()
     assert r.p == pytest.approx(ref.pvalue) and (r.lo, r.hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert r.mean == pytest.approx(0.01)
-    assert stats.verdict(r) == "no clear difference"
-    assert stats.verdict(stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05})) == "better"
-    assert stats.verdict(stats.paired_diff({0: 1.0}, {0: 0.0})) == "too few seeds"
+    assert r.verdict == "no clear difference"
+    assert stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05}).verdict == "better"
+    assert stats.paired_diff({0: 1.0}, {0: 0.0}).verdict == "too few seeds"
 
 
 def test_summary_table_pairs_against_the_baseline():
