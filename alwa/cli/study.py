@@ -1,14 +1,16 @@
-"""``alwa study run | status | list | answer``: the learning-rate study's runs (chapter 05), resumable, and its answer."""
+"""``alwa study run | status | list | answer [--study lr|settle]``: the learning-rate study's runs (chapter 05) and the
+study that settles it (``--study settle``: per loss, checked pairs, seeds in rounds), resumable, and their answers."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from alwa.analysis import lrstudy
+from alwa.analysis import lrstudy, settled
 from alwa.runs.profile import ProfileError, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
 from alwa.runs.study import PLANS, is_complete, plan_for, run_study, study_specs
+from alwa.runs import settle
 from alwa.runs.worker import SweepInterrupted, SweepLocked, SweepStorageError
 
 
@@ -23,14 +25,20 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--max-runs", type=int, default=None)
+    ap.add_argument("--study", choices=["lr", "settle"], default="lr",
+                    help="lr: the learning-rate study (chapter 05); settle: the per-loss study with checked pairs")
     ap.add_argument("--fn", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.max_runs is not None and a.max_runs < 0:
         ap.error("--max-runs must be >= 0")
+    if a.workers is not None and a.workers < 1:
+        ap.error("--workers must be >= 1")
     try:
         p = load_profile(a.profile, a.params, a.results)
     except ProfileError as e:
         sys.exit(f"error: {e}")
+    if a.study == "settle":
+        return _settle(a, p)
     if a.profile not in PLANS:
         sys.exit(f"error: no learning-rate study is planned for profile {a.profile!r} (planned: {', '.join(sorted(PLANS))})")
     out = results_dir(a.results, a.profile, "runs")
@@ -65,3 +73,38 @@ def main(argv=None) -> None:
         sys.exit(f"error: {e}")
     print(st.as_dict())
 
+
+
+def _settle(a, p) -> None:
+    if a.profile not in settle.SETTLE_PLANS:
+        sys.exit(f"error: no settling study is planned for profile {a.profile!r} (planned: {', '.join(sorted(settle.SETTLE_PLANS))})")
+    out = results_dir(a.results, a.profile, "settle")
+    for line in result_problems(out):
+        print(f"warning: {line}")
+    if a.cmd in ("status", "list", "answer"):
+        records = load_results(out)
+        st, specs = settle.decide(p, settle.settle_plan_for(a.profile), records)
+        todo = pending(specs, out)
+        print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} planned runs done; estimate {st.estimate_h:.1f} h "
+              f"(spent {st.spent_h:.1f} h) of {settle.settle_plan_for(a.profile).budget_h:g}; cuts: {', '.join(st.cuts) or 'none'}")
+        for c in st.cells:
+            lrs = ", ".join(f"{lr:g}: {'-' if m is None else f'{100 * m:.2f}'}" for lr, m in sorted(c.lr_means.items()))
+            print(f"  {c.loss:8s} {c.schedule:5d} it: lr means [{lrs}]; tuned lr {c.tuned_lr if c.tuned_lr else '-'}; "
+                  f"{c.seeds} seeds; {c.stop or '-'}")
+        if a.cmd == "list":
+            for s in todo:
+                print(f"  pending {spec_key(s)}")
+        if a.cmd == "answer":
+            for row in settled.comparisons(records, p, st):
+                print("  " + settled.fmt_row(row))
+        return
+    try:
+        st = settle.run_settle(p, out, a.workers, a.threads, a.max_runs, a.fn)
+    except SweepLocked as e:
+        sys.exit(f"error: {e}")
+    except SweepInterrupted as e:
+        print(f"interrupted: {e}")
+        sys.exit(130)
+    except SweepStorageError as e:
+        sys.exit(f"error: {e}")
+    print(f"settle: stage {st.stage}; cuts {st.cuts}")

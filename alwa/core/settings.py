@@ -17,6 +17,11 @@ CLASSES = ("disc", "box", "triangle", "cross", "star", "ring", "hexagon")
 TEXTURES = ("solid", "stripes", "checker", "dots", "gradient")
 DEFAULT_TEXTURES = ("solid", "stripes", "gradient")
 
+# The numerics of a mini run: every run record carries it (``record['fingerprints']['setting_version']``), and runs
+# of different versions are never paired or pooled. "v1": float32 on CPU, one torch thread per run, the published
+# setting. A change that alters the numbers of a run (a lower precision, another evaluation) names a new version.
+SETTING_VERSION = "v1"
+
 
 @dataclass
 class MiniVOCOptions:
@@ -117,7 +122,9 @@ class PretrainOptions:
     weight_decay: float = 1e-4
     background_per_image: int = 2
     seed: int = 0
-    threads: Optional[int] = None
+    # torch threads of the pre-training: fixed, since the float sums (and so the checkpoint) depend on it; None took
+    # the calling process's count, and one cache key then named different checkpoints (see alwa.mmdet.pretrain)
+    threads: Optional[int] = 1
     sizes: tuple = (24, 32, 48, 64)  # crop sizes (px), one drawn per batch; () = always ``crop``
     deep: bool = True  # a linear classifier on each of C3, C4, C5 (pooled), losses summed
     neck: int = 0  # > 0: pre-train the detector's FPN too (this many channels); classify from P3-P5

@@ -122,12 +122,25 @@ def _key(voc_root: Path, classes, opts: PretrainOptions) -> str:
 
 
 def pretrain(voc_root, classes, out_path, opts: Optional[PretrainOptions] = None, progress: bool = True) -> dict:
-    """Train and save ``{'state_dict': backbone (+ ``neck.``-prefixed FPN) weights, 'meta': {...}}``; returns meta."""
+    """Train and save ``{'state_dict': backbone (+ ``neck.``-prefixed FPN) weights, 'meta': {...}}``; returns meta.
+
+    Runs with ``opts.threads`` torch threads (default 1) and gives the caller's count back afterwards. Until
+    2026-12-04 the default was the calling process's count: a checkpoint trained in a 2-thread process differs
+    from one trained in a 1-thread sweep worker under the same cache key (measured: iteration-0 loss of the cpu
+    RetinaNet L1 seed 0, 2.0206 vs 2.04625): one way in which runs of one seed came to start from different states."""
+    opts = opts or PretrainOptions()
+    before = torch.get_num_threads()
+    if opts.threads:  # the checkpoint depends on it (float sums): part of the cache key, restored afterwards
+        torch.set_num_threads(opts.threads)
+    try:
+        return _pretrain(voc_root, classes, out_path, opts, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _pretrain(voc_root, classes, out_path, opts: PretrainOptions, progress: bool) -> dict:
     from mmdet.models.backbones import ResNet
 
-    opts = opts or PretrainOptions()
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
     t0 = time.time()
     rng = np.random.default_rng(opts.seed)
     torch.manual_seed(opts.seed)

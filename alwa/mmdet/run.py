@@ -25,6 +25,7 @@ from alwa.core.files import provenance
 from alwa.core.settings import MiniSetting, MiniVOCOptions, PretrainOptions
 from alwa.data.synthetic import ensure
 from alwa.mmdet.configs import build_config
+from alwa.mmdet.fingerprint import FingerprintHook, fingerprints
 from alwa.mmdet.hook import ALWAHook
 from alwa.mmdet.pretrain import ensure_pretrained
 
@@ -77,6 +78,20 @@ def spec_config(spec: dict):
     return cfg, hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
 
 
+def _train_root(cfg) -> str | None:
+    """The VOC root holding the training split (VOC2012/...) of a config, or None."""
+    ds = cfg.train_dataloader.dataset
+    ds = ds.get("dataset", ds)  # a wrapper (RepeatDataset, ...)
+    root = ds.get("data_root")
+    return str(root) if root else None
+
+
+def _pretrained_path(cfg) -> str | None:
+    init = cfg.model.backbone.get("init_cfg") or {}
+    ck = init.get("checkpoint") if isinstance(init, dict) else None
+    return ck if ck and Path(ck).exists() else None
+
+
 def run_spec(spec: dict) -> dict:
     """Train and evaluate one spec.
 
@@ -99,6 +114,8 @@ def run_spec(spec: dict) -> dict:
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
 
     runner = Runner.from_cfg(cfg)
+    prints = FingerprintHook()
+    runner.register_hook(prints)
     logging.getLogger("mmengine").setLevel(logging.WARNING)
     t_train = time.time()
     runner.train()
@@ -135,6 +152,7 @@ def run_spec(spec: dict) -> dict:
         "wall_seconds": time.time() - t0,
         "threads": torch.get_num_threads(),
         "config_hash": config_hash,
+        "fingerprints": fingerprints(prints, _train_root(cfg), _pretrained_path(cfg)),
         "provenance": provenance(),
         "pid": os.getpid(),
     }

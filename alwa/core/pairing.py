@@ -1,0 +1,60 @@
+"""Which runs pair: a paired comparison uses only seeds whose two runs started from the same state.
+
+A record made since 2026-12-04 carries ``fingerprints`` (:mod:`alwa.mmdet.fingerprint`): the hash of the model
+at iteration 0, of the data, of the pre-trained backbone, the first batches' image ids and the setting version.
+Older records have none; for them the *observed* initial state stands in: the unweighted classification and
+regression losses of iteration 0 (a run with fixed weights logs them multiplied by its weights, which are divided
+out), to 4 decimals. Either way two runs pair only when their keys are equal; :func:`pairing` says which seeds
+were dropped, so that every table can say it. Plain Python: the runs layer (a study's stopping rule) and the
+analysis use it alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+FINGERPRINT_FIELDS = ("init_state", "data", "pretrained", "first_batches", "setting_version")
+
+
+def pair_key(record: Mapping) -> Optional[tuple]:
+    """What two runs of one seed must share to pair (see the module); None if the record tells nothing."""
+    fp = record.get("fingerprints")
+    if isinstance(fp, Mapping) and fp.get("init_state"):
+        return ("fingerprint",) + tuple(_frozen(fp.get(k)) for k in FINGERPRINT_FIELDS)
+    per = record.get("per_iter") or {}
+    cls, reg = per.get("cls_raw") or [], per.get("reg_raw") or []
+    if not cls or not reg:
+        return None
+    exp = record.get("experiment") or {}
+    wc, wr = 1.0, 1.0
+    if exp.get("weighting") == "fixed":  # the head's loss weights scale the logged losses
+        wc, wr = float(exp.get("cls_weight") or 1.0), float(exp.get("reg_weight") or 1.0)
+    if not (math.isfinite(cls[0]) and math.isfinite(reg[0])) or wc == 0 or wr == 0:
+        return None
+    return ("observed", round(cls[0] / wc, 4), round(reg[0] / wr, 4))
+
+
+def _frozen(v):
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """The seeds of a method/baseline comparison that pair, and those dropped (both ran, the keys differ)."""
+
+    seeds: tuple
+    dropped: tuple
+
+    def note(self) -> str:
+        return f"{len(self.dropped)} pair(s) dropped (initial states differ: seeds {list(self.dropped)})" if self.dropped else ""
+
+
+def pairing(method: Mapping[int, Mapping], baseline: Mapping[int, Mapping]) -> Pairing:
+    """``method``/``baseline``: {seed: record}. Seeds both have whose :func:`pair_key` agree (and is known)."""
+    both = sorted(set(method) & set(baseline))
+    ok = [s for s in both if pair_key(method[s]) is not None and pair_key(method[s]) == pair_key(baseline[s])]
+    return Pairing(tuple(ok), tuple(s for s in both if s not in ok))

@@ -1,0 +1,87 @@
+"""alwa.runs.settle: the settling study's plan, decided from finished runs (hand-made records, no training)."""
+import math
+
+import pytest
+
+from alwa.core.experiment import run_key
+from alwa.runs.profile import load_profile
+from alwa.runs.settle import SettlePlan, arm_experiment, decide, half_width
+
+PLAN = SettlePlan(losses=("l1",), schedules=(100,), lrs=(0.02, 0.04, 0.08), lr_seeds=2, min_seeds=3, round_seeds=2,
+                  max_seeds=5, target_half_width=0.01, budget_h=100.0)
+
+
+@pytest.fixture
+def p():
+    return load_profile("cpu")
+
+
+def rec(exp, seed, mAP, final=None, cls0=1.0):
+    return {"name": exp.name, "seed": seed, "mAP": mAP, "iters": 100, "train_seconds": 20.0, "wall_seconds": 25.0,
+            "final_weights": [final if final is not None else 1.0, 1.0],
+            "per_iter": {"cls_raw": [cls0], "reg_raw": [0.5]}, "experiment": {"weighting": exp.weighting}}
+
+
+def lr_records(p, means):
+    return [rec(arm_experiment(p, "l1", "base", lr, 100), s, m) for lr, m in means.items() for s in range(PLAN.lr_seeds)]
+
+
+def names(specs):
+    return [(s["name"], s["seed"]) for s in specs]
+
+
+def test_the_lr_stage_comes_first_and_the_best_mean_is_the_tuned_lr(p):
+    st, specs = decide(p, PLAN, [])
+    assert st.stage == "lr" and len(specs) == 6 and st.cells[0].tuned_lr is None
+    st, specs = decide(p, PLAN, lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.55}))
+    c = st.cells[0]
+    assert st.stage == "arms" and c.tuned_lr == 0.04 and c.seeds == 3
+    arms = names(specs)[6:]
+    assert arms[:2] == [(arm_experiment(p, "l1", w, 0.04, 100).name, 0) for w in ("alwa1", "alwa2")]
+    ctrl = arm_experiment(p, "l1", "base", 0.04, 100).name  # its first seeds are the lr stage's runs at the tuned lr
+    assert names(specs).count((ctrl, 0)) == 1 and (ctrl, 2) in arms
+
+
+def test_a_best_lr_at_an_end_adds_one_lr_beyond_it(p):
+    st, specs = decide(p, PLAN, lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.7}))
+    assert st.cells[0].tuned_lr is None and 0.16 in st.cells[0].lr_means
+    st, _ = decide(p, PLAN, lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.7, 0.16: 0.65}))
+    assert st.cells[0].tuned_lr == 0.08
+
+
+def test_frozen_runs_take_the_same_seeds_alwa2_weight_and_rounds_follow_the_rule(p):
+    recs = lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.55})
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 100)  # noqa: E731
+    noisy = [0.0, 0.05, -0.05]  # ALWA minus control: CI far wider than +-1 point
+    for s in range(3):
+        recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.6 + noisy[s]), rec(E("alwa2"), s, 0.6 + noisy[s], final=0.934)]
+    st, specs = decide(p, PLAN, recs)
+    c = st.cells[0]
+    frozen = arm_experiment(p, "l1", "fixed", 0.04, 100, cls_weight=0.93)
+    assert c.frozen == {0: 0.93, 1: 0.93, 2: 0.93} and (frozen.name, 0) in names(specs)
+    assert c.seeds == 5 and (E("alwa2").name, 4) in names(specs)  # one round of 2 more seeds
+    for s in (3, 4):
+        recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.6), rec(E("alwa2"), s, 0.6, final=0.9)]
+    st, _ = decide(p, PLAN, recs)
+    assert st.cells[0].seeds == 5 and "5 seeds (the most" in st.cells[0].stop
+
+
+def test_a_tight_comparison_stops_at_the_minimum_and_unpaired_seeds_do_not_count(p):
+    recs = lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.55})
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 100)  # noqa: E731
+    for s in range(3):
+        recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.601 + 0.001 * s), rec(E("alwa2"), s, 0.59 - 0.001 * s)]
+    st, _ = decide(p, PLAN, recs)
+    assert st.cells[0].seeds == 3 and "within" in st.cells[0].stop
+    ctrl = {s: rec(E("base"), s, 0.6) for s in range(3)}
+    other = {s: rec(E("alwa1"), s, 0.6 + 0.001 * s, cls0=2.0 if s else 1.0) for s in range(3)}  # seeds 1, 2 start elsewhere
+    assert math.isinf(half_width(other, ctrl))
+
+
+def test_over_budget_cuts_in_the_stated_order(p):
+    plan = SettlePlan(budget_h=5.0)
+    st, _ = decide(p, plan, [])
+    assert st.cuts[:3] == ["Faster R-CNN", "ALWA frozen at the long schedule", "the long schedule's SmoothL1"]
+    assert [(c.loss, c.schedule) for c in st.cells] == [("l1", 1500), ("smoothl1", 1500), ("l1", 3000)]
+    st, _ = decide(p, SettlePlan(), [])
+    assert st.cuts == ["Faster R-CNN"] and st.estimate_h <= 12.0
