@@ -1,0 +1,44 @@
+"""alwa.bench.speed: interleaved speed-ups of the mini step's paths, the numbers check, the layout arithmetic."""
+import math
+
+import pytest
+
+from alwa.bench import speed
+
+
+def test_speedups_by_hand():
+    r = speed.speedups({"v1": [0.2, 0.2, 0.2], "fast": [0.1, 0.1, 0.1], "slow": [0.4, 0.5, 0.3]})
+    assert r["v1"]["speedup"] == 1.0 and math.isclose(r["fast"]["speedup"], 2.0)
+    lo, hi = r["slow"]["speedup_ci95"]
+    assert lo < r["slow"]["speedup"] < hi < 1.0 and math.isclose(r["slow"]["median_step_s"], 0.4)
+
+
+def test_runs_per_hour_by_hand():
+    # two workers, 600 iterations at 0.19 s plus 12 s: 3600 * 2 / 126 = 57.14
+    assert math.isclose(speed.runs_per_hour(0.19, 600, 2, 12.0), 7200 / 126)
+
+
+def test_interleave_rotates_the_order_and_times_every_path():
+    calls = []
+    out = speed.interleave({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, blocks=2, steps=2)
+    assert calls == ["a", "a", "b", "b", "b", "b", "a", "a"] and all(len(v) == 2 for v in out.values())
+
+
+def test_unknown_path_and_bad_counts_are_refused(capsys):
+    with pytest.raises(ValueError, match="unknown path 'fp8'"):
+        speed.make_path(None, "fp8")
+    with pytest.raises(SystemExit):
+        speed.main(["--blocks", "1"])
+    assert "--blocks must be >= 2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_on_a_tiny_model_v1_keeps_its_numbers_and_bf16_does_not(tmp_path):
+    spec = dict(name="retinanet_r18w16_mini_l1_base", seed=0, work_root=str(tmp_path / "w"), data_dir=str(tmp_path / "d" / "voc"),
+                dataset=dict(n_trainval=12, n_test=4), pretrain=dict(steps=3, batch_size=8),
+                setting=dict(iters=3, batch_size=2, img_scale=[96, 96], warmup_iters=1))
+    r = speed.run_detector("retinanet", ("v1", "bf16"), blocks=2, steps=1, check_steps=2, spec=spec)
+    v1, bf16 = r["paths"]["v1"], r["paths"]["bf16"]
+    assert v1["keeps_numbers"] and v1["speedup"] == 1.0 and len(v1["losses"]) == 2
+    assert not bf16["keeps_numbers"] and bf16["losses"] != bf16["reference_losses"]
+    assert bf16["median_step_s"] > 0 and "bf16" in speed.describe({"detectors": [r]})
