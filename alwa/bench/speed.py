@@ -15,6 +15,9 @@ not keep them may only be taken as a new setting version (:data:`alwa.core.setti
 Paths: ``v1`` (float32, contiguous tensors: the published setting), ``channels_last`` (oneDNN's NHWC convolutions),
 ``bf16`` (CPU autocast to bfloat16), ``bf16+channels_last``.
 
+``--profile-iters N`` also profiles one real run per detector (cProfile over N iterations after a warm-up, then
+its evaluation) and splits an iteration into its parts (:data:`PROFILE_PARTS`).
+
 ``--layout`` also measures the sweep's layout on this machine: aggregate training steps per second of 2 processes
 with 1 torch thread each (the sweep's default) against 1 process with 2 threads, each for ``layout_steps`` steps;
 from it, the runs per hour of the cpu sweep with 2 workers (a 600-iteration RetinaNet run, plus its measured start
@@ -177,6 +180,76 @@ def run_detector(detector: str, paths=PATHS, blocks: int = 6, steps: int = 4, ch
     return {"detector": detector, "paths": res, "blocks": blocks, "steps_per_block": steps, "block_times": times}
 
 
+# ------------------------------------------------------------------ where a run's time goes
+# (label, file suffix, function): cumulative seconds of the outermost such call under cProfile, in ``runner.train()``
+PROFILE_PARTS = (
+    ("data loading and augmentation", "torch/utils/data/dataloader.py", "__next__"),
+    ("data preprocessor (batching, normalisation)", "mmdet/models/data_preprocessors/data_preprocessor.py", "forward"),
+    ("forward: backbone", "mmdet/models/backbones/resnet.py", "forward"),
+    ("forward: neck (FPN)", "mmdet/models/necks/fpn.py", "forward"),
+    ("forward: dense head convs", "mmdet/models/dense_heads/anchor_head.py", "forward"),
+    ("forward: RoI head (Faster R-CNN)", "mmdet/models/roi_heads/standard_roi_head.py", "loss"),
+    ("dense head loss (targets + losses)", "mmdet/models/dense_heads/anchor_head.py", "loss_by_feat"),
+    ("  of it: target assignment", "mmdet/models/dense_heads/anchor_head.py", "get_targets"),
+    ("  of it: anchor generation", "mmdet/models/dense_heads/anchor_head.py", "get_anchors"),
+    ("RPN proposals (Faster R-CNN)", "mmdet/models/dense_heads/base_dense_head.py", "predict_by_feat"),
+    ("backward", "torch/autograd/graph.py", "_engine_run_backward"),
+    ("optimizer step (with gradient clipping)", "mmengine/optim/optimizer/optimizer_wrapper.py", "step"),
+    ("hooks (logging, timers, schedulers, ALWA's bookkeeping)", "mmengine/runner/runner.py", "call_hook"),
+)
+
+
+def profile_run(detector: str, iters: int = 120, warmup: int = 10, params=None, profile: str = "cpu", spec=None) -> dict:
+    """One real run of the profile's ``detector`` (1:1 L1, seed 0, 1 thread) for ``warmup + iters`` iterations,
+    the last ``iters`` under cProfile, then its test evaluation: seconds per part (:data:`PROFILE_PARTS`), build,
+    training and evaluation."""
+    import cProfile
+    import logging
+    import pstats
+
+    import torch
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    torch.set_num_threads(1)
+    spec = dict(spec or _spec(detector, params, profile))
+    t0 = time.perf_counter()
+    cfg, _ = spec_config(spec)
+    cfg.train_cfg.max_iters = warmup + iters
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.work_dir = str(cfg.work_dir) + "_speed"
+    cfg.experiment_name = f"speed_{detector}_{time.time_ns()}"
+    runner = Runner.from_cfg(cfg)
+    logging.getLogger("mmengine").setLevel(logging.WARNING)
+    prof = cProfile.Profile()
+    marks = {}
+
+    class _Start(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            if runner.iter == warmup:
+                marks["t"] = time.perf_counter()
+                prof.enable()
+
+    runner.register_hook(_Start(), priority="VERY_HIGH")
+    t_build = time.perf_counter()
+    runner.train()
+    prof.disable()
+    t_train = time.perf_counter()
+    runner.test()
+    t_test = time.perf_counter()
+    st = pstats.Stats(prof).stats
+    parts = {}
+    for label, suffix, fn in PROFILE_PARTS:
+        # the outermost call of that name in that file (nested ones, e.g. a ResNet block's forward, are inside it)
+        secs = max((v[3] for (f, _, name), v in st.items() if name == fn and f.replace("\\", "/").endswith(suffix)), default=0.0)
+        if secs:
+            parts[label] = secs / iters
+    profiled = t_train - marks["t"]
+    return {"detector": detector, "iters": iters, "seconds_per_iter": profiled / iters, "parts_s_per_iter": parts,
+            "build_s": t_build - t0, "train_s": t_train - t_build, "test_s": t_test - t_train,
+            "note": "cProfile adds its own overhead to Python-heavy parts (hooks, target assignment); the torch kernels are timed as they run"}
+
+
 # ------------------------------------------------------------------ the sweep's layout
 def _layout_worker(args) -> float:
     detector, threads, n_steps, params, profile, spec = args
@@ -211,6 +284,11 @@ def runs_per_hour(step_s_per_run: float, iters: int = 600, workers: int = 2, sta
 
 def describe(r: dict) -> str:
     lines = []
+    for pr in r.get("profiles", []):
+        lines.append(f"{pr['detector']}: {1e3 * pr['seconds_per_iter']:.0f} ms per iteration over {pr['iters']} profiled "
+                     f"iterations (build {pr['build_s']:.1f} s, evaluation {pr['test_s']:.1f} s):")
+        for label, v in pr["parts_s_per_iter"].items():
+            lines.append(f"  {label:58s} {1e3 * v:6.1f} ms  {100 * v / pr['seconds_per_iter']:5.1f} %")
     for d in r["detectors"]:
         lines.append(f"{d['detector']} (median of {d['blocks']} interleaved blocks of {d['steps_per_block']} steps):")
         for n, v in d["paths"].items():
@@ -238,6 +316,8 @@ def main(argv=None):
     ap.add_argument("--check-steps", type=int, default=3)
     ap.add_argument("--layout", action="store_true", help="also time the sweep's process/thread layout (about a minute)")
     ap.add_argument("--layout-steps", type=int, default=30)
+    ap.add_argument("--profile-iters", type=int, default=0,
+                    help="also profile a real run of each detector for this many iterations (cProfile), e.g. 120")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--params", default=None)
     ap.add_argument("--json", default=None, help="write the record here (e.g. results/cpu/bench/speed.json)")
@@ -248,6 +328,8 @@ def main(argv=None):
     paths = ["v1", *[p for p in a.paths if p != "v1"]]
     r = {"detectors": [run_detector(d, paths, a.blocks, a.steps, a.check_steps, a.params, a.profile, progress=True)
                        for d in a.detectors], "provenance": provenance()}
+    if a.profile_iters:
+        r["profiles"] = [profile_run(d, a.profile_iters, params=a.params, profile=a.profile) for d in a.detectors]
     if a.layout:
         r["layout"] = layout(layout_steps=a.layout_steps, params=a.params, profile=a.profile)
         r["runs_per_hour"] = runs_per_hour(r["layout"]["2x1_step_s_per_run"])

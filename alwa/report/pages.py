@@ -154,12 +154,30 @@ def tuning_page(source=".") -> str:
     return render("tuning", prose=prose, tables=tables)
 
 
+DETECTOR_NAMES = {"retinanet": "RetinaNet", "faster-rcnn": "Faster R-CNN"}
+
+
+def speed_page(profile: str, results_root: str) -> str:
+    """Where a mini run's time goes and what each speed-up gives, from ``<results>/<profile>/bench/speed.json``
+    (``alwa bench speed``); the cpu profile's record where this profile has none (the smoke build says so)."""
+    path = Path(results_root) / profile / "bench" / "speed.json"
+    if not path.exists():
+        path = Path(results_root) / "cpu" / "bench" / "speed.json"
+    rec = json.loads(path.read_text()) if path.exists() else None
+    prov = (rec or {}).get("provenance", {})
+    checks = [len(v.get("losses", [])) for d in (rec or {}).get("detectors", []) for v in d["paths"].values() if "losses" in v]
+    return render("speed", rec=rec, record_path=str(path), made=prov.get("time_utc", "-"), names=DETECTOR_NAMES,
+                  machine=f"{prov.get('cpu_count', '?')} CPU cores, torch {prov.get('torch', '?')}",
+                  check_steps=max(checks, default=0))
+
+
 def write_pages(profile: str, results_root: str, dest: Path, source=".") -> list[Path]:
-    """Write the four generated pages (and the data page's figure) into ``dest``."""
+    """Write the generated pages (and the data page's figure) into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     pages = {"claims.md": claims_page(profile, results_root, source), "data.md": data_page(profile, dest, source),
-             "tuning.md": tuning_page(source), "calibrations.md": calibrations_page(profile, results_root, source)}
+             "tuning.md": tuning_page(source), "calibrations.md": calibrations_page(profile, results_root, source),
+             "speed.md": speed_page(profile, results_root)}
     for name, text in pages.items():
         (dest / name).write_text(text)
     return [dest / name for name in pages]

@@ -42,3 +42,15 @@ def test_on_a_tiny_model_v1_keeps_its_numbers_and_bf16_does_not(tmp_path):
     assert v1["keeps_numbers"] and v1["speedup"] == 1.0 and len(v1["losses"]) == 2
     assert not bf16["keeps_numbers"] and bf16["losses"] != bf16["reference_losses"]
     assert bf16["median_step_s"] > 0 and "bf16" in speed.describe({"detectors": [r]})
+
+
+@pytest.mark.slow
+def test_profile_run_splits_an_iteration_into_its_parts(tmp_path):
+    spec = dict(name="retinanet_r18w16_mini_l1_base", seed=0, work_root=str(tmp_path / "w"), data_dir=str(tmp_path / "d" / "voc"),
+                dataset=dict(n_trainval=12, n_test=4), pretrain=dict(steps=3, batch_size=8),
+                setting=dict(iters=3, batch_size=2, img_scale=[96, 96], warmup_iters=1))
+    r = speed.profile_run("retinanet", iters=3, warmup=1, spec=spec)
+    parts = r["parts_s_per_iter"]
+    assert {"backward", "forward: backbone", "data loading and augmentation"} <= set(parts)
+    assert all(v > 0 for v in parts.values()) and sum(v for k, v in parts.items() if not k.startswith("  ")) <= 1.05 * r["seconds_per_iter"]
+    assert "RoI head" not in " ".join(parts) and r["test_s"] > 0

@@ -52,7 +52,7 @@ def test_book_has_every_chapter(smoke_book):
                  "book/executed/02_loss_weight_grid.html", "book/executed/03_alwa_training.html", "book/executed/04_ablations.html",
                  "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html",
                  "book/generated/calibrations.html", "book/gpu.html",
-                 "book/performance.html"):
+                 "book/performance.html", "book/generated/speed.html"):
         assert want in names, want
     claims = (smoke_book / "book/generated/claims.html").read_text()
     assert "SMOKE" in claims and all(f">C{i}<" in claims for i in range(1, 12))
