@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from alwa.analysis import stats
+from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
 from alwa.core.experiment import Experiment
 from alwa.runs.profile import Profile
@@ -101,24 +102,9 @@ def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[d
     return rows
 
 
-def _diff_row(label: str, a: dict, b: dict, **context) -> Comparison:
-    return Comparison(label, stats.paired_diff(a, b), **context)
-
-
-def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> list[Comparison]:
-    """k:k at lr/k against 1:1 at lr, with and without clipping, on the profile's schedule, paired by seed."""
-    vals, lr = _vals(records), setting_lr(p)
-    rows = []
-    for clip in (True, False):
-        base = experiment(p, "retinanet", "l1", "base", lr, clip=clip).name
-        for k in plan.equivalence_k:
-            arm = experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip).name
-            rows.append(_diff_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", vals.get(arm, {}), vals.get(base, {}),
-                                  clipping="on (max norm 10)" if clip else "off", k=k))
-    return rows
-
-
 def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
+    """{(arm, seed): value} of each side over the (arm, control) name ``pairs``, by seed (no state check: the
+    per-regime claims, as published)."""
     a, b = {}, {}
     for arm, ctl in pairs:
         x, y = vals.get(arm, {}), vals.get(ctl, {})
@@ -127,82 +113,144 @@ def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
     return a, b
 
 
+def _recs(records: Iterable[dict]) -> dict:
+    """{name: {seed: record}} of the records with a finite mAP."""
+    out: dict = defaultdict(dict)
+    for r in records:
+        v = r.get("mAP")
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            out[r["name"]][int(r["seed"])] = r
+    return out
+
+
+def _paired_row(label: str, recs: dict, pairs: list[tuple[str, str]], **context) -> Comparison:
+    """``label``: method minus baseline over the (method name, baseline name) ``pairs`` (several: pooled), each seed
+    kept only where both runs started from the same state (:func:`alwa.core.pairing.pairing`); the dropped seeds
+    are counted and the minimum detectable effect of what is left is computed."""
+    a, b = {}, {}
+    for arm, ctl in pairs:
+        x, y = recs.get(arm, {}), recs.get(ctl, {})
+        for s in set(x) & set(y):
+            a[(arm, s)], b[(arm, s)] = x[s], y[s]
+    d, pr = paired_records_diff(a, b)
+    diffs = [float(a[k]["mAP"]) - float(b[k]["mAP"]) for k in pr.seeds]
+    sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.nan
+    return Comparison(label, d, dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)), **context)
+
+
+def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> list[Comparison]:
+    """k:k at lr/k against 1:1 at lr, with and without clipping, on the profile's schedule, paired by seed where
+    both runs started from the same state (the rows say how many seeds were dropped)."""
+    recs, lr = _recs(records), setting_lr(p)
+    rows = []
+    for clip in (True, False):
+        base = experiment(p, "retinanet", "l1", "base", lr, clip=clip).name
+        for k in plan.equivalence_k:
+            arm = experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip).name
+            rows.append(_paired_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", recs, [(arm, base)],
+                                    clipping="on (max norm 10)" if clip else "off", k=k, loss="l1"))
+    return rows
+
+
 def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[Comparison]:
-    """(d): ALWA-1 / ALWA-2 minus the lr control (1:1 at the tuned lr) per regime and detector, pooled over
-    the regression losses, and ALWA minus 1:1 at the regime's own lr. In the paper regime also the fixed 0.5:0.5
-    (a global weight of 0.5 at twice the tuned lr: the tuned lr in all but name) and ALWA-2 with the trend-free
-    statistic (L1), each minus the lr control. Paired by seed (and loss)."""
+    """(d): ALWA-1 / ALWA-2 minus the lr control (1:1 at the tuned lr) per regime, detector and regression loss,
+    with a pooled row beside the per-loss rows it pools; and ALWA minus 1:1 at the regime's own lr. In the paper
+    regime also the fixed 0.5:0.5 (a global weight of 0.5 at twice the tuned lr: with SGD, momentum and a clipping
+    that does not bind, 1:1 at the tuned lr with the weight decay doubled) and ALWA-2 with the trend-free statistic
+    (L1), each minus the lr control. Every row pairs only seeds whose runs started from the same state and says
+    how many it dropped and what it could detect."""
     if st.tuned_lr is None:
         return []
-    vals = _vals(records)
+    recs = _recs(records)
     rows = []
+
+    def per_loss(label, losses, arm_of, ctl_of, **ctx):
+        for loss in losses:
+            rows.append(_paired_row(label, recs, [(arm_of(loss), ctl_of(loss))], loss=loss, **ctx))
+        if len(losses) > 1:
+            rows.append(_paired_row(label, recs, [(arm_of(loss), ctl_of(loss)) for loss in losses], loss="pooled", **ctx))
+
     for reg in regimes(p, st, plan)[1:]:
         for det, losses in (("retinanet", plan.losses), ("faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
                 continue
             sched = detector_schedule(p, det, st.schedule)
             for w in ("alwa1", "alwa2"):
-                arm = {loss: experiment(p, det, loss, w, reg.lr, sched).name for loss in losses}
-                ctl = {loss: experiment(p, det, loss, "base", st.tuned_lr, sched).name for loss in losses}
-                same = {loss: experiment(p, det, loss, "base", reg.lr, sched).name for loss in losses}
-                a, b = _pool(vals, [(arm[loss], ctl[loss]) for loss in losses])
-                rows.append(_diff_row(f"{w} minus lr control", a, b, regime=reg.name, detector=det))
+                arm = lambda loss, w=w: experiment(p, det, loss, w, reg.lr, sched).name  # noqa: E731
+                per_loss(f"{w} minus lr control", losses, arm, lambda loss: experiment(p, det, loss, "base", st.tuned_lr, sched).name,
+                         regime=reg.name, detector=det)
                 if reg.name == "paper":
-                    a, b = _pool(vals, [(arm[loss], same[loss]) for loss in losses])
-                    rows.append(_diff_row(f"{w} minus 1:1 at the same lr", a, b, regime=reg.name, detector=det))
-        if reg.name == "paper":  # the linearly scaled lr, as a loss weight: does a fixed 0.5 do what the lr control does?
-            half = [(experiment(p, "retinanet", loss, "0.50:0.50", reg.lr, st.schedule).name,
-                     experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name) for loss in plan.losses]
-            rows.append(_diff_row("0.5:0.5 minus lr control", *_pool(vals, half), regime="paper", detector="retinanet"))
-            det_arm = {loss: experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule, detrend=True).name for loss in ("l1",)}
-            ctl = {loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name for loss in ("l1",)}
-            a, b = _pool(vals, [(det_arm["l1"], ctl["l1"])])
-            rows.append(_diff_row("alwa2 (trend-free statistic) minus lr control", a, b, regime="paper", detector="retinanet"))
+                    per_loss(f"{w} minus 1:1 at the same lr", losses, arm,
+                             lambda loss: experiment(p, det, loss, "base", reg.lr, sched).name, regime=reg.name, detector=det)
+        if reg.name == "paper":
+            per_loss("0.5:0.5 minus lr control", plan.losses,
+                     lambda loss: experiment(p, "retinanet", loss, "0.50:0.50", reg.lr, st.schedule).name,
+                     lambda loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name, regime="paper", detector="retinanet")
+            per_loss("alwa2 (trend-free statistic) minus lr control", ("l1",),
+                     lambda loss: experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule, detrend=True).name,
+                     lambda loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name, regime="paper", detector="retinanet")
     return rows
 
 
 def fmt_comparison(r: Optional[Comparison]) -> str:
     """'-7.5 points [-14.0, -1.0], n = 10, worse'; 'not run yet' for a missing row or one without pairs."""
     if r is None or not r.diff.n or not math.isfinite(r.diff.mean):
-        return "not run yet"
+        return "not run yet" if r is None or not r.dropped else f"no true pair ({r.dropped} dropped: initial states differ)"
     ci = f" [{100 * r.diff.lo:+.1f}, {100 * r.diff.hi:+.1f}]" if math.isfinite(r.diff.lo) else ""
     return f"{100 * r.diff.mean:+.1f} points{ci}, n = {r.diff.n}, {r.verdict}"
 
 
-def find(rows: Iterable[Comparison], label: str, regime: str, detector: str = "retinanet") -> Optional[Comparison]:
-    return next((r for r in rows if (r.label, r.regime, r.detector) == (label, regime, detector)), None)
+def find(rows: Iterable[Comparison], label: str, regime: str, detector: str = "retinanet", loss: str = "pooled") -> Optional[Comparison]:
+    """The row of ``label`` in ``regime`` for ``detector`` and ``loss`` (default: the pooled row, or the only row
+    where the detector ran one loss)."""
+    hits = [r for r in rows if (r.label, r.regime, r.detector) == (label, regime, detector)]
+    return next((r for r in hits if r.loss == loss), hits[0] if len(hits) == 1 else None)
+
+
+LOSS_WORDS = {"l1": "L1", "smoothl1": "SmoothL1"}
 
 
 def answer(rows: list[Comparison]) -> str:
-    """The study's answer to "does ALWA do more than lower the learning rate?", in two sentences, from the rows of
-    :func:`alwa_vs_control` (RetinaNet, ALWA-1 and ALWA-2 minus the lr control in the tuned and paper regimes, and the
-    paper regime's fixed 0.5:0.5 minus the lr control). The wording follows the verdicts; the numbers are the rows'."""
-    found = [(f"ALWA-{w} in the {reg} regime", find(rows, f"alwa{w} minus lr control", reg)) for reg in ("paper", "tuned") for w in (1, 2)]
-    named = [(n, r) for n, r in found if r is not None and r.diff.n]
+    """The study's answer to "does ALWA do more than lower the learning rate?", per regression loss, from the rows of
+    :func:`alwa_vs_control` (RetinaNet, ALWA-1 and ALWA-2 minus the lr control in the tuned and paper regimes), with
+    what the design could detect. The wording follows the verdicts; the numbers are the rows'."""
+    per = [r for r in rows if r.detector == "retinanet" and r.loss not in (None, "pooled")
+           and r.label in ("alwa1 minus lr control", "alwa2 minus lr control") and r.regime in ("tuned", "paper")]
+    named = [r for r in per if r.diff.n]
     if not named:
         return "No ALWA run has an lr-control run on the same seeds yet: the study gives no answer so far."
-    ctl = [r for _, r in named]
-    better = [n for n, r in named if r.verdict == "better"]
-    worse = [r for r in ctl if r.verdict == "worse"]
-    nums = "; ".join(f"{n} {fmt_comparison(r)}" for n, r in named)
+
+    def name(r):
+        return f"ALWA-{r.label[4]} ({LOSS_WORDS.get(r.loss, r.loss)}, {r.regime} regime)"
+
+    better = [name(r) for r in named if r.verdict == "better"]
+    worse = [name(r) for r in named if r.verdict == "worse"]
+    unclear = [name(r) for r in named if r.verdict not in ("better", "worse")]
+    nums = "; ".join(f"{name(r)} {fmt_comparison(r)}" for r in named)
+    parts = []
     if better:
-        first = (f"Yes, in part: {' and '.join(better)} beat{'s' if len(better) == 1 else ''} the lr control "
-                 f"(1:1 at the tuned lr) on RetinaNet ({nums}).")
-    elif worse:
-        first = ("No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet, and in "
-                 + (("both comparisons" if len(ctl) == 2 else f"all {len(ctl)} comparisons") if len(worse) == len(ctl) else f"{len(worse)} of its {len(ctl)} comparisons")
-                 + f" it ends below it ({nums}).")
-    else:
-        first = f"Not told apart: no comparison of ALWA with the lr control (1:1 at the tuned lr) on RetinaNet is conclusive ({nums})."
-    half = find(rows, "0.5:0.5 minus lr control", "paper")
-    if half is None or not half.diff.n:
-        return first
-    lead = " A fixed 0.5:0.5 at the paper regime's lr, the tuned lr in all but name, "
-    if half.verdict != "inconclusive":
-        return first + lead + f"ends {half.verdict} than the control ({fmt_comparison(half)}): there a global loss weight is not just a learning rate."
-    both = all(find(rows, f"{w} minus lr control", "paper") in worse for w in ("alwa1", "alwa2"))
-    return (first + lead + f"is not told apart from the control ({fmt_comparison(half)}): there a global weight of 0.5 is, within "
-            "that interval, the same as halving the learning rate" + (", while both ALWA variants end below the control." if both else "."))
+        parts.append(f"{', '.join(better)} end{'s' if len(better) == 1 else ''} above the lr control")
+    if worse:
+        parts.append(f"{', '.join(worse)} end{'s' if len(worse) == 1 else ''} below it")
+    if unclear:
+        parts.append(f"{', '.join(unclear)} {'is' if len(unclear) == 1 else 'are'} not told apart from it")
+    first = (("Yes, in part: " if better else "No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet; per loss, "
+              if worse or unclear else "") + "; ".join(parts) + f" ({nums}).")
+    mdes = [r.mde for r in named if math.isfinite(r.mde)]
+    dropped = sum(r.dropped for r in per)
+    limits = (f" With {min(r.diff.n for r in named)}-{max(r.diff.n for r in named)} paired seeds per comparison these rows could "
+              f"only detect differences of {100 * min(mdes):.1f}-{100 * max(mdes):.1f} points (80 % power), so a +1 point effect, "
+              "the size the paper reports, is neither shown nor excluded where a row is not told apart" if mdes else "")
+    if dropped:
+        limits += f"; {dropped} seed(s) were left out because their two runs did not start from the same state"
+    text = first + (limits + "." if limits else "")
+    halves = [r for r in rows if r.label == "0.5:0.5 minus lr control" and r.loss not in (None, "pooled")]
+    if not any(r.diff.n or r.dropped for r in halves):
+        return text
+    told = "; ".join(f"{LOSS_WORDS.get(r.loss, r.loss)} {fmt_comparison(r)}" for r in halves)
+    return (text + " A fixed 0.5:0.5 at the paper regime's lr (twice the tuned lr) is, with SGD, momentum and a gradient "
+            "clipping that does not bind, 1:1 at the tuned lr with the weight decay doubled, so it should end close to "
+            f"the control, and does where it can be compared ({told}).")
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ class Comparison:
     detector: Optional[str] = None
     clipping: Optional[str] = None
     k: Optional[float] = None
+    loss: Optional[str] = None  # the regression loss, or "pooled" (a row beside the per-loss rows it pools)
+    dropped: int = 0  # seeds both arms ran whose runs started from different states (not paired: alwa.core.pairing)
+    mde: float = math.nan  # the minimum detectable effect (mAP) of these pairs: 80 % power, alpha 0.05
 
     @property
     def verdict(self) -> str:
@@ -113,9 +116,10 @@ class Comparison:
 
     def as_dict(self) -> dict:
         """The flat row of the study's table file (``comparison``, the context given, ``n``, ``diff``, ``lo``, ``hi``, ``verdict``)."""
-        ctx = {k: getattr(self, k) for k in ("clipping", "k", "regime", "detector") if getattr(self, k) is not None}
+        ctx = {k: getattr(self, k) for k in ("clipping", "k", "regime", "detector", "loss") if getattr(self, k) is not None}
         d = self.diff
-        return {"comparison": self.label, **ctx, "n": d.n, "diff": d.mean, "lo": d.lo, "hi": d.hi, "verdict": self.verdict}
+        return {"comparison": self.label, **ctx, "n": d.n, "diff": d.mean, "lo": d.lo, "hi": d.hi, "verdict": self.verdict,
+                "pairs dropped": self.dropped, "detectable": self.mde}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def main(argv=None) -> None:
         if a.cmd == "answer":
             rows = lrstudy.alwa_vs_control(records, p, plan_for(a.profile), st)
             for r in rows:
-                print(f"  {r.regime:5s} {r.detector:11s} {r.label}: {lrstudy.fmt_comparison(r)}")
+                drop = f"; {r.dropped} seed(s) dropped (initial states differ)" if r.dropped else ""
+                print(f"  {r.regime:5s} {r.detector:11s} {r.loss or '':8s} {r.label}: {lrstudy.fmt_comparison(r)}{drop}")
             print(lrstudy.answer(rows))
             return
         for k, v in st.as_dict().items():

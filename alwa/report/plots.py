@@ -185,7 +185,7 @@ def plot_step_size(rows, path=None):
         handles, labels = ax.get_legend_handles_labels()
         seen = dict(zip(labels, handles))
         ax.legend(seen.values(), seen.keys(), fontsize=7)
-    axes[0][0].set_ylabel("VOC mAP@0.5")
+    axes[0][0].set_ylabel("mAP@0.5 (test split)")
     fig.tight_layout()
     return _save(fig, path)
 

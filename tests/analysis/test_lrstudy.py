@@ -13,7 +13,9 @@ PLAN = study.plan_for("cpu")
 
 
 def rec(exp, seed, mAP, **kw):
-    return {"name": exp.name, "seed": seed, "mAP": mAP, "wall_seconds": 300.0, "iters": exp.iters or 600, **kw}
+    """A finished run; its initial state is its seed's unless ``fingerprints`` says otherwise."""
+    return {"name": exp.name, "seed": seed, "mAP": mAP, "wall_seconds": 300.0, "iters": exp.iters or 600,
+            "fingerprints": {"init_state": f"s{seed}", "data": "d", "setting_version": "v1"}, **kw}
 
 
 def base(lr=None, it=None, **kw):
@@ -113,21 +115,29 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     rows = lrstudy.equivalence_table(rs, P, PLAN)
     row = next(r for r in rows if r.k == 0.5 and r.clipping.startswith("on"))
     assert row.diff.n == 3 and row.diff.mean == pytest.approx((-0.01 - 0.015 - 0.01) / 3, abs=1e-12) and row.verdict == "worse"
-    assert row.as_dict() == {"comparison": row.label, "clipping": "on (max norm 10)", "k": 0.5, "n": 3, "diff": row.diff.mean,
-                             "lo": row.diff.lo, "hi": row.diff.hi, "verdict": "worse"}  # the table file's row, as before
+    assert row.as_dict() == {"comparison": row.label, "clipping": "on (max norm 10)", "k": 0.5, "loss": "l1", "n": 3, "diff": row.diff.mean,
+                             "lo": row.diff.lo, "hi": row.diff.hi, "verdict": "worse", "pairs dropped": 0, "detectable": row.mde}
+    assert 0 < row.mde < 0.05
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
     rs2 = [rec(study.experiment(P, "retinanet", loss, w, lr, 1200), s, m)
            for loss in ("l1", "smoothl1") for s in range(5)
            for w, lr, m in (("alwa2", 0.08, 0.60 + 0.001 * s), ("base", 0.04, 0.60 + 0.001 * s + 0.0), ("base", 0.08, 0.55))]
-    d = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.regime == "paper" and r.label == "alwa2 minus lr control"
-             and r.detector == "retinanet")
-    assert d.diff.n == 10 and d.diff.mean == pytest.approx(0.0, abs=1e-12) and d.verdict == "inconclusive"
+    rows = lrstudy.alwa_vs_control(rs2, P, PLAN, st)
+    d = lrstudy.find(rows, "alwa2 minus lr control", "paper")
+    per = [r for r in rows if r.regime == "paper" and r.label == "alwa2 minus lr control" and r.detector == "retinanet"]
+    assert [r.loss for r in per] == ["l1", "smoothl1", "pooled"] and [r.diff.n for r in per] == [5, 5, 10]
+    assert d.loss == "pooled" and d.diff.n == 10 and d.diff.mean == pytest.approx(0.0, abs=1e-12) and d.verdict == "inconclusive"
     rs2 += [rec(study.experiment(P, "retinanet", loss, "0.50:0.50", 0.08, 1200), s, 0.61 + 0.001 * s) for loss in ("l1", "smoothl1")
             for s in range(3)]
-    half = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.label == "0.5:0.5 minus lr control")
+    half = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "0.5:0.5 minus lr control", "paper")
     assert (half.regime, half.diff.n) == ("paper", 6) and half.diff.mean == pytest.approx(0.01, abs=1e-12)  # 3 seeds x 2 losses
-    same = next(r for r in lrstudy.alwa_vs_control(rs2, P, PLAN, st) if r.label == "alwa2 minus 1:1 at the same lr")
+    same = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "alwa2 minus 1:1 at the same lr", "paper")
     assert same.verdict == "better" and same.diff.mean == pytest.approx(0.05 + 0.002, abs=1e-9)
+    # seed 4's L1 control started elsewhere (the 49 runs of 2026-12-02): that pair is dropped, and the rows say so
+    moved = [dict(r, fingerprints={"init_state": "other", "data": "d", "setting_version": "v1"})
+             if r["name"] == study.experiment(P, "retinanet", "l1", "base", 0.04, 1200).name and r["seed"] == 4 else r for r in rs2]
+    l1 = lrstudy.find(lrstudy.alwa_vs_control(moved, P, PLAN, st), "alwa2 minus lr control", "paper", loss="l1")
+    assert (l1.diff.n, l1.dropped) == (4, 1)
 
 
 def test_step_rows_mark_each_detectors_lr_control():
@@ -184,30 +194,33 @@ def test_arm_means_list_every_planned_arm_with_its_finished_seeds():
     assert lrstudy.arm_means(rs, P, PLAN, study.StudyState(stage="calibration")) == []
 
 
-def _cmp(label, regime, diffs):
+def _cmp(label, regime, diffs, loss="l1", dropped=0):
+    import statistics
+
     from alwa.analysis import stats
+    from alwa.analysis.pairing import min_detectable_effect
     from alwa.analysis.records import Comparison
     return Comparison(label, stats.paired_diff(dict(enumerate(diffs)), dict.fromkeys(range(len(diffs)), 0.0)), regime=regime,
-                      detector="retinanet")
+                      detector="retinanet", loss=loss, dropped=dropped,
+                      mde=min_detectable_effect(statistics.stdev(diffs), len(diffs)) if len(diffs) > 1 else math.nan)
 
 
-def test_the_answer_follows_the_verdicts_and_quotes_the_rows():
+def test_the_answer_is_per_loss_follows_the_verdicts_and_quotes_the_rows():
     worse, unsure, better = [-0.08, -0.07, -0.09], [-0.05, 0.04, 0.0], [0.02, 0.03, 0.025]
-    rows = [_cmp("alwa1 minus lr control", "paper", worse), _cmp("alwa2 minus lr control", "paper", worse),
-            _cmp("alwa1 minus lr control", "tuned", unsure), _cmp("alwa2 minus lr control", "tuned", worse),
-            _cmp("0.5:0.5 minus lr control", "paper", unsure)]
+    rows = [_cmp("alwa1 minus lr control", "paper", worse), _cmp("alwa1 minus lr control", "paper", unsure, "smoothl1"),
+            _cmp("alwa2 minus lr control", "tuned", worse, "smoothl1", dropped=2),
+            _cmp("alwa2 minus lr control", "tuned", unsure + worse, "pooled"),  # a pooled row is not part of the answer
+            _cmp("0.5:0.5 minus lr control", "paper", unsure, "smoothl1"), _cmp("0.5:0.5 minus lr control", "paper", [], "l1", 3)]
     text = lrstudy.answer(rows)
-    assert text.startswith("No: ALWA never beats the lr control") and "in 3 of its 4 comparisons" in text
-    assert "ALWA-1 in the paper regime -8.0 points [" in text and ", n = 3, worse" in text  # mean of -8, -7, -9 points
-    assert "is not told apart from the control (-0.3 points" in text and text.endswith("both ALWA variants end below the control.")
-    assert lrstudy.answer(rows[:4]).endswith("comparisons it ends below it (" + "; ".join(
-        f"{n} {lrstudy.fmt_comparison(r)}" for n, r in zip(["ALWA-1 in the paper regime", "ALWA-2 in the paper regime",
-                                                             "ALWA-1 in the tuned regime", "ALWA-2 in the tuned regime"], rows)) + ").")
-    yes = lrstudy.answer([_cmp("alwa2 minus lr control", "paper", better), *rows[2:]])
-    assert yes.startswith("Yes, in part: ALWA-2 in the paper regime beats the lr control")
-    assert lrstudy.answer([rows[2]]).startswith("Not told apart")
-    off = lrstudy.answer([*rows[:4], _cmp("0.5:0.5 minus lr control", "paper", worse)])
-    assert off.endswith("is not just a learning rate.") and "ends worse than the control" in off
+    assert text.startswith("No: ALWA never beats the lr control (1:1 at the tuned lr) on RetinaNet; per loss, ")
+    assert "ALWA-1 (L1, paper regime), ALWA-2 (SmoothL1, tuned regime) end below it" in text
+    assert "ALWA-1 (SmoothL1, paper regime) is not told apart from it" in text
+    assert "ALWA-1 (L1, paper regime) -8.0 points [" in text and ", n = 3, worse" in text  # mean of -8, -7, -9 points
+    assert "n = 6" not in text.split(" A fixed")[0]  # the pooled row is left out
+    mdes = [r.mde for r in rows[:3]]
+    assert f"differences of {100 * min(mdes):.1f}-{100 * max(mdes):.1f} points" in text and "2 seed(s) were left out" in text
+    assert "the weight decay doubled" in text and "L1 no true pair (3 dropped: initial states differ)" in text
+    yes = lrstudy.answer([_cmp("alwa2 minus lr control", "paper", better), rows[1]])
+    assert yes.startswith("Yes, in part: ALWA-2 (L1, paper regime) ends above the lr control")
     assert lrstudy.answer([]).startswith("No ALWA run has an lr-control run")
-    assert "and in both comparisons it ends below it (" in lrstudy.answer(rows[:2])
-    assert "and in all 3 comparisons it ends below it (" in lrstudy.answer([rows[0], rows[1], rows[3]])
+    assert lrstudy.answer([rows[3]]).startswith("No ALWA run")  # pooled rows alone give no answer

@@ -61,6 +61,8 @@ def test_a_summary_row_flattens_to_the_columns_the_rows_always_had():
 def test_a_comparison_reads_a_spanning_interval_as_inconclusive():
     spans = Comparison("alwa2 minus lr control", PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012), regime="paper", detector="retinanet")
     assert spans.verdict == "inconclusive"
-    assert spans.as_dict() == {"comparison": "alwa2 minus lr control", "regime": "paper", "detector": "retinanet", "n": 5,
-                               "diff": 0.001, "lo": -0.01, "hi": 0.012, "verdict": "inconclusive"}
+    d = spans.as_dict()
+    assert math.isnan(d.pop("detectable")) and d == {"comparison": "alwa2 minus lr control", "regime": "paper", "detector": "retinanet",
+                                                     "n": 5, "diff": 0.001, "lo": -0.01, "hi": 0.012, "verdict": "inconclusive",
+                                                     "pairs dropped": 0}
     assert Comparison("x", PairedDiff(n=1)).verdict == "too few seeds"
