@@ -30,6 +30,7 @@ import papermill as pm
 
 from alwa.report.pages import write_pages
 from alwa.runs.profile import check_profile, load_profile, params_path
+from alwa.runs.store import result_problems
 
 PUBLISHED = "cpu"
 
@@ -89,6 +90,9 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
     source = Path(source)
     if not (source / "_config.yml").is_file():
         raise FileNotFoundError(f"{source.resolve()} holds no _config.yml: run from the checkout's root folder or pass --source")
+    for part in ("runs", "settle"):  # a bad or unreadable record is left out of every table: say so before building
+        for line in result_problems(Path(results_root) / profile / part):
+            print(f"[book] warning: {line}", flush=True)
     in_place = stage is None and profile == PUBLISHED
     root = source if in_place else Path(stage or source / "_build" / f"stage-{profile}")
     if not in_place:

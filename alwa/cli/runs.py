@@ -14,14 +14,19 @@ from alwa.runs.sweep import run_sweep
 from alwa.runs.worker import DEFAULT_FN, SweepInterrupted, SweepLocked, SweepStorageError
 
 
-def _non_negative(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
+def _at_least(lo: int):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if n < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {n}")
+        return n
+    return parse
+
+
+_non_negative, _positive = _at_least(0), _at_least(1)
 
 
 def main(argv=None) -> None:
@@ -47,8 +52,8 @@ def main(argv=None) -> None:
     a.add_argument("--slurm-partition", default=None)
     a.add_argument("--slurm-time", type=int, default=None, help="minutes per job")
     a.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per job")
-    a.add_argument("--workers", type=int, default=None, help="default: the profile's")
-    a.add_argument("--threads", type=int, default=None, help="default: the profile's")
+    a.add_argument("--workers", type=_positive, default=None, help="default: the profile's")
+    a.add_argument("--threads", type=_positive, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
     c = sub.add_parser("archive", help="move a profile's training results to results/archive/NAME (before re-calibrating it)")
     c.add_argument("--profile", default="cpu")
@@ -59,7 +64,7 @@ def main(argv=None) -> None:
     b.add_argument("--profile", default="cpu")
     b.add_argument("--results", default="results")
     b.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
-    b.add_argument("--workers", type=int, default=None, help="default: the profile's")
+    b.add_argument("--workers", type=_positive, default=None, help="default: the profile's")
     args = ap.parse_args(argv)
     try:
         p = load_profile(args.profile, args.params, args.results)

@@ -31,8 +31,9 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     if a.max_runs is not None and a.max_runs < 0:
         ap.error("--max-runs must be >= 0")
-    if a.workers is not None and a.workers < 1:
-        ap.error("--workers must be >= 1")
+    for name in ("workers", "threads"):
+        if getattr(a, name) is not None and getattr(a, name) < 1:
+            ap.error(f"--{name} must be >= 1")
     try:
         p = load_profile(a.profile, a.params, a.results)
     except ProfileError as e:

@@ -14,7 +14,7 @@ import yaml
 from alwa.analysis.records import Claim, claims_of
 from alwa.core.files import read_json, write_json_atomic
 from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
-from alwa.runs.store import load_failures, load_results, spec_key
+from alwa.runs.store import load_failures, load_results, result_problems, spec_key
 from alwa.runs.sweep import run_sweep
 
 PAPER_TABLES = Path("book") / "data" / "paper_tables.yaml"
@@ -114,6 +114,10 @@ def setup(profile: str, params_file=None, results_root="results", max_runs=None,
             return nb
         pd.set_option("display.width", 200)
         display(Markdown(f"**{nb.label}** — results in `{nb.results_root}/{nb.profile}`"))
+        bad = result_problems(nb.results("runs"))
+        if bad:  # left out of every table and claim below, never in silence
+            display(Markdown(f"**{len(bad)} result file(s) are bad or unreadable and are left out of every table and claim "
+                             "on this page (a sweep runs them again):**\n\n" + "\n".join(f"- `{line}`" for line in bad)))
     return nb
 
 

@@ -49,12 +49,18 @@ def _type_name(v: Any) -> str:
     return "null" if v is None else type(v).__name__
 
 
-def int_(lo: Optional[int] = None) -> Callable:
+MAX_COUNT = 10**6  # any count of a profile (points, blocks, steps, workers ...): above it a typo, never a plan
+MAX_SEEDS = 1000  # seeds of one part of a sweep
+
+
+def int_(lo: Optional[int] = None, hi: Optional[int] = MAX_COUNT) -> Callable:
     def check(key, v):
         if isinstance(v, bool) or not isinstance(v, int):
             raise ProfileError(f"{key} must be a whole number, got {v!r} ({_type_name(v)})")
         if lo is not None and v < lo:
             raise ProfileError(f"{key} must be >= {lo}, got {v}")
+        if hi is not None and v > hi:
+            raise ProfileError(f"{key} must be <= {hi}, got {v}")
         return v
     return check
 
@@ -176,7 +182,7 @@ def _field(check: Callable, default: Any = dataclasses.MISSING, factory: Any = d
     return dataclasses.field(default=default, default_factory=factory, metadata={"check": check, "doc": doc})
 
 
-SEEDS = int_(1)
+SEEDS = int_(1, MAX_SEEDS)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -312,6 +318,25 @@ def params_path(profile: str, root=".") -> Path:
     return Path(root) / PARAMS_DIR / f"{profile}.yaml"
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping (the top level, a block or a flow mapping) is an
+    error naming the key and both lines, never "the last one wins"."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(f"the key {key!r} is given twice, on lines {seen[key]} and {line}: keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def load_profile(profile: str, params_file=None, results_root=None, max_runs: Optional[int] = None,
                  overrides: Optional[dict] = None) -> Profile:
     """The checked parameters of ``profile``: from ``params_file`` (default ``notebooks/params/{profile}.yaml`` below the
@@ -319,16 +344,24 @@ def load_profile(profile: str, params_file=None, results_root=None, max_runs: Op
     with ``overrides`` (any keys, checked like the file's) and the results root / run cap of the caller."""
     path = Path(params_file) if params_file else params_path(profile)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         where = "" if params_file else " (run from the repository's root folder, or name the file with --params)"
         raise ProfileError(f"cannot read the parameters file {path}: {e.strerror or e}{where}") from None
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
+                           "save it as UTF-8") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
     except yaml.YAMLError as e:
         raise ProfileError(f"{path} is not valid YAML: {e}") from None
+    except _DuplicateKey as e:
+        raise ProfileError(f"{path}: {e}") from None
     if raw is None:
         raise ProfileError(f"{path} is empty: expected a mapping of the profile's parameters")
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path} holds a YAML {_type_name(raw) if not isinstance(raw, list) else 'list'}, "
+                           "not a mapping of the profile's parameters")
     if isinstance(raw, dict) and raw.get("profile") not in (None, profile):
         raise ProfileError(f"{path} is for profile {raw.get('profile')!r}, not {profile!r}")
     if overrides:

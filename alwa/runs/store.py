@@ -5,6 +5,7 @@ that asked for them (a record made with another spec is stale)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -20,7 +21,7 @@ def spec_key(spec: dict) -> str:
 def read_record(path, kind: str = "result") -> tuple[Optional[dict], Optional[str]]:
     """``(record, None)`` for a readable record, ``(None, problem)`` otherwise.
 
-    A result needs to be a JSON object with a ``name``; a failure record
+    A result needs to be a JSON object with a ``name`` that passes :func:`record_problem`; a failure record
     (``kind='failure'``) a JSON object with a ``spec`` object."""
     p = Path(path)
     try:
@@ -42,7 +43,47 @@ def read_record(path, kind: str = "result") -> tuple[Optional[dict], Optional[st
         return None, "is a record without a name"
     elif "spec" in rec and not isinstance(rec["spec"], dict):
         return None, "has a spec that is not an object"
+    else:
+        problem = record_problem(rec, p.name)
+        if problem:
+            return None, problem
     return rec, None
+
+
+NUMERIC_FIELDS = ("wall_seconds", "train_seconds")  # optional; numbers where present
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def record_problem(rec: dict, file_name: Optional[str] = None) -> Optional[str]:
+    """What makes a run record *bad* (None if nothing): ``mAP`` missing, not a number, not finite or outside [0, 1]
+    (a fraction, not a percentage); ``seed`` missing or not a whole number; a name that is not its file's key
+    (``{name}__s{seed}.json``); ``iters`` not a whole number; a timing field that is not a number. A bad record
+    is counted as missing (so a sweep runs it again) and named by :func:`result_problems`."""
+    m = rec.get("mAP")
+    if "mAP" not in rec or m is None:
+        return "is a record without mAP"
+    if not _number(m):
+        return f"has mAP {m!r} ({type(m).__name__}), not a number"
+    if not math.isfinite(m):
+        return f"has mAP {m}, not a finite number"
+    if not 0.0 <= m <= 1.0:
+        return f"has mAP {m}, outside [0, 1] (a fraction; {m} looks like a percentage)" if 1 < m <= 100 else f"has mAP {m}, outside [0, 1]"
+    seed = rec.get("seed")
+    if seed is None:
+        return "is a record without a seed"
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return f"has seed {seed!r} ({type(seed).__name__}), not a whole number"
+    if file_name is not None and file_name != f"{run_key(rec['name'], seed)}.json":
+        return f"holds the record of {run_key(rec['name'], seed)}, not of its file's key {file_name[:-5]}"
+    if "iters" in rec and (not isinstance(rec["iters"], int) or isinstance(rec["iters"], bool)):
+        return f"has iters {rec['iters']!r}, not a whole number"
+    for k in NUMERIC_FIELDS:
+        if k in rec and not (_number(rec[k]) and math.isfinite(rec[k])):
+            return f"has {k} {rec[k]!r}, not a number"
+    return None
 
 
 def result_problems(out_dir) -> list[str]:
@@ -53,7 +94,7 @@ def result_problems(out_dir) -> list[str]:
         kind = "failure" if p.name.endswith(".failed.json") else "result"
         _, problem = read_record(p, kind)
         if problem:
-            lines.append(f"{p}: {problem}; counted as missing (delete it, or rerun the sweep to replace it)")
+            lines.append(f"{p}: {problem}; counted as missing (rerun the sweep to replace it, or delete it)")
     return lines
 
 

@@ -108,6 +108,7 @@ def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=No
             return _EXIT_CANNOT_WRITE
         return _EXIT_FAILED_RECORDED
     try:
+        _keep_replaced(out, key)
         write_json_atomic(out / f"{key}.json", result)
     except OSError as e:
         try:
@@ -120,6 +121,22 @@ def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=No
     if failed.exists():
         failed.unlink()
     return _EXIT_OK
+
+
+REPLACED = "replaced"
+
+
+def _keep_replaced(out: Path, key: str) -> Optional[Path]:
+    """A result file about to be written over (a stale, bad or concurrent run's) is moved to
+    ``{out}/replaced/{key}.{UTC time}.json`` first: never lost in silence. Returns where it went."""
+    old = out / f"{key}.json"
+    if not old.exists():
+        return None
+    dest = out / REPLACED / f"{key}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.{os.getpid()}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, dest)
+    print(f"the earlier result of {key} was kept as {dest}", file=sys.stderr)
+    return dest
 
 
 def exit_cause(code: Optional[int]) -> str:
@@ -163,8 +180,12 @@ def settle(out: Path, spec: dict, code: Optional[int], secs: float, cause: Optio
     """After a run's process (or job) ended with ``code``: True if its result is there; otherwise make sure a
     failure record is (the run writes its own; a killed one cannot). Raises :class:`SweepStorageError`."""
     key = spec_key(spec)
-    if code == _EXIT_OK and read_record(out / f"{key}.json")[0] is not None:
-        return True
+    if code == _EXIT_OK:
+        rec, problem = read_record(out / f"{key}.json")
+        if rec is not None:
+            return True
+        cause = cause or f"the run finished but its record {problem}"
+        code = None  # recorded below as a failure with that cause
     _remove_partial(out, key)
     if code != _EXIT_FAILED_RECORDED:
         try:
