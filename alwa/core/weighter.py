@@ -23,7 +23,10 @@ Options beyond the paper (defaults keep the paper's behaviour):
   trend: the standard deviation is taken around the window's least-squares
   line (residual std, ddof=2: ``sqrt(sum(e^2) / (n - 2))``) instead of its
   mean, so a loss that falls steadily through a window (the warm-up) does not
-  count as noisy; ALWA-1 then compares ``mean + residual std``;
+  count as noisy; ALWA-1 then compares ``mean + residual std``. A residual std
+  below ``DETREND_RTOL`` (1e-5) of the window's mean absolute loss counts as 0
+  (rounding residue of an exactly linear window), and a window in which either
+  task's spread is 0 makes no update;
 * ``mode="monitor"`` records the windows (mean/std history) but never
   changes a weight, which is what baselines and fixed-weight runs use to
   draw the paper's figures 3 and 6.
@@ -146,11 +149,17 @@ def _mean_std(x: torch.Tensor) -> tuple[float, float]:
     return mean, std
 
 
-def detrended_std(y: torch.Tensor, t: torch.Tensor) -> float:
+DETREND_RTOL = 1e-5  # a residual std below this fraction of the window's mean |loss| is rounding residue: 0
+
+
+def detrended_std(y: torch.Tensor, t: torch.Tensor, rtol: float = DETREND_RTOL) -> float:
     """Residual standard deviation of ``y`` around its least-squares line in ``t``
     (both 1-d float64, same length n): ``sqrt(sum(e_i^2) / (n - 2))``; nan for n < 3.
 
-    ``t`` is the call index of each value (values left out as non-finite leave gaps)."""
+    ``t`` is the call index of each value (values left out as non-finite leave gaps). A residual std below
+    ``rtol`` times the window's mean absolute value is returned as 0.0: a window whose losses fall exactly
+    linearly leaves only rounding residue (float32 losses: about 1e-8 of their level), which is no fluctuation
+    and must not set a weight (a window with a zero spread makes no update)."""
     n = y.numel()
     if n < 3:
         return math.nan
@@ -159,7 +168,8 @@ def detrended_std(y: torch.Tensor, t: torch.Tensor) -> float:
     sxx = float((tc * tc).sum())
     slope = float((tc * yc).sum()) / sxx if sxx > 0 else 0.0
     resid = yc - slope * tc
-    return math.sqrt(max(float((resid * resid).sum()), 0.0) / (n - 2))
+    sd = math.sqrt(max(float((resid * resid).sum()), 0.0) / (n - 2))
+    return 0.0 if sd <= rtol * float(y.abs().mean()) else sd
 
 
 class ALWA:
@@ -326,6 +336,8 @@ class ALWA:
             cls_stat, reg_stat = math.nan, math.nan
         new = wc
         defined = math.isfinite(cls_stat) and math.isfinite(reg_stat) and cls_stat > 0.0 and reg_stat > 0.0
+        if self.stat == "detrended" and (cspread == 0.0 or rspread == 0.0):
+            defined = False  # a window without fluctuation (see detrended_std): nothing to compare
         if self.mode != "monitor" and defined and cls_stat > reg_stat:
             factor = 1.0 - (cls_stat - reg_stat) / cls_stat  # = REG / CLS, the authors' expression
             new = factor if self.update == "replace" else wc * factor
@@ -407,7 +419,10 @@ class ALWA:
                 raise ValueError(f"ALWA state: {key} must be an int >= 0, got {v!r}")
             vals[key] = v
         try:
-            window = torch.as_tensor(state["window"], dtype=torch.float64).reshape(-1, 2)
+            raw_window = state["window"]
+            if isinstance(raw_window, torch.Tensor) and raw_window.device.type not in ("cpu", "cuda"):
+                raise TypeError(f"it is on the {raw_window.device.type!r} device; a saved window is a CPU (or CUDA) tensor")
+            window = torch.as_tensor(raw_window, dtype=torch.float64).reshape(-1, 2)
         except (TypeError, ValueError, RuntimeError) as e:
             raise ValueError(f"ALWA state: the window is not an (n, 2) array of numbers ({e})") from None
         if len(window) >= fresh.interval:

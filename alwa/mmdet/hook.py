@@ -24,7 +24,8 @@ What it does:
   and restored on ``resume=True``; ``load_from`` (fine-tuning) starts ALWA
   fresh and says so in the log. A resume refuses a checkpoint whose ALWA
   state was saved for another head or with other options (mode, interval,
-  record, update, stat), naming both, unless ``adopt_checkpoint_options=True``
+  record, update, stat), naming both, unless ``adopt_checkpoint_options=True`` (a bool; the process keeps its own
+  ``distributed`` setting, and a state saved for another head is refused even then)
   (the checkpoint's options are then taken); a resume from a checkpoint
   without ALWA state starts ALWA fresh with a WARNING.
 * Two ALWAHooks need two ``name`` values (e.g. one per head): a second hook of
@@ -146,8 +147,11 @@ class ALWAHook(Hook):
     ) -> None:
         if "loss" in name:
             raise ValueError(f"ALWAHook name {name!r} must not contain 'loss' (mmengine would add the logs into the total loss)")
+        if not isinstance(adopt_checkpoint_options, bool):  # the string 'false' is truthy: only a real bool decides
+            raise TypeError(f"ALWAHook: adopt_checkpoint_options must be True or False, got {adopt_checkpoint_options!r} "
+                            f"({type(adopt_checkpoint_options).__name__})")
         self.head, self.cls_key, self.reg_key, self.name = head, cls_key, reg_key, name
-        self.adopt_checkpoint_options = bool(adopt_checkpoint_options)
+        self.adopt_checkpoint_options = adopt_checkpoint_options
         self.weighter = ALWA(**alwa_options)
         self.head_path: Optional[str] = None
 
@@ -201,15 +205,18 @@ class ALWAHook(Hook):
                       logger="current")
             return
         state = saved["state"]
-        if self.adopt_checkpoint_options:
-            self.weighter = ALWA.from_state_dict(state)
-            self._rewire(runner.model)
-            print_log(f"ALWAHook: resumed with the checkpoint's options {self.weighter!r}", logger="current",
-                      level=logging.WARNING)
-            return
         if saved.get("head") is not None and self.head_path is not None and saved["head"] != self.head_path:
+            # options can be adopted, a head cannot: the statistics of one head's losses say nothing of another's
             raise ValueError(f"ALWAHook {self.name!r}: the checkpoint's ALWA state is for head {saved['head']!r}, this "
-                             f"config weights {self.head_path!r}; resume with the same head, or set adopt_checkpoint_options=True")
+                             f"config weights {self.head_path!r}; resume with head={saved['head']!r}, or start ALWA fresh "
+                             f"with load_from instead of resume")
+        if self.adopt_checkpoint_options:
+            own = self.weighter.distributed  # how this process runs is its own: never taken from the checkpoint
+            self.weighter = ALWA.from_state_dict({**state, "distributed": own})
+            self._rewire(runner.model)
+            print_log(f"ALWAHook: resumed with the checkpoint's options {self.weighter!r} (distributed={own}, this "
+                      f"process's setting)", logger="current", level=logging.WARNING)
+            return
         try:
             self.weighter.load_state_dict(state)
         except ValueError as e:

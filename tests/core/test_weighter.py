@@ -488,3 +488,34 @@ def test_a_call_on_another_device_fails_at_that_call_and_the_weighter_stays_usab
 def test_bool_weights_and_string_flags_are_rejected(kwargs, match):
     with pytest.raises(TypeError, match=match):
         ALWA(**kwargs)
+
+
+def test_a_window_on_another_device_than_cpu_or_cuda_is_refused_on_load():
+    w = ALWA(mode="alwa2", interval=4)
+    w(torch.tensor(1.0), torch.tensor(0.5))
+    state = w.state_dict()
+    state["window"] = state["window"].to("meta")
+    with pytest.raises(ValueError, match="the window is not an \\(n, 2\\) array of numbers \\(it is on the 'meta' device"):
+        ALWA.from_state_dict(state)
+    fresh = ALWA(mode="alwa2", interval=4)
+    with pytest.raises(ValueError, match="'meta' device"):
+        fresh.load_state_dict(state)
+    assert fresh.calls == 0  # nothing changed
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_detrended_exactly_linear_windows_make_no_update(dtype):
+    """Both losses fall exactly linearly: the residual stds are rounding residue (float32: ~1e-8), not a fluctuation;
+    before the tolerance they set the weight to their ratio (0.47 in the issue's case)."""
+    from alwa.core.weighter import detrended_std
+
+    for mode in ("alwa2", "alwa1"):
+        w = ALWA(mode=mode, interval=10, stat="detrended")
+        for i in range(10):
+            w(torch.tensor(2.0 - 0.013 * i, dtype=dtype), torch.tensor(0.9 - 0.0071 * i, dtype=dtype))
+        assert w.cls_weight == 1.0 and not w.history[-1].updated
+    y = torch.tensor([2.0 - 0.013 * i for i in range(10)], dtype=dtype).double()
+    t = torch.arange(10, dtype=torch.float64)
+    assert detrended_std(y, t) == 0.0 and detrended_std(y, t, rtol=0.0) < 1e-6
+    noisy = y + torch.tensor([0.01, -0.01] * 5, dtype=torch.float64)
+    assert detrended_std(noisy, t) == pytest.approx(detrended_std(noisy, t, rtol=0.0)) and detrended_std(noisy, t) > 0.005

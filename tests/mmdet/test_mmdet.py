@@ -461,6 +461,30 @@ def test_resume_on_another_head_is_an_error(tiny_voc, tmp_path):
     cfg.resume, cfg.load_from = True, str(tmp_path / "other_head.pth")
     with pytest.raises(ValueError, match=r"head 'rpn_head', this config weights 'bbox_head'"):
         Runner.from_cfg(cfg).train()
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa2", tiny_voc, tmp_path / "c")  # adopting options does not adopt a head
+    cfg.resume, cfg.load_from = True, str(tmp_path / "other_head.pth")
+    cfg.custom_hooks[-1]["adopt_checkpoint_options"] = True
+    with pytest.raises(ValueError, match=r"head 'rpn_head', this config weights 'bbox_head'; resume with head='rpn_head'"):
+        Runner.from_cfg(cfg).train()
+
+
+@pytest.mark.slow
+def test_adopting_options_keeps_this_processs_distributed_setting(tiny_voc, tmp_path):
+    ck = torch.load(_checkpoint_at(tmp_path, tiny_voc), map_location="cpu", weights_only=False)
+    ck["alwa"]["alwa"]["state"]["distributed"] = True
+    torch.save(ck, tmp_path / "dist.pth")
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_alwa2", tiny_voc, tmp_path / "d")
+    cfg.resume, cfg.load_from = True, str(tmp_path / "dist.pth")
+    cfg.custom_hooks[-1].update(adopt_checkpoint_options=True, distributed=False)
+    r = Runner.from_cfg(cfg)
+    r.train()
+    assert alwa_hook(r).weighter.distributed is False
+
+
+@pytest.mark.parametrize("flag", ["false", "True", 1, None])
+def test_adopt_checkpoint_options_takes_a_real_bool_only(flag):
+    with pytest.raises(TypeError, match=f"adopt_checkpoint_options must be True or False, got {flag!r}"):
+        ALWAHook(adopt_checkpoint_options=flag)
 
 
 @pytest.mark.slow
