@@ -17,6 +17,7 @@ Each command's implementation is imported when it is asked for (``alwa data`` ne
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from typing import Optional
 
@@ -29,8 +30,30 @@ def _unknown(kind: str, name: str, known) -> None:
     sys.exit(f"alwa: unknown {kind} {name!r}" + (f"; did you mean {close[0]!r}?" if close else "") + f" ({', '.join(known)})")
 
 
+def _one_line(e: BaseException) -> str:
+    """An error as one line: an OSError by its cause and file, anything else by its message (first line)."""
+    if isinstance(e, OSError) and e.strerror:
+        where = f": {e.filename}" if e.filename else ""
+        return f"{e.strerror}{where}" + (f" -> {e.filename2}" if getattr(e, "filename2", None) else "")
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def main(argv: Optional[list] = None) -> None:
+    """Run one command. An OSError (a read-only folder, a full disk, a file where a folder belongs) or a ValueError
+    (a value the command refuses) ends it with one line, ``alwa COMMAND: error: ...``, and exit status 1;
+    ``ALWA_TRACEBACK=1`` shows the traceback instead."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except (OSError, ValueError) as e:
+        if os.environ.get("ALWA_TRACEBACK"):
+            raise
+        name = args[0] if args else "alwa"
+        sys.exit(f"alwa {name}: error: {_one_line(e)}")
+
+
+def _dispatch(args: list) -> None:
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return

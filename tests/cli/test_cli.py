@@ -48,3 +48,56 @@ def test_the_data_scripts_are_the_data_commands(tmp_path):
     r = subprocess.run([sys.executable, str(root / "data_scripts" / "make_mini_voc.py"), "--out", str(tmp_path / "d"), "--n-trainval", "4",
                         "--n-test", "2", "--workers", "1"], capture_output=True, text=True)
     assert r.returncode == 0 and (tmp_path / "d" / "VOCdevkit" / "mini_voc.json").exists()
+
+
+# ------------------------------------------------------------------ one-line errors (issue "Nothing silent", item 7)
+def _error_line(capsys, argv, monkeypatch=None):
+    from alwa.cli import main as alwa_main
+
+    with pytest.raises(SystemExit) as e:
+        alwa_main(argv)
+    msg = str(e.value.code)
+    assert "\n" not in msg and "Traceback" not in capsys.readouterr().err
+    return msg
+
+
+@pytest.mark.parametrize("name", ["", "..", ".hidden", "a/b"])
+def test_archive_refuses_names_that_are_not_plain_folder_names(capsys, name):
+    assert _error_line(capsys, ["archive", "--profile", "smoke", "--name", name]) == (
+        f"alwa archive: error: archive name must be a plain folder name, got {name!r}")
+
+
+def test_status_of_a_results_root_that_is_a_file(capsys, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert _error_line(capsys, ["status", "--profile", "smoke", "--results", str(f)]).startswith(
+        f"alwa status: error: Not a directory: {f}")
+
+
+def test_check_of_a_missing_folder(capsys, tmp_path):
+    assert _error_line(capsys, ["data", "check", "--voc", str(tmp_path / "none")]).startswith("alwa data: error: no VOC")
+
+
+def test_a_read_only_or_full_disk_is_one_line(capsys, tmp_path, monkeypatch):
+    import errno
+
+    from alwa.cli import data as cli_data
+
+    def refuse(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "ro" / "VOCdevkit"))
+
+    monkeypatch.setattr(cli_data, "ensure", refuse)
+    assert _error_line(capsys, ["data", "make-mini-voc", "--out", str(tmp_path / "ro")]) == (
+        f"alwa data: error: Permission denied: {tmp_path / 'ro' / 'VOCdevkit'}")
+    import alwa.runs.sweep as sweep
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".sweep.lock.info"))
+
+    monkeypatch.setattr(sweep, "write_json_atomic", full)
+    msg = _error_line(capsys, ["sweep", "--profile", "smoke", "--results", str(tmp_path / "r"), "--fn", "toy_worker:run"])
+    assert msg == f"alwa sweep: error: No space left on device: {tmp_path / '.sweep.lock.info'}"
+    monkeypatch.setenv("ALWA_TRACEBACK", "1")
+    with pytest.raises(OSError):
+        from alwa.cli import main as alwa_main
+        alwa_main(["sweep", "--profile", "smoke", "--results", str(tmp_path / "r"), "--fn", "toy_worker:run"])
