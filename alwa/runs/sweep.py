@@ -46,7 +46,40 @@ LOCK_NAME = ".sweep.lock"
 GRACE_S = 3.0  # after SIGTERM, how long a run's process has before SIGKILL
 
 
-def _child_main(fn_path: str, spec: dict, out_dir: str, threads: int, device) -> None:
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an ended process not yet reaped, a zombie, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _end_with_sweep(sweep_pid: int, every_s: float = 1.0) -> None:
+    """A run's process ends (SIGTERM to itself: no result is written) once the sweep that started it is gone, even
+    when the sweep was killed with SIGKILL and could not end it: a daemon thread looks every ``every_s`` seconds.
+    (A forkserver outlives the sweep while its children hold its pipe, so the parent's death cannot be the signal.)"""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(every_s)
+            if not _alive(sweep_pid):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="alwa-sweep-watch", daemon=True).start()
+
+
+def _child_main(fn_path: str, spec: dict, out_dir: str, threads: int, device, sweep_pid: int = 0) -> None:
+    if sweep_pid:
+        _end_with_sweep(sweep_pid)
     # a forkserver child inherits the server's environment, not the sweep's: set the run's own before torch
     # creates its thread pool or initialises CUDA (neither happens on import)
     os.environ.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
@@ -180,7 +213,8 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
         while queue or running:
             while queue and free:
                 spec, dev = queue.pop(0), free.pop(0)
-                proc = ctx.Process(target=_child_main, args=(fn, spec, str(out), int(threads), dev), name=spec_key(spec), daemon=False)
+                proc = ctx.Process(target=_child_main, args=(fn, spec, str(out), int(threads), dev, os.getpid()), name=spec_key(spec),
+                                   daemon=False)
                 with _child_env(threads, dev):
                     proc.start()
                 running[proc] = (spec, dev, time.time())

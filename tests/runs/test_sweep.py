@@ -761,3 +761,43 @@ def test_the_forkserver_changes_no_number(tmp_path):
         got[method] = {(r["name"], r["seed"]): (r["mAP"], r["per_iter"]["cls_raw"], r["per_iter"]["reg_raw"])
                        for r in load_results(tmp_path / method, s)}
     assert len(got["spawn"]) == 2 and got["spawn"] == got["forkserver"]
+
+
+ORPHAN_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from alwa.runs.sweep import run_sweep
+if __name__ == "__main__":
+    specs = [{{"name": "slow", "seed": i, "sleep": 60, "mark_dir": {marks!r}}} for i in range(2)]
+    run_sweep(specs, {out!r}, workers=2, fn="toy_worker:run", progress=False, start_method={method!r})
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_sweep_killed_with_sigkill_leaves_no_run_behind(tmp_path, method):
+    import os
+
+    script, marks = tmp_path / "sweep.py", tmp_path / "marks"
+    script.write_text(ORPHAN_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), out=str(tmp_path / "out"),
+                                           marks=str(marks), method=method))
+    proc = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(marks.glob("*"))) < 2:
+        time.sleep(0.2)
+    pids = [int(f.read_text()) for f in marks.glob("*")]
+    assert len(pids) == 2, "the runs did not start"
+    proc.kill()
+    proc.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # a zombie (ended, not yet reaped) is not running
+            return f.read().split(")")[1].split()[0] != "Z"
+
+    deadline = time.time() + 20
+    while time.time() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    assert not any(alive(p) for p in pids), "a run outlived its sweep"
