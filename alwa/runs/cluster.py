@@ -21,16 +21,32 @@ from pathlib import Path
 from typing import Optional
 
 from alwa.runs.store import spec_key
-from alwa.runs.worker import DEFAULT_FN, SweepInterrupted, _install_handlers, _restore_handlers, _run_one, plan_pending, settle
+from alwa.runs.worker import (DEFAULT_FN, SweepInterrupted, _end_with_sweep, _install_handlers, _restore_handlers, _run_one,
+                              plan_pending, settle)
 
 SLURM_DEFAULTS = {"partition": None, "time_min": 240, "gpus_per_job": 1, "cpus_per_job": 4, "mem_gb": None, "account": None,
                   "extra": {}}
 
 
-def _job_main(fn_path: str, spec: dict, out_dir: str, threads: int) -> int:
-    """What a job runs: one spec, its record written by :func:`alwa.runs.worker._run_one`; returns its exit code."""
+def _job_main(fn_path: str, spec: dict, out_dir: str, threads: int, device=None, sweep_pid: int = 0) -> int:
+    """What a job runs: one spec, its record written by :func:`alwa.runs.worker._run_one`; returns its exit code.
+    ``device``: the GPU a local job runs on (set before torch is imported here); None: the scheduler's choice."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if sweep_pid:  # a local job ends with the sweep that started it (a SLURM job runs on another machine)
+        _end_with_sweep(sweep_pid)
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
     return _run_one(fn_path, spec, out_dir, threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def check_slurm() -> None:
+    """``--executor slurm`` needs SLURM's commands on this machine; a one-line ValueError if they are not there."""
+    import shutil
+
+    missing = [c for c in ("sbatch", "squeue") if shutil.which(c) is None]
+    if missing:
+        raise ValueError(f"--executor slurm needs SLURM, but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                         "not on PATH here: run it on the cluster's login node, or use --executor submitit-local")
 
 
 def executor_for(folder: Path, cluster: str, slurm: dict, threads: int):
@@ -55,32 +71,56 @@ def executor_for(folder: Path, cluster: str, slurm: dict, threads: int):
 
 
 def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_runs: Optional[int] = None, progress: bool = True,
-                 desc: str = "sweep", cluster: str = "slurm", slurm: Optional[dict] = None, poll_s: float = 5.0) -> dict:
-    """Submit one job per pending spec and wait for all of them (the caller holds the results folder's lock)."""
+                 desc: str = "sweep", cluster: str = "slurm", slurm: Optional[dict] = None, poll_s: float = 5.0,
+                 workers: int = 1, devices=None, runs_per_device: int = 1) -> dict:
+    """Submit one job per pending spec and wait for all of them (the caller holds the results folder's lock).
+
+    On SLURM every job is submitted at once (the scheduler decides what runs when). Locally (``cluster='local'``)
+    at most ``workers`` jobs run at a time, or ``runs_per_device`` per GPU of ``devices``, each job on its own
+    GPU, as in the local pool."""
+    if cluster == "slurm":
+        check_slurm()
     todo, summary = plan_pending(specs, out, max_runs)
     if not todo:
         return summary
     ex = executor_for(out / ".submitit", cluster, slurm or {}, threads)
-    with ex.batch():
-        jobs = [(s, ex.submit(_job_main, fn, s, str(out), int(threads))) for s in todo]
+    if cluster == "slurm":
+        with ex.batch():
+            jobs = [(s, ex.submit(_job_main, fn, s, str(out), int(threads))) for s in todo]
+        queue, free = [], []
+    else:
+        jobs, queue = [], list(todo)
+        free = [d for d in devices for _ in range(int(runs_per_device))] if devices is not None else [None] * max(1, int(workers))
     t0 = time.time()
-    summary["jobs"] = {spec_key(s): str(j.job_id) for s, j in jobs}
+    summary["jobs"] = {}
+    slot_of: dict = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(jobs), desc=f"{desc} ({cluster} jobs)", unit="run", dynamic_ncols=True)
+        bar = tqdm(total=len(todo), desc=f"{desc} ({cluster} jobs)", unit="run", dynamic_ncols=True)
     waiting = list(jobs)
+
+    def submit_free():
+        while queue and free:
+            spec, dev = queue.pop(0), free.pop(0)
+            job = ex.submit(_job_main, fn, spec, str(out), int(threads), dev, os.getpid())
+            slot_of[job.job_id] = dev
+            waiting.append((spec, job))
 
     def stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
     old = _install_handlers(stop)
     try:
+        submit_free()
+        summary["jobs"].update({spec_key(s): str(j.job_id) for s, j in waiting})
         while waiting:
             time.sleep(poll_s)
             for spec, job in [w for w in waiting if w[1].done()]:
                 waiting.remove((spec, job))
+                if job.job_id in slot_of:
+                    free.append(slot_of.pop(job.job_id))
                 cause = None
                 try:
                     code = job.result()
@@ -94,6 +134,8 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
                 if bar is not None:
                     bar.set_postfix_str(f"{spec_key(spec)} {'ok' if ok else 'failed'}", refresh=False)
                     bar.update(1)
+            submit_free()
+            summary["jobs"].update({spec_key(s): str(j.job_id) for s, j in waiting})
     except KeyboardInterrupt:
         if old:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -103,7 +145,7 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
             except Exception:  # noqa: BLE001 - best effort: the scheduler may have finished it meanwhile
                 pass
         summary["interrupted"] = [spec_key(s) for s, _ in waiting]
-        summary["not_started"] = []
+        summary["not_started"] = [spec_key(s) for s in queue]
         raise SweepInterrupted(f"sweep stopped: {len(summary['done'])} done, {len(waiting)} job(s) cancelled", summary) from None
     finally:
         _restore_handlers(old)

@@ -39,42 +39,11 @@ from typing import Iterable, Optional, Sequence
 from alwa.core.files import write_json_atomic
 from alwa.runs.cluster import run_submitit
 from alwa.runs.store import spec_key
-from alwa.runs.worker import (DEFAULT_FN, SweepInterrupted, SweepLocked, _install_handlers, _now, _remove_partial, _restore_handlers,
+from alwa.runs.worker import (DEFAULT_FN, SweepInterrupted, _end_with_sweep, SweepLocked, _install_handlers, _now, _remove_partial, _restore_handlers,
                               _run_one, plan_pending, settle)
 
 LOCK_NAME = ".sweep.lock"
 GRACE_S = 3.0  # after SIGTERM, how long a run's process has before SIGKILL
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (an ended process not yet reaped, a zombie, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _end_with_sweep(sweep_pid: int, every_s: float = 1.0) -> None:
-    """A run's process ends (SIGTERM to itself: no result is written) once the sweep that started it is gone, even
-    when the sweep was killed with SIGKILL and could not end it: a daemon thread looks every ``every_s`` seconds.
-    (A forkserver outlives the sweep while its children hold its pipe, so the parent's death cannot be the signal.)"""
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(every_s)
-            if not _alive(sweep_pid):
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-
-    threading.Thread(target=watch, name="alwa-sweep-watch", daemon=True).start()
 
 
 def _child_main(fn_path: str, spec: dict, out_dir: str, threads: int, device, sweep_pid: int = 0) -> None:
@@ -170,6 +139,8 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
         raise ValueError("devices is empty: give at least one GPU index, or None for CPU workers")
     if int(runs_per_device) < 1:
         raise ValueError(f"runs_per_device must be >= 1, got {runs_per_device}")
+    if int(workers) < 1 or int(threads) < 1:
+        raise ValueError(f"workers and threads must be >= 1, got {workers} and {threads}")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
     out = Path(out_dir)
@@ -179,7 +150,8 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
     with sweep_lock(out):
         if executor != "local":
             return run_submitit(specs, out, fn=fn, threads=threads, max_runs=max_runs, progress=progress, desc=desc,
-                                cluster="slurm" if executor == "slurm" else "local", slurm=slurm or {}, poll_s=max(poll_s, 0.5))
+                                cluster="slurm" if executor == "slurm" else "local", slurm=slurm or {}, poll_s=max(poll_s, 0.5),
+                                workers=int(workers), devices=devices, runs_per_device=int(runs_per_device))
         if start_method not in ("forkserver", "spawn"):
             raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
         return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s, int(runs_per_device),

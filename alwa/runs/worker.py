@@ -139,6 +139,37 @@ def _keep_replaced(out: Path, key: str) -> Optional[Path]:
     return dest
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an ended process not yet reaped, a zombie, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _end_with_sweep(sweep_pid: int, every_s: float = 1.0) -> None:
+    """A run's process ends (SIGTERM to itself: no result is written) once the sweep that started it is gone, even
+    when the sweep was killed with SIGKILL and could not end it: a daemon thread looks every ``every_s`` seconds.
+    (A forkserver outlives the sweep while its children hold its pipe, so the parent's death cannot be the signal.)"""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(every_s)
+            if not _alive(sweep_pid):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="alwa-sweep-watch", daemon=True).start()
+
+
 def exit_cause(code: Optional[int]) -> str:
     """Words for a run process's exit code (negative: killed by that signal)."""
     if code is None:

@@ -769,14 +769,16 @@ sys.path.insert(0, {tests!r})
 from alwa.runs.sweep import run_sweep
 if __name__ == "__main__":
     specs = [{{"name": "slow", "seed": i, "sleep": 60, "mark_dir": {marks!r}}} for i in range(2)]
-    run_sweep(specs, {out!r}, workers=2, fn="toy_worker:run", progress=False, start_method={method!r})
+    kw = dict(executor="submitit-local", poll_s=0.5) if {method!r} == "submitit-local" else dict(start_method={method!r})
+    run_sweep(specs, {out!r}, workers=2, fn="toy_worker:run", progress=False, **kw)
 """
 
 
-@pytest.mark.parametrize("method", ["forkserver", "spawn"])
-def test_a_sweep_killed_with_sigkill_leaves_no_run_behind(tmp_path, method):
+@pytest.mark.parametrize("method", ["forkserver", "spawn", "submitit-local"])
+def test_a_sweep_killed_with_sigkill_leaves_no_run_behind(tmp_path, method, monkeypatch):
     import os
 
+    monkeypatch.setenv("PYTHONPATH", str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     script, marks = tmp_path / "sweep.py", tmp_path / "marks"
     script.write_text(ORPHAN_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), out=str(tmp_path / "out"),
                                            marks=str(marks), method=method))
@@ -801,3 +803,33 @@ def test_a_sweep_killed_with_sigkill_leaves_no_run_behind(tmp_path, method):
     while time.time() < deadline and any(alive(p) for p in pids):
         time.sleep(0.2)
     assert not any(alive(p) for p in pids), "a run outlived its sweep"
+
+
+def test_the_submitit_local_executor_honours_workers_and_devices(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    s = [{"name": "toy", "seed": i, "sleep": 1.0} for i in range(3)]
+    out = run_sweep(s, tmp_path / "one", fn=FN, executor="submitit-local", workers=1, progress=False, poll_s=0.2)
+    assert sorted(out["done"]) == ["toy__s0", "toy__s1", "toy__s2"]
+    spans = sorted((r["t0"], r["t1"]) for r in load_results(tmp_path / "one"))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), "one worker: the jobs ran one after another"
+    out = run_sweep(s, tmp_path / "gpus", fn=FN, executor="submitit-local", devices=[3, 5], progress=False, poll_s=0.2)
+    gpus = sorted(r["gpu"] for r in load_results(tmp_path / "gpus"))
+    assert len(out["done"]) == 3 and set(gpus) == {"3", "5"}, gpus
+
+
+def test_slurm_without_slurm_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from alwa.cli import main as alwa_main
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no squeue
+    with pytest.raises(ValueError, match="--executor slurm needs SLURM, but sbatch and squeue are not on PATH here"):
+        run_sweep(specs(1), tmp_path / "r", fn=FN, executor="slurm", progress=False)
+    with pytest.raises(SystemExit) as e:
+        alwa_main(["sweep", "--profile", "smoke", "--results", str(tmp_path / "r2"), "--executor", "slurm"])
+    assert str(e.value.code).startswith("alwa sweep: error: --executor slurm needs SLURM")
+
+
+def test_run_sweep_refuses_workers_below_one(tmp_path):
+    with pytest.raises(ValueError, match="workers and threads must be >= 1, got 0 and 1"):
+        run_sweep(specs(1), tmp_path, fn=FN, workers=0, progress=False)
