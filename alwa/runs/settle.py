@@ -222,10 +222,13 @@ def _specs_of(p: Profile, plan: SettlePlan, cells: list[Cell], cuts, project: bo
 
 
 def seconds_per_iter(records: list[dict], default: float) -> float:
-    """Mean training seconds per iteration of finished runs (``default`` before any)."""
+    """Median training seconds per iteration of finished runs (``default`` before any): the median, since a run
+    that shared the machine with other work (or was paused) is slow for reasons that do not last."""
+    import statistics
+
     v = [r["train_seconds"] / r["iters"] for r in records
          if isinstance(r.get("train_seconds"), (int, float)) and isinstance(r.get("iters"), int) and r["iters"] > 0]
-    return sum(v) / len(v) if v else default
+    return statistics.median(v) if v else default
 
 
 def _estimate_h(specs: list[dict], done: set, spi: float, workers: int) -> float:

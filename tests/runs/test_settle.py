@@ -85,3 +85,10 @@ def test_over_budget_cuts_in_the_stated_order(p):
     assert [(c.loss, c.schedule) for c in st.cells] == [("l1", 1500), ("smoothl1", 1500), ("l1", 3000)]
     st, _ = decide(p, SettlePlan(), [])
     assert st.cuts == ["Faster R-CNN"] and st.estimate_h <= 12.0
+
+
+def test_the_estimate_uses_the_median_speed():
+    from alwa.runs.settle import seconds_per_iter
+
+    recs = [{"train_seconds": t, "iters": 100} for t in (20.0, 21.0, 80.0)]  # one run was paused
+    assert seconds_per_iter(recs, 0.2) == 0.21 and seconds_per_iter([], 0.2) == 0.2
