@@ -5,9 +5,10 @@ blocks (:mod:`alwa.bench.train`), and on CUDA each ALWA call runs under
 ``torch.cuda.set_sync_debug_mode``:
 
 * positive control: ``.item()`` on a device tensor under mode "error" must raise (the check can fail);
-* a call that does not end a window runs under "error": a host-device synchronisation inside the
-  wrapper (weighting, bookkeeping) raises and is counted as a violation;
-* a window-ending call runs under "warn" (its one copy of the window's sums is expected).
+* every ALWA call runs under "warn" (:class:`SyncGuard`): a host-device synchronisation inside the wrapper
+  (weighting, bookkeeping) on a call that does not end a window is a violation, recorded with where it
+  happened (file:line and the stack); a window-ending call may synchronise (its one copy of the window's sums);
+* the sync check runs in calls of its own before the timed blocks, so the step-time ratio times ALWA alone.
 
 Only the wrapper's own work is checked: the head's loss (mmdet's code) runs outside the guard.
 
@@ -27,15 +28,29 @@ from alwa.bench.gpu import item_raises_under_error_mode
 from alwa.core.files import write_json_atomic
 
 
+def _where(stack) -> list[str]:
+    """'file:line in function' of the frames of a stack (innermost last), without this module's and the warnings
+    machinery's own frames."""
+    out = []
+    for f in stack:
+        if f.filename.endswith(("gpu_mmdet.py", "warnings.py")):
+            continue
+        out.append(f"{f.filename}:{f.lineno} in {f.name}")
+    return out
+
+
 class SyncGuard:
-    """Wraps ALWA's loss wrapper: the wrapper's own part of each call under a sync debug mode ("error" if the
-    call does not end a window, "warn" if it does), the head's loss outside it. ``set_mode`` is
-    ``torch.cuda.set_sync_debug_mode`` on a GPU (a recorder in the tests)."""
+    """Wraps ALWA's loss wrapper and reports every host-device synchronisation inside its own work; it never changes
+    what the step does. Each call runs under ``set_mode("warn")`` (``torch.cuda.set_sync_debug_mode`` on a GPU; a
+    recorder in the tests): a synchronisation is then a warning, which the guard takes with the stack at that moment
+    (file:line of each frame). A call that does not end a window and synchronises is a *violation*, recorded with its
+    location; a window's end may synchronise (its one copy of the window's sums) and is counted apart. The head's own
+    loss (mmdet's code) runs outside the guard (mode "default"). Never re-runs anything."""
 
     def __init__(self, wrapper, set_mode: Callable[[str], None]):
         self.wrapper, self.set_mode = wrapper, set_mode
         self.checked = self.violations = self.window_ends = self.window_end_syncs = 0
-        self.errors: list[str] = []
+        self.errors: list[dict] = []
         self._orig = wrapper.original
         guard = self
 
@@ -51,7 +66,7 @@ class SyncGuard:
 
     @property
     def original(self):
-        """The head's own loss method (what :class:`alwa.bench.train._TimedWrapper` times)."""
+        """The head's own loss method."""
         return self._orig
 
     @original.setter
@@ -63,31 +78,39 @@ class SyncGuard:
         return self.wrapper.weighter
 
     def __call__(self, *args, **kwargs):
+        import traceback
+
         w = self.wrapper.weighter
         ends = (len(w._window_sums) + len(w._window) + 1) >= w.interval
-        self._mode = "warn" if ends else "error"
-        self.set_mode(self._mode)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                out = self.wrapper(*args, **kwargs)
-            if ends:
-                self.window_ends += 1
-                self.window_end_syncs += sum("synchroniz" in str(c.message).lower() for c in caught)
+        seen: list[dict] = []
+        previous = warnings.showwarning
+
+        def take(message, category, filename, lineno, file=None, line=None):
+            if "synchroniz" in str(message).lower():
+                seen.append({"message": str(message).splitlines()[0][:200], "at": f"{filename}:{lineno}",
+                             "stack": _where(traceback.extract_stack())[-8:]})
             else:
-                self.checked += 1
-            return out
-        except RuntimeError as e:
-            if "synchroniz" not in str(e).lower():
-                raise
-            self.violations += 1
-            self.errors.append(str(e).splitlines()[0][:200])
-            self._mode = "default"
-            self.set_mode("default")
-            return self.wrapper(*args, **kwargs)  # the step goes on; the violation is recorded
+                previous(message, category, filename, lineno, file, line)
+
+        self._mode = "warn"
+        self.set_mode("warn")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.showwarning = take
+                out = self.wrapper(*args, **kwargs)
         finally:
             self._mode = "default"
             self.set_mode("default")
+        if ends:
+            self.window_ends += 1
+            self.window_end_syncs += len(seen)
+        else:
+            self.checked += 1
+            if seen:
+                self.violations += 1
+                self.errors.extend({**e, "call": w.calls} for e in seen)
+        return out
 
     def as_dict(self) -> dict:
         return {"checked_calls": self.checked, "violations": self.violations, "window_ends": self.window_ends,

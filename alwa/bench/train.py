@@ -55,8 +55,9 @@ class _TimedWrapper:
 def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "data/mini_voc/VOCdevkit/",
         threads: int | None = None, interval: int = 10, progress: bool = False, device: str = "cpu", guard=None) -> dict:
     """``device``: where the model trains ("cuda" on a GPU box: steps are timed between synchronisations);
-    ``guard``: a function wrapping ALWA's loss wrapper (e.g. :class:`alwa.bench.gpu_mmdet.SyncGuard`); its
-    ``as_dict()`` is returned under ``guard``."""
+    ``guard``: a function wrapping ALWA's loss wrapper (e.g. :class:`alwa.bench.gpu_mmdet.SyncGuard`), used in
+    ``max(2 * interval, blocks * steps // 2)`` steps of its own before the timed blocks (which then time ALWA's
+    wrapper alone); its ``as_dict()`` is returned under ``guard``."""
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
@@ -83,8 +84,7 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
     _, head = resolve_head(model, hook.head)
     method = next(m for m in LOSS_METHODS if m in head.__dict__)
     inner = head.__dict__[method]
-    guarded = guard(inner) if guard is not None else None
-    timed = _TimedWrapper(guarded if guarded is not None else inner)
+    timed = None
 
     def step():
         data = model.data_preprocessor(batch, True)
@@ -99,6 +99,16 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
             head.__dict__[method] = timed
         else:
             head.__dict__.pop(method, None)
+
+    guarded = None
+    if guard is not None:  # the check runs first, in steps of its own: the timed blocks below time ALWA alone
+        guarded = guard(inner)
+        head.__dict__[method] = guarded
+        for _ in range(max(2 * interval, blocks * steps // 2)):
+            step()
+        guarded.wrapper.original = guarded.original  # the head's loss without the guard's mode switches
+        head.__dict__[method] = inner
+    timed = _TimedWrapper(inner)
 
     for use in (True, False):  # warm both paths up; the weighter's calls are counted from here on
         switch(use)

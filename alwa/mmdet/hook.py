@@ -94,7 +94,18 @@ class ALWALossWrapper:
     def __init__(self, original, weighter: ALWA, name: str, cls_key=None, reg_key=None):
         self.original, self.weighter, self.name = original, weighter, name
         self.cls_key, self.reg_key = cls_key, reg_key
+        self._logged: dict = {}  # device -> ((cls weight, reg weight), (their 0-d tensors on that device))
         functools.update_wrapper(self, original)
+
+    def _weight_tensors(self, wc: float, wr: float, device) -> tuple:
+        """The weights as 0-d tensors on ``device`` for the log, made only when a weight changed (after a window's end)
+        and reused on every other call: no tensor is made from a Python number per call (on a GPU that copy would
+        synchronise with the host)."""
+        cached = self._logged.get(device)
+        if cached is None or cached[0] != (wc, wr):
+            cached = ((wc, wr), (torch.full((), wc, device=device), torch.full((), wr, device=device)))
+            self._logged[device] = cached
+        return cached[1]
 
     def _keys(self, losses: dict) -> tuple[str, str]:
         if self.cls_key is not None or self.reg_key is not None:
@@ -123,8 +134,7 @@ class ALWALossWrapper:
             def total(x):
                 return torch.stack(list(x)).sum() if isinstance(x, (list, tuple)) else x.detach()
 
-            losses[f"{self.name}_cls_weight"] = torch.tensor(wc, device=ref.device)
-            losses[f"{self.name}_reg_weight"] = torch.tensor(wr, device=ref.device)
+            losses[f"{self.name}_cls_weight"], losses[f"{self.name}_reg_weight"] = self._weight_tensors(wc, wr, ref.device)
             losses[f"{self.name}_cls_raw"] = total(cls_raw).detach()
             losses[f"{self.name}_reg_raw"] = total(reg_raw).detach()
         return losses
