@@ -46,6 +46,8 @@ def main(argv=None) -> None:
     a.add_argument("--max-runs", type=_non_negative, default=None, help="run at most N of the pending runs (N >= 0)")
     a.add_argument("--fn", default=None, help=argparse.SUPPRESS)  # the run function (tests swap in a stand-in)
     a.add_argument("--devices", type=int, nargs="+", default=None, help="GPU indices (default: the profile's devices)")
+    a.add_argument("--start-method", choices=["forkserver", "spawn"], default=None,
+                   help="how run processes start: forkserver (preloaded, the CPU default) or spawn (the default with --devices)")
     a.add_argument("--runs-per-device", type=int, default=None, help="runs sharing each GPU at once (default: the profile's, or 1)")
     a.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
                    help="local process pool, or one SLURM job per run (submitit; submitit-local: the same path on this machine)")
@@ -105,7 +107,7 @@ def main(argv=None) -> None:
                             devices=args.devices if args.devices is not None else p.devices, desc=f"{args.profile} sweep",
                             max_runs=args.max_runs, fn=args.fn or DEFAULT_FN,
                             runs_per_device=args.runs_per_device or p.runs_per_device,
-                            executor=args.executor, slurm=slurm)
+                            executor=args.executor, slurm=slurm, start_method=args.start_method)
     except SweepLocked as e:
         sys.exit(f"error: {e}")
     except SweepInterrupted as e:

@@ -125,7 +125,7 @@ def _end(procs: Iterable, grace: float = GRACE_S) -> None:
 def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1, devices: Optional[Sequence[int]] = None,
               fn: str = DEFAULT_FN, progress: bool = True, desc: str = "sweep", max_runs: Optional[int] = None,
               poll_s: float = 0.2, runs_per_device: int = 1, executor: str = "local", slurm: Optional[dict] = None,
-              start_method: str = "forkserver") -> dict:
+              start_method: Optional[str] = None) -> dict:
     """Run every pending spec; returns ``{'done': [...], 'failed': [...], 'skipped': n, 'stale': [...], 'problems': [...]}``.
 
     ``max_runs`` stops after that many runs (to run a long sweep in parts); it must be >= 0. With
@@ -152,13 +152,16 @@ def run_sweep(specs: Sequence[dict], out_dir, workers: int = 1, threads: int = 1
             return run_submitit(specs, out, fn=fn, threads=threads, max_runs=max_runs, progress=progress, desc=desc,
                                 cluster="slurm" if executor == "slurm" else "local", slurm=slurm or {}, poll_s=max(poll_s, 0.5),
                                 workers=int(workers), devices=devices, runs_per_device=int(runs_per_device))
-        if start_method not in ("forkserver", "spawn"):
-            raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
+        if start_method is None:  # a GPU run starts where CUDA was never touched (what worked on the H200)
+            start_method = "spawn" if devices is not None else "forkserver"
+        if start_method not in START_METHODS:
+            raise ValueError(f"start_method must be one of {START_METHODS}, got {start_method!r}")
         return _run_locked(specs, out, workers, threads, devices, fn, progress, desc, max_runs, poll_s, int(runs_per_device),
                            start_method)
 
 
 EXECUTORS = ("local", "slurm", "submitit-local")
+START_METHODS = ("forkserver", "spawn")
 
 
 def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc, max_runs, poll_s, runs_per_device=1,
@@ -232,9 +235,12 @@ def _run_locked(specs, out: Path, workers, threads, devices, fn, progress, desc,
 
 @contextlib.contextmanager
 def _child_env(threads: int, device):
-    """The environment a run's process starts with (spawn copies ``os.environ``): its thread count
-    (set before torch is imported there) and its GPU."""
-    new = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    """The environment a run's process (and a forkserver started for it) starts with (spawn copies ``os.environ``):
+    its thread count (set before torch is imported there), its GPU, and CUDA's NVML-based availability check."""
+    # PYTORCH_NVML_BASED_CUDA_CHECK: a forkserver started here (on the first run) preloads mmengine, whose import asks
+    # torch.cuda.is_available(); with the NVML check that question does not initialise CUDA, so the runs forked
+    # from the server can still use it ("Cannot re-initialize CUDA in forked subprocess" otherwise)
+    new = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
     if device is not None:
         new["CUDA_VISIBLE_DEVICES"] = str(device)
     saved = {k: os.environ.get(k) for k in new}

@@ -833,3 +833,46 @@ def test_slurm_without_slurm_is_a_one_line_error(tmp_path, monkeypatch, capsys):
 def test_run_sweep_refuses_workers_below_one(tmp_path):
     with pytest.raises(ValueError, match="workers and threads must be >= 1, got 0 and 1"):
         run_sweep(specs(1), tmp_path, fn=FN, workers=0, progress=False)
+
+
+PRELOAD_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import alwa.runs.sweep as sw
+sw.PRELOAD["toy_worker:run"] = ["cuda_spy", "torch", "mmengine.runner"]
+if __name__ == "__main__":
+    sw.run_sweep([{{"name": "toy", "seed": 0}}], {out!r}, fn="toy_worker:run", progress=False)
+"""
+
+
+def test_the_forkserver_preload_asks_about_cuda_only_with_the_nvml_check(tmp_path, monkeypatch):
+    """mmengine's import asks torch.cuda.is_available(); in the forkserver that must not initialise CUDA, or every GPU
+    run forked from it fails ("Cannot re-initialize CUDA in forked subprocess", seen on the H200)."""
+    import json
+    import os
+
+    spy = tmp_path / "spy.jsonl"
+    script = tmp_path / "sweep.py"
+    script.write_text(PRELOAD_SCRIPT.format(tests=str(TESTS), out=str(tmp_path / "out")))
+    env = {k: v for k, v in os.environ.items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
+    # PYTHONPATH: Python 3.11's forkserver does not take the parent's sys.path for its preload
+    env.update(ALWA_CUDA_SPY=str(spy), PYTHONPATH=str(TESTS) + os.pathsep + env.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, str(script)], check=True, env=env, timeout=300)
+    calls = [json.loads(line) for line in spy.read_text().splitlines()]
+    assert calls and {c["fn"] for c in calls} == {"is_available"}  # asked (the spy works), never initialised
+    assert all(c["nvml"] == "1" for c in calls), calls
+    assert (tmp_path / "out" / "toy__s0.json").exists()
+
+
+def test_gpu_runs_start_by_spawn_unless_told_otherwise(tmp_path, monkeypatch):
+    import alwa.runs.sweep as sw
+
+    seen = []
+    real = sw._context
+    monkeypatch.setattr(sw, "_context", lambda fn, method: seen.append(method) or real(fn, method))
+    run_sweep(specs(1), tmp_path / "a", fn=FN, devices=[0], progress=False)
+    run_sweep(specs(1), tmp_path / "b", fn=FN, progress=False)
+    run_sweep(specs(1), tmp_path / "c", fn=FN, devices=[0], start_method="forkserver", progress=False)
+    assert seen == ["spawn", "forkserver", "forkserver"]
+    with pytest.raises(ValueError, match="start_method must be one of"):
+        run_sweep(specs(1), tmp_path / "d", fn=FN, start_method="fork", progress=False)
