@@ -20,13 +20,19 @@ EXPECTED = {
 PRESENT = ["jupyter_book", "papermill", "nbval", "pytest", "matplotlib", "scipy", "pycocotools", "pkg_resources"]
 
 
+def _line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
 def check() -> list[str]:
+    """One line per problem (a missing part, a wrong version); never raises."""
     problems = []
     for name, want in EXPECTED.items():
         try:
             mod = importlib.import_module(name)
         except Exception as e:  # noqa: BLE001 - report any import failure
-            problems.append(f"{name}: cannot import ({e})")
+            problems.append(f"{name}: cannot import ({_line(e)})")
             continue
         got = getattr(mod, "__version__", "?").split("+")[0]
         if got != want:
@@ -36,16 +42,15 @@ def check() -> list[str]:
     try:
         from mmcv.ops import nms  # noqa: F401  (compiled ops)
     except Exception as e:  # noqa: BLE001
-        problems.append(f"mmcv compiled ops missing ({e}); mmcv-lite does not work with mmdet")
+        problems.append(f"mmcv compiled ops missing ({_line(e)}); mmcv-lite does not work with mmdet")
     for name in PRESENT:
         try:
             importlib.import_module(name)
         except Exception as e:  # noqa: BLE001
-            problems.append(f"{name}: cannot import ({e})")
-    import jupyter_book
-
-    if int(jupyter_book.__version__.split(".")[0]) >= 2:
-        problems.append(f"jupyter-book {jupyter_book.__version__}: must be < 2 (v1 reads _config.yml/_toc.yml)")
+            problems.append(f"{name}: cannot import ({_line(e)})")
+    jb = sys.modules.get("jupyter_book")
+    if jb is not None and int(str(getattr(jb, "__version__", "0")).split(".")[0]) >= 2:
+        problems.append(f"jupyter-book {jb.__version__}: must be < 2 (v1 reads _config.yml/_toc.yml)")
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         problems.append("chromium not found (needed by the book's HTML test); run tools/install_browser.sh")
     return problems
