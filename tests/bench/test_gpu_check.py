@@ -89,3 +89,25 @@ def test_h200_check_records_each_stage_and_stops_at_a_failure(tmp_path):
     assert [(x["stage"], x["status"]) for x in rows] == [("sync", "ok"), ("sync", "failed")] and all(x["seconds"] >= 0 for x in rows)
     r = subprocess.run(["bash", str(root / "tools/h200_check.sh"), "bogus"], env={**env, "PY": str(ok)}, capture_output=True, text=True)
     assert r.returncode == 2 and "unknown stage" in r.stderr
+
+
+def test_fetch_gpu_wheels_fails_above_its_budget_and_installs_offline_without_deps(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    pip = tmp_path / "pip.sh"  # a stand-in for pip download: writes a 3 MiB file into the -d folder
+    pip.write_text('#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-d" ] && d=$2; shift; done\n'
+                   'head -c 3145728 /dev/zero > "$d/blob-$$.whl"\n')
+    pip.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "PIP": str(pip)}
+    r = subprocess.run(["bash", str(root / "tools/fetch_gpu_wheels.sh"), str(tmp_path / "w1")], env={**env, "GPU_WHEELS_MAX_MIB": "4"},
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "over the 4 MiB budget" in r.stderr
+    r = subprocess.run(["bash", str(root / "tools/fetch_gpu_wheels.sh"), str(tmp_path / "w2")], env={**env, "GPU_WHEELS_MAX_MIB": "56"},
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "of 56 MiB" in r.stdout
+    code = "\n".join(line for line in (root / "tools/fetch_gpu_wheels.sh").read_text().splitlines() if not line.lstrip().startswith("#"))
+    fetched = code.split("--no-deps mmengine")[1].split("mmcv==")[0]
+    assert not any(pkg in fetched for pkg in ("opencv", "scipy", "matplotlib", "rich", "tqdm")), fetched
+    check = (root / "tools/h200_check.sh").read_text()
+    assert "--no-index --no-deps .gpuwheels/*.whl" in check and "import mmengine, mmdet" in check
