@@ -113,7 +113,8 @@ def _check_weight(name: str, value: Any) -> float:
 
 
 def _as_levels(name: str, loss: LossArg) -> tuple[list[torch.Tensor], bool]:
-    """Return ``(levels, was_list)``; checks every level is a 0-d tensor."""
+    """Return ``(levels, was_list)``; checks every level is a single-element floating tensor (0-d, or shape (1,)
+    as SSD's and the DETR family's heads return: the weighted loss keeps its shape, the window records its value)."""
     if isinstance(loss, torch.Tensor):
         levels, was_list = [loss], False
     elif isinstance(loss, (list, tuple)):
@@ -126,9 +127,10 @@ def _as_levels(name: str, loss: LossArg) -> tuple[list[torch.Tensor], bool]:
         where = f"{name}[{i}]" if was_list else name
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{where} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 0:
+        if t.numel() != 1:
             raise ValueError(
-                f"{where} must be a scalar (0-d) loss, got shape {tuple(t.shape)}; reduce it (e.g. .sum() or .mean()) first"
+                f"{where} must be a single-element loss (0-d, or shape (1,) as some mmdet heads return), got shape "
+                f"{tuple(t.shape)}; reduce it (e.g. .sum() or .mean()) first"
             )
         if not t.is_floating_point():
             raise TypeError(f"{where} must be a floating-point tensor, got dtype {t.dtype}")
@@ -264,7 +266,7 @@ class ALWA:
         reg_out = list(reg_levels) if wr == 1.0 else [wr * t for t in reg_levels]
 
         with torch.no_grad():  # one copy per call: (2 * levels,) on the loss's device; summed at the window's end
-            self._window.append(torch.stack(cls_levels + reg_levels))
+            self._window.append(torch.stack([t.reshape(()) for t in cls_levels + reg_levels]))
         self.calls += 1
         if len(self._window_sums) + len(self._window) >= self.interval:
             self._end_window()

@@ -10,5 +10,6 @@ from alwa.mmdet import compat
 compat.apply()
 
 from alwa.mmdet.hook import ALWAHook  # noqa: E402
+from alwa.mmdet.hooks_config import with_alwa  # noqa: E402
 
-__all__ = ["ALWAHook"]
+__all__ = ["ALWAHook", "with_alwa"]

@@ -51,6 +51,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from alwa.core.weighter import ALWA
+from alwa.mmdet.hooks_config import lost_custom_hooks
 
 KEY_PAIRS = (("loss_cls", "loss_bbox"), ("loss_rpn_cls", "loss_rpn_bbox"))
 LOSS_METHODS = ("loss_by_feat", "loss")
@@ -91,8 +92,8 @@ def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torc
 class ALWALossWrapper:
     """Callable replacing a head's loss method; applies the weighter to one key pair."""
 
-    def __init__(self, original, weighter: ALWA, name: str, cls_key=None, reg_key=None):
-        self.original, self.weighter, self.name = original, weighter, name
+    def __init__(self, original, weighter: ALWA, name: str, cls_key=None, reg_key=None, head_path: Optional[str] = None):
+        self.original, self.weighter, self.name, self.head_path = original, weighter, name, head_path
         self.cls_key, self.reg_key = cls_key, reg_key
         self._logged: dict = {}  # device -> ((cls weight, reg weight), (their 0-d tensors on that device))
         functools.update_wrapper(self, original)
@@ -128,7 +129,11 @@ class ALWALossWrapper:
         w = self.weighter
         wc, wr = w.cls_weight, w.reg_weight
         cls_raw, reg_raw = losses[ck], losses[rk]
-        losses[ck], losses[rk] = w(cls_raw, reg_raw)
+        try:
+            losses[ck], losses[rk] = w(cls_raw, reg_raw)
+        except (TypeError, ValueError) as e:  # name the head and the keys: the weighter knows neither
+            msg = str(e).replace("cls_loss", repr(ck)).replace("reg_loss", repr(rk))
+            raise type(e)(f"ALWAHook on head {self.head_path or '?'!r}: {msg}") from None
         ref = cls_raw[0] if isinstance(cls_raw, (list, tuple)) else cls_raw
         with torch.no_grad():
             def total(x):
@@ -179,7 +184,7 @@ class ALWAHook(Hook):
             if current.weighter is not self.weighter:
                 raise RuntimeError(f"ALWAHook: head {path!r} already has another ALWAHook attached")
             return
-        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_key, self.reg_key))
+        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_key, self.reg_key, head_path=path))
         self.head_path = path
 
     def detach(self, model: torch.nn.Module) -> None:
@@ -198,6 +203,11 @@ class ALWAHook(Hook):
                              f"(their logs and checkpoint entries would overwrite each other)")
         self.attach(runner.model)
         print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r}", logger="current")
+        lost = lost_custom_hooks(getattr(runner.cfg, "filename", None) or "")
+        if lost:
+            print_log(f"ALWAHook: this config's custom_hooks replaced its base's {lost}, which no longer run; to keep them, "
+                      f"add ALWA with alwa.mmdet.with_alwa(cfg, ...) or append to the base's list", logger="current",
+                      level=logging.WARNING)
 
     # ---------------------------------------------------------------- state
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

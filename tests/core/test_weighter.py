@@ -230,10 +230,10 @@ def test_bad_inputs_give_clear_errors():
     one = torch.tensor(1.0)
     with pytest.raises(ValueError, match="3 levels but reg_loss has 2"):
         w([one, one, one], [one, one])
-    with pytest.raises(ValueError, match=r"cls_loss must be a scalar \(0-d\) loss, got shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"cls_loss must be a single-element loss \(0-d, or shape \(1,\).*got shape \(2,\)"):
         w(torch.ones(2), one)
-    with pytest.raises(ValueError, match=r"reg_loss\[1\] must be a scalar"):
-        w([one, one], [one, torch.ones(1, 1)])
+    with pytest.raises(ValueError, match=r"reg_loss\[1\] must be a single-element loss"):
+        w([one, one], [one, torch.ones(2, 1)])
     with pytest.raises(TypeError, match="cls_loss must be a 0-d tensor or a list"):
         w(1.0, one)
     with pytest.raises(ValueError, match="empty list"):
@@ -519,3 +519,16 @@ def test_detrended_exactly_linear_windows_make_no_update(dtype):
     assert detrended_std(y, t) == 0.0 and detrended_std(y, t, rtol=0.0) < 1e-6
     noisy = y + torch.tensor([0.01, -0.01] * 5, dtype=torch.float64)
     assert detrended_std(noisy, t) == pytest.approx(detrended_std(noisy, t, rtol=0.0)) and detrended_std(noisy, t) > 0.005
+
+
+
+def test_shape_1_losses_are_weighted_like_0d_ones_and_keep_their_shape():
+    """SSD and the DETR family return per-loss tensors of shape (1,); mmdet accepts them, so does ALWA."""
+    a, b = ALWA(mode="alwa2", interval=3), ALWA(mode="alwa2", interval=3)
+    vals = [(1.0, 0.3), (1.6, 0.35), (0.7, 0.31), (1.2, 0.4)]
+    for c, r in vals:
+        out1 = a([torch.tensor([c])], [torch.tensor([r])])
+        out0 = b([torch.tensor(c)], [torch.tensor(r)])
+        assert out1[0][0].shape == (1,) and out0[0][0].shape == ()
+        assert float(out1[0][0]) == float(out0[0][0]) and float(out1[1][0]) == float(out0[1][0])
+    assert a.cls_weight == b.cls_weight != 1.0 and a.history == b.history

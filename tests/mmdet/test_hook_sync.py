@@ -61,3 +61,22 @@ def test_the_logged_weight_is_the_weight_in_force():
         before = w.cls_weight
         out = wrap()
         assert float(out["alwa_cls_weight"]) == before and float(out["alwa_reg_weight"]) == w.reg_weight
+
+
+def test_a_loss_that_is_not_single_element_is_refused_naming_head_key_and_shape():
+    import pytest
+
+    def bad_head():
+        return {"loss_cls": [torch.ones(4)], "loss_bbox": [torch.tensor(0.2)]}
+
+    wrap = ALWALossWrapper(bad_head, ALWA(mode="alwa2", interval=5), "alwa", head_path="bbox_head")
+    with pytest.raises(ValueError, match=r"ALWAHook on head 'bbox_head': 'loss_cls'\[0\] must be a single-element loss .*got shape \(4,\)"):
+        wrap()
+
+
+def test_shape_1_losses_pass_through_the_wrapper():
+    def ssd_like():
+        return {"loss_cls": [torch.tensor([0.5])], "loss_bbox": [torch.tensor([0.2])]}
+
+    out = ALWALossWrapper(ssd_like, ALWA(mode="alwa2", interval=5), "alwa", head_path="bbox_head")()
+    assert out["loss_cls"][0].shape == (1,) and float(out["alwa_cls_raw"]) == 0.5
