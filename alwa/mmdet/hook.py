@@ -61,9 +61,9 @@ def _candidate_heads(model: torch.nn.Module) -> list[str]:
     """Dotted paths of sub-modules that have a wrappable loss method."""
     found = []
     for path, mod in model.named_modules():
-        if path and any(callable(getattr(type(mod), m, None)) for m in LOSS_METHODS) and (
-            "head" in path.split(".")[-1]
-        ):
+        parts = path.split(".")
+        named = parts[-2] if parts[-1].isdigit() and len(parts) > 1 else parts[-1]  # a stage head: roi_head.bbox_head.0
+        if path and any(callable(getattr(type(mod), m, None)) for m in LOSS_METHODS) and "head" in named:
             found.append(path)
     return found
 
@@ -86,6 +86,15 @@ def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torc
                 f"ALWAHook: {type(model).__name__} has no head {head!r}; heads that exist: {_candidate_heads(model)}"
             )
         mod = getattr(mod, part)
+    if isinstance(mod, (torch.nn.ModuleList, torch.nn.Sequential)):  # a cascade's stage heads
+        stages = [f"{head}.{i}" for i in range(len(mod))]
+        raise ValueError(f"ALWAHook: {head!r} of {type(model).__name__} is a list of {len(mod)} stage heads; weigh one "
+                         f"stage ({', '.join(repr(s) for s in stages)}), with one ALWAHook and its own name= per stage")
+    inner = getattr(mod, "bbox_head", None)
+    if isinstance(inner, torch.nn.Module):  # an RoI head: its loss returns every stage's losses under other keys
+        sub = f"{head}.bbox_head" + (".0" if isinstance(inner, (torch.nn.ModuleList, torch.nn.Sequential)) else "")
+        raise ValueError(f"ALWAHook: {head!r} of {type(model).__name__} holds its box head(s); name the box head, "
+                         f"e.g. head={sub!r}")
     return head, mod
 
 

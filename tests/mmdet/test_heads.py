@@ -1,0 +1,37 @@
+"""alwa.mmdet.hook.resolve_head on stock detectors: cascade stage heads are listed and named, RoI heads refused at once."""
+import pytest
+from mmengine.config import Config
+
+from alwa.mmdet.configs import MMDET_CONFIGS
+from alwa.mmdet.hook import _candidate_heads, resolve_head
+
+
+@pytest.fixture(scope="module")
+def cascade():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile(str(MMDET_CONFIGS / "cascade_rcnn" / "cascade-rcnn_r50_fpn_1x_coco.py"))
+    cfg.model.backbone.init_cfg = None  # nothing to download: the model is built, not trained
+    return MODELS.build(cfg.model)
+
+
+def test_cascade_stage_heads_are_candidates(cascade):
+    heads = _candidate_heads(cascade)
+    assert {"rpn_head", "roi_head", "roi_head.bbox_head.0", "roi_head.bbox_head.1", "roi_head.bbox_head.2"} <= set(heads)
+
+
+def test_the_stage_list_is_refused_naming_each_stage(cascade):
+    with pytest.raises(ValueError, match=r"'roi_head.bbox_head' of CascadeRCNN is a list of 3 stage heads; weigh one stage "
+                                         r"\('roi_head.bbox_head.0', 'roi_head.bbox_head.1', 'roi_head.bbox_head.2'\)"):
+        resolve_head(cascade, "roi_head.bbox_head")
+    path, head = resolve_head(cascade, "roi_head.bbox_head.1")
+    assert path == "roi_head.bbox_head.1" and type(head).__name__ == "Shared2FCBBoxHead"
+
+
+def test_an_roi_head_is_refused_before_training(cascade):
+    with pytest.raises(ValueError, match=r"'roi_head' of CascadeRCNN holds its box head\(s\); name the box head, "
+                                         r"e.g. head='roi_head.bbox_head.0'"):
+        resolve_head(cascade, "roi_head")
+    assert resolve_head(cascade, None)[0] == "rpn_head"
