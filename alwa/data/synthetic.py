@@ -304,6 +304,7 @@ class DatasetFolderError(RuntimeError):
 
 
 MANIFEST = Path("VOCdevkit") / "mini_voc.json"
+UNFINISHED = Path("VOCdevkit") / ".mini_voc_unfinished.json"  # written first, removed last: a stopped run's marker
 
 
 def _read_manifest(root: Path) -> Optional[dict]:
@@ -312,6 +313,24 @@ def _read_manifest(root: Path) -> Optional[dict]:
     except (OSError, ValueError):
         return None
     return m if isinstance(m, dict) and m.get("name") == "alwa-mini-voc" else None
+
+
+def _unfinished(root: Path) -> bool:
+    try:
+        return json.loads((root / UNFINISHED).read_text()).get("name") == "alwa-mini-voc-unfinished"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _generator_path(rel: Path) -> bool:
+    """A path this generator writes: its marker, manifest, and VOC{year}/{Annotations,JPEGImages,ImageSets/Main} files."""
+    parts = rel.parts
+    if rel in (MANIFEST, UNFINISHED):
+        return True
+    if len(parts) < 4 or parts[0] != "VOCdevkit" or parts[1] not in {f for f, _ in SPLITS.values()}:
+        return False
+    sub = "/".join(parts[2:-1])
+    return (sub, rel.suffix) in {("Annotations", ".xml"), ("JPEGImages", ".jpg"), ("ImageSets/Main", ".txt")}
 
 
 def _check_folder(root: Path, opts: MiniVOCOptions, force: bool) -> Optional[dict]:
@@ -324,6 +343,8 @@ def _check_folder(root: Path, opts: MiniVOCOptions, force: bool) -> Optional[dic
         return None
     old = _read_manifest(root)
     own = set(old.get("sha256", {})) | {str(MANIFEST)} if old else set()
+    if _unfinished(root):  # a run of this generator that stopped (disk full, killed): its files are its own
+        own |= {str(p.relative_to(root)) for p in files if _generator_path(p.relative_to(root))}
     foreign = sorted(str(p.relative_to(root)) for p in files if str(p.relative_to(root)) not in own)
     if foreign:
         raise DatasetFolderError(
@@ -345,9 +366,15 @@ def generate(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optiona
     generator's output, and one holding a set of other options unless ``force``."""
     opts = options or MiniVOCOptions()
     root = Path(out_dir)
+    stopped = _unfinished(root)
     old = _check_folder(root, opts, force)
     for rel in (old or {}).get("sha256", {}):  # our previous output goes first: no stale images of a larger set stay
         (root / rel).unlink(missing_ok=True)
+    if stopped:  # and what a stopped run left
+        for p in [p for p in root.rglob("*") if p.is_file() and _generator_path(p.relative_to(root))]:
+            p.unlink(missing_ok=True)
+    (root / "VOCdevkit").mkdir(parents=True, exist_ok=True)
+    (root / UNFINISHED).write_text(json.dumps({"name": "alwa-mini-voc-unfinished", "options": asdict(opts)}) + "\n")
     for split, (folder, _) in SPLITS.items():
         for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
             (root / "VOCdevkit" / folder / sub).mkdir(parents=True, exist_ok=True)
@@ -380,6 +407,7 @@ def generate(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optiona
         "sha256": dict(sorted(files.items())),
     }
     (root / "VOCdevkit" / "mini_voc.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (root / UNFINISHED).unlink()
     return manifest
 
 
@@ -419,7 +447,7 @@ def ensure(out_dir, options: Optional[MiniVOCOptions] = None, workers: Optional[
             want = json.loads(json.dumps(asdict(opts)))
             if old.get("version") == DATASET_VERSION and old.get("options") == want:
                 bad = _changed_files(Path(out_dir), old.get("sha256", {}))
-                if not bad:
+                if not bad and not _unfinished(Path(out_dir)):
                     return Path(out_dir)
                 print(f"{len(bad)} file(s) of {out_dir} differ from its manifest (e.g. {bad[0]}): generating it again")
         generate(out_dir, opts, workers=workers, progress=progress, force=True)
