@@ -64,16 +64,19 @@ def main(argv=None) -> None:
             for s in todo:
                 print(f"  pending {spec_key(s)}")
         return
+    st = _drive(run_study, p, out, a)
+    print(st.as_dict())
+
+
+def _drive(run, p, out, a):
+    """Run a study's driver; a held folder, a storage error or Ctrl-C ends the command with one line."""
     try:
-        st = run_study(p, out, a.workers, a.threads, a.max_runs, a.fn)
-    except SweepLocked as e:
+        return run(p, out, a.workers, a.threads, a.max_runs, a.fn)
+    except (SweepLocked, SweepStorageError) as e:
         sys.exit(f"error: {e}")
     except SweepInterrupted as e:
         print(f"interrupted: {e}")
         sys.exit(130)
-    except SweepStorageError as e:
-        sys.exit(f"error: {e}")
-    print(st.as_dict())
 
 
 
@@ -100,13 +103,5 @@ def _settle(a, p) -> None:
             for row in settled.comparisons(records, p, st):
                 print("  " + settled.fmt_row(row))
         return
-    try:
-        st = settle.run_settle(p, out, a.workers, a.threads, a.max_runs, a.fn)
-    except SweepLocked as e:
-        sys.exit(f"error: {e}")
-    except SweepInterrupted as e:
-        print(f"interrupted: {e}")
-        sys.exit(130)
-    except SweepStorageError as e:
-        sys.exit(f"error: {e}")
+    st = _drive(settle.run_settle, p, out, a)
     print(f"settle: stage {st.stage}; cuts {st.cuts}")
