@@ -50,7 +50,7 @@ from myst_nb import glue
 from alwa.analysis import lrstudy, settled
 from alwa.analysis.stats import fmt_ci
 from alwa.core.files import provenance, write_json_atomic
-from alwa.report import notebook as nbh, plots, tables
+from alwa.report import notebook as nbh, plots
 from alwa.runs import settle, study
 from alwa.runs.store import load_results, pending
 
@@ -132,7 +132,7 @@ glue("lr_study_w1", nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 el
 
 # %%
 eq = lrstudy.equivalence_table(records, p, plan)
-tables.comparison_table(eq)
+nbh.comparison_table(eq)
 
 # %% [markdown]
 # ## (d) Does ALWA do more than lower the learning rate?
@@ -150,7 +150,7 @@ tables.comparison_table(eq)
 
 # %%
 d = lrstudy.alwa_vs_control(records, p, plan, st)
-tables.comparison_table(d) if d else Markdown("No regime run has finished yet.")
+nbh.comparison_table(d) if d else Markdown("No regime run has finished yet.")
 
 # %%
 
@@ -225,7 +225,7 @@ else:
                                          settle.settle_plan_for(profile).budget_h)))
     display(pd.DataFrame(settled.cells_table(s_state)).style.hide(axis="index"))
     s_rows = settled.comparisons(s_records, p, s_state)
-    display(tables.comparison_table(s_rows) if s_rows else Markdown("No loss has its lr tuned yet: no comparison so far."))
+    display(nbh.comparison_table(s_rows) if s_rows else Markdown("No loss has its lr tuned yet: no comparison so far."))
 
 # %% [markdown]
 # ## What this shows, and what it does not

@@ -15,14 +15,16 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book": "jupyter-book", "pkg_resources": "setuptools"}
 # which extra a module belongs to (None: the base install)
 GROUPS = {
-    None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "cli/__init__", "cli/__main__"],
+    None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "core/pairing", "cli/__init__",
+           "cli/__main__"],
     "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
     "analysis": ["analysis/__init__", "analysis/records", "analysis/stats", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
+                 "analysis/pairing", "analysis/settled", "runs/settle",
                  "runs/__init__", "runs/profile", "runs/specs", "runs/store", "runs/worker", "runs/sweep", "runs/study",
                  "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
     "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],
     "mmdet": ["mmdet/__init__", "mmdet/compat", "mmdet/configs", "mmdet/hook", "mmdet/pretrain", "mmdet/run", "bench/train",
-              "bench/gpu_mmdet"],
+              "bench/gpu_mmdet", "mmdet/fingerprint", "mmdet/hooks_config", "bench/speed"],
     "cluster": ["runs/cluster"],
     "book": ["book/__init__", "book/build", "report/notebook", "report/pages", "report/plots", "cli/env_check"],
 }

@@ -153,3 +153,25 @@ def load_claims(results_root, profile: str) -> dict[str, Claim]:
     for f in sorted(d.glob("*.json")) if d.exists() else []:
         out.update(claims_of(read_json(f)["claims"]))
     return out
+
+
+def comparison_table(rows):
+    """The paired comparisons (:class:`alwa.analysis.records.Comparison`) as a DataFrame a reader can scan: the
+    difference in points with its 95 % interval, n, the seeds dropped as unpaired and the detectable effect in
+    points, without an index column."""
+    import math
+
+    import pandas as pd
+
+    def pts(v):
+        return round(100 * v, 2) if isinstance(v, float) and math.isfinite(v) else None
+
+    out = []
+    for r in rows:
+        d = r.diff
+        diff = (f"{100 * d.mean:+.2f} [{100 * d.lo:+.2f}, {100 * d.hi:+.2f}]" if math.isfinite(d.lo) else
+                f"{100 * d.mean:+.2f}" if math.isfinite(d.mean) else "no pair")
+        ctx = {k: getattr(r, k) for k in ("regime", "detector", "clipping") if getattr(r, k) is not None}
+        out.append({**ctx, "loss": r.loss or "", "comparison": r.label, "diff (pts) [95 % CI]": diff, "n": d.n,
+                    "pairs dropped": r.dropped, "detectable (pts)": pts(r.mde), "verdict": r.verdict})
+    return pd.DataFrame(out).style.hide(axis="index").format(precision=2, na_rep="-")

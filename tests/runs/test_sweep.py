@@ -335,7 +335,8 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
     assert all(Path(s["work_root"]) == tmp_path / "w" / "cpu" for s in cpu)
     for s in cpu:
         (tmp_path / "r").mkdir(exist_ok=True)
-        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s["name"], "spec": dict(s, work_root="work_dirs")}))
+        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s["name"], "seed": s["seed"], "mAP": 0.5,
+                                                                          "spec": dict(s, work_root="work_dirs")}))
     assert pending(cpu, tmp_path / "r") == []
 
 
@@ -349,7 +350,8 @@ def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     specs = ex.profile_specs(p)
     by = {spec_key(s): s for s in specs}
     for key, wall in (("retinanet_r18w16_mini_l1_base__s0", 100.0), ("retinanet_r18w16_mini_l1_alwa1__s0", 300.0)):
-        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "spec": by[key], "wall_seconds": wall}))
+        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "seed": by[key]["seed"], "mAP": 0.5, "spec": by[key],
+                                                   "wall_seconds": wall}))
     key = "retinanet_r18w16_mini_l1_alwa2__s0"
     (out / f"{key}.failed.json").write_text(json.dumps({"spec": by[key], "error": "boom"}))
     st_ = ex.sweep_status(p, out)
@@ -418,7 +420,8 @@ def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
         ex.archive_results(p, tmp_path, "first")
     # a result made with other settings is named by the sweep command before it would be overwritten
     stale = dict(spec, setting=dict(spec["setting"], iters=999))
-    (src / "runs" / f"{spec['name']}__s{spec['seed']}.json").write_text(json.dumps({"name": spec["name"], "spec": stale}))
+    (src / "runs" / f"{spec['name']}__s{spec['seed']}.json").write_text(json.dumps({"name": spec["name"], "seed": spec["seed"], "mAP": 0.5,
+                                                                                            "spec": stale}))
     r = subprocess.run([sys.executable, "-m", "alwa.cli", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"],
                        capture_output=True, text=True, check=True, cwd=TESTS.parent)
     assert "1 of them have a result made with other settings" in r.stdout and "alwa archive" in r.stdout
