@@ -70,6 +70,43 @@ def executor_for(folder: Path, cluster: str, slurm: dict, threads: int):
     return ex
 
 
+JOBS_FILE = "alwa_jobs.json"  # in the executor's folder: the SLURM jobs a sweep submitted and has not seen end
+
+
+def _jobs_file(out: Path) -> Path:
+    return out / ".submitit" / JOBS_FILE
+
+
+def running_jobs(out: Path) -> dict:
+    """{run key: job id} of SLURM jobs an earlier sweep on ``out`` submitted that SLURM still lists (``squeue``):
+    a sweep killed without cancelling them leaves them running, and a new sweep must not start the same runs."""
+    import json
+    import subprocess
+
+    try:
+        recorded = json.loads(_jobs_file(out).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(recorded, dict) or not recorded:
+        return {}
+    ids = ",".join(str(v) for v in recorded.values())
+    try:
+        listed = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ids], capture_output=True, text=True, timeout=60).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    alive = {x.split("_")[0] for x in listed}
+    return {k: v for k, v in recorded.items() if str(v).split("_")[0] in alive}
+
+
+def _record_jobs(out: Path, jobs: dict) -> None:
+    from alwa.core.files import write_json_atomic
+
+    if jobs:
+        write_json_atomic(_jobs_file(out), jobs)
+    else:
+        _jobs_file(out).unlink(missing_ok=True)
+
+
 def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_runs: Optional[int] = None, progress: bool = True,
                  desc: str = "sweep", cluster: str = "slurm", slurm: Optional[dict] = None, poll_s: float = 5.0,
                  workers: int = 1, devices=None, runs_per_device: int = 1) -> dict:
@@ -80,6 +117,11 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
     GPU, as in the local pool."""
     if cluster == "slurm":
         check_slurm()
+        alive = running_jobs(out)
+        if alive:
+            keys = ", ".join(sorted(alive)[:5]) + (" ..." if len(alive) > 5 else "")
+            raise ValueError(f"{len(alive)} SLURM job(s) of an earlier sweep on {out} still run ({keys}): wait for them, "
+                             f"or cancel them with: scancel {' '.join(str(v) for v in alive.values())}")
     todo, summary = plan_pending(specs, out, max_runs)
     if not todo:
         return summary
@@ -87,6 +129,7 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
     if cluster == "slurm":
         with ex.batch():
             jobs = [(s, ex.submit(_job_main, fn, s, str(out), int(threads))) for s in todo]
+        _record_jobs(out, {spec_key(s): str(j.job_id) for s, j in jobs})  # seen by the next sweep if this one dies
         queue, free = [], []
     else:
         jobs, queue = [], list(todo)
@@ -136,6 +179,8 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
                     bar.update(1)
             submit_free()
             summary["jobs"].update({spec_key(s): str(j.job_id) for s, j in waiting})
+            if cluster == "slurm":
+                _record_jobs(out, {spec_key(s): str(j.job_id) for s, j in waiting})
     except KeyboardInterrupt:
         if old:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -144,6 +189,8 @@ def run_submitit(specs, out: Path, fn: str = DEFAULT_FN, threads: int = 1, max_r
                 job.cancel(check=False)
             except Exception:  # noqa: BLE001 - best effort: the scheduler may have finished it meanwhile
                 pass
+        if cluster == "slurm":
+            _record_jobs(out, {})  # cancelled: nothing of this sweep runs on
         summary["interrupted"] = [spec_key(s) for s, _ in waiting]
         summary["not_started"] = [spec_key(s) for s in queue]
         raise SweepInterrupted(f"sweep stopped: {len(summary['done'])} done, {len(waiting)} job(s) cancelled", summary) from None

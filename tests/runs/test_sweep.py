@@ -879,3 +879,27 @@ def test_gpu_runs_start_by_spawn_unless_told_otherwise(tmp_path, monkeypatch):
     assert seen == ["spawn", "forkserver", "forkserver"]
     with pytest.raises(ValueError, match="start_method must be one of"):
         run_sweep(specs(1), tmp_path / "d", fn=FN, start_method="fork", progress=False)
+
+
+def test_a_sweep_refuses_while_slurm_jobs_of_a_killed_sweep_still_run(tmp_path, monkeypatch):
+    import os
+
+    from alwa.runs.cluster import JOBS_FILE, running_jobs
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for cmd in ("sbatch", "srun"):
+        (fake / cmd).write_text("#!/bin/sh\nexit 0\n")
+    (fake / "squeue").write_text("#!/bin/sh\necho 1001\necho 1003_2\n")  # SLURM still lists jobs 1001 and an array task of 1003
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "r"
+    (out / ".submitit").mkdir(parents=True)
+    (out / ".submitit" / JOBS_FILE).write_text(json.dumps({"toy0__s0": "1001", "toy1__s1": "1002", "toy2__s2": "1003_2"}))
+    assert running_jobs(out) == {"toy0__s0": "1001", "toy2__s2": "1003_2"}
+    with pytest.raises(ValueError, match=r"2 SLURM job\(s\) of an earlier sweep on .* still run \(toy0__s0, toy2__s2\): wait for them, "
+                                         r"or cancel them with: scancel 1001 1003_2"):
+        run_sweep(specs(2), out, fn=FN, executor="slurm", progress=False)
+    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")  # they ended
+    assert running_jobs(out) == {}
