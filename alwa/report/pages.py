@@ -25,7 +25,7 @@ from alwa.report.notebook import load_claims, profile_label
 from alwa.report.plots import plot_report
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile, load_profile, params_path, results_dir
-from alwa.runs.store import load_results
+from alwa.runs.store import load_results, result_problems
 
 PAPER_EVIDENCE = {
     "C1": "section 3.2 and figure 2 (qualitative)", "C2": "figure 3", "C3": "tables 1 and 8", "C4": "section 3.1",
@@ -53,7 +53,8 @@ def runs_context(profile: str, results_root: str, p: Profile) -> dict:
     st = ex.sweep_status(p, out)
     t = st["total"]
     targets = [{**r, "word": TARGET_WORDS[r["met"]]} for r in sm.target_check(p, out, status=st)]
-    return {"done": t["done"], "planned": t["planned"], "failed": t["failed"], "compute_h": t["compute_s"] / 3600,
+    return {"bad": result_problems(out),  # bad or unreadable records: left out of every row below, and said so
+            "done": t["done"], "planned": t["planned"], "failed": t["failed"], "compute_h": t["compute_s"] / 3600,
             "wall_h": t["wall_h"], "workers": st["workers"],
             "parts": "; ".join(f"{name} {r['done']} of {r['planned']}" for name, r in st["parts"].items()),
             "setting": calibration_label(p) if p.data == "mini" else None, "targets": targets}

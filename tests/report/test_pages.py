@@ -23,3 +23,15 @@ def test_speed_page_renders_the_record_and_names_a_path_that_does_not_run(tmp_pa
 
 def test_speed_page_without_a_record_says_how_to_make_one(tmp_path):
     assert "**No record yet**: run `alwa bench speed" in speed_page("smoke", str(tmp_path))
+
+
+def test_the_claims_page_says_when_records_are_bad(tmp_path):
+    from alwa.report.pages import claims_page
+
+    runs = tmp_path / "cpu" / "runs"
+    runs.mkdir(parents=True)
+    assert "bad or unreadable" not in claims_page("cpu", str(tmp_path))
+    (runs / "retinanet_r18w16_mini_l1_alwa2__s0.json").write_text(json.dumps({"name": "retinanet_r18w16_mini_l1_alwa2", "seed": 0,
+                                                                               "mAP": float("nan")}))
+    page = claims_page("cpu", str(tmp_path))
+    assert "1 result file(s) are bad or unreadable and are left out of every claim" in page and "not a finite number" in page
