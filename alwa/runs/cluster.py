@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from alwa.core.files import write_json_atomic
 from alwa.runs.store import spec_key
 from alwa.runs.worker import (DEFAULT_FN, SweepInterrupted, _end_with_sweep, _install_handlers, _restore_handlers, _run_one,
                               plan_pending, settle)
@@ -99,8 +100,6 @@ def running_jobs(out: Path) -> dict:
 
 
 def _record_jobs(out: Path, jobs: dict) -> None:
-    from alwa.core.files import write_json_atomic
-
     if jobs:
         write_json_atomic(_jobs_file(out), jobs)
     else:
