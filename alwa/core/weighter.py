@@ -192,8 +192,11 @@ class ALWA:
             as the authors' code does.
 
     Call with ``(cls_loss, reg_loss)``, each a 0-d tensor or a list of 0-d
-    tensors (one per feature level). Returns the weighted losses in the same
-    structure; gradients are ``weight * d(raw loss)``.
+    tensors (one per feature level, or one per loss term: the two lists may
+    differ in length, e.g. GFL's ``loss_bbox`` and ``loss_dfl`` levels against
+    ``loss_cls``'s). Returns the weighted losses in the same structure;
+    gradients are ``weight * d(raw loss)``. Each task's statistic is of the sum
+    of its list.
     """
 
     def __init__(
@@ -248,10 +251,6 @@ class ALWA:
         reg_levels, reg_list = _as_levels("reg_loss", reg_loss)
         if cls_list != reg_list:
             raise TypeError("cls_loss and reg_loss must both be tensors or both be lists")
-        if len(cls_levels) != len(reg_levels):
-            raise ValueError(
-                f"cls_loss has {len(cls_levels)} levels but reg_loss has {len(reg_levels)}; they must have the same length"
-            )
         devices = {t.device for t in cls_levels + reg_levels}
         if len(devices) > 1:
             raise ValueError(f"the losses are on several devices {sorted(map(str, devices))}; put them on one")
@@ -266,7 +265,11 @@ class ALWA:
         reg_out = list(reg_levels) if wr == 1.0 else [wr * t for t in reg_levels]
 
         with torch.no_grad():  # one copy per call: (2 * levels,) on the loss's device; summed at the window's end
-            self._window.append(torch.stack([t.reshape(()) for t in cls_levels + reg_levels]))
+            if len(cls_levels) == len(reg_levels):
+                self._window.append(torch.stack([t.reshape(()) for t in cls_levels + reg_levels]))
+            else:  # two lists of other lengths: each side summed now, (2,) recorded
+                self._window.append(torch.stack([torch.stack([t.reshape(()) for t in side]).sum()
+                                                 for side in (cls_levels, reg_levels)]))
         self.calls += 1
         if len(self._window_sums) + len(self._window) >= self.interval:
             self._end_window()

@@ -11,15 +11,26 @@ What it does:
   ``bbox_head`` if it has one, else its ``rpn_head``; or a dotted path such as
   ``'rpn_head'`` or ``'roi_head.bbox_head'``) and wraps the head's loss method
   (``loss_by_feat`` for dense heads built on AnchorHead, ``loss`` for RoI
-  bbox heads) on that instance. The wrapped method multiplies the loss pair
-  (auto-detected: ``loss_cls``/``loss_bbox`` or
-  ``loss_rpn_cls``/``loss_rpn_bbox``; or ``cls_key``/``reg_key``) by the
-  :class:`alwa.ALWA` weights, works for any regression loss the head uses.
+  bbox heads) on that instance. The wrapped method multiplies two groups
+  of the head's losses by the :class:`alwa.ALWA` weights (any regression
+  loss works). By default (:func:`default_keys`) classification is the
+  ``loss_cls``/``loss_rpn_cls`` family and regression the ``loss_bbox``/
+  ``loss_rpn_bbox``/``loss_iou``/``loss_dfl`` family, each with the DETR
+  family's auxiliary-layer (``d0.``..), encoder (``enc_``) and denoising
+  (``dn_``) variants; everything else (centerness, objectness, YOLOX's L1,
+  masks) is left untouched. ``cls_keys=``/``reg_keys=`` name them instead
+  (``cls_key=``/``reg_key=``: one key). The first call logs the weighted
+  and untouched keys; a named key the head does not return is an error
+  that lists what it returns.
 * It adds ``{name}_cls_weight``, ``{name}_reg_weight`` (the weights used in
   this iteration) and ``{name}_cls_raw``, ``{name}_reg_raw`` (the unweighted
   per-task sums) to the loss dict. Their names hold no ``loss``, so mmengine
   logs them (text log, ``vis_data/scalars.json``, any visualizer backend)
-  without adding them to the total loss.
+  without adding them to the total loss; the hook makes the log processor
+  average them over its window as it does ``loss_*``, so ``loss_cls`` reads
+  as ``alwa_cls_weight x alwa_cls_raw`` (exactly, for one key, in every log
+  window in which the weight did not change; ALWA changes it only at its own
+  window ends).
 * State: saved into every checkpoint under ``checkpoint['alwa'][name]``
   and restored on ``resume=True``; ``load_from`` (fine-tuning) starts ALWA
   fresh and says so in the log. A resume refuses a checkpoint whose ALWA
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Optional
 
 import torch
@@ -98,12 +110,55 @@ def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torc
     return head, mod
 
 
-class ALWALossWrapper:
-    """Callable replacing a head's loss method; applies the weighter to one key pair."""
+CLS_LOSSES = ("loss_cls", "loss_rpn_cls")
+REG_LOSSES = ("loss_bbox", "loss_rpn_bbox", "loss_iou", "loss_dfl")
+# a DETR-family head returns its final decoder layer's losses, its auxiliary layers' (``d0.`` .. ``d4.``) and, in the
+# two-stage and denoising variants, the encoder's (``enc_``) and denoising queries' (``dn_``): one family of keys each
+_KEY_PREFIX = re.compile(r"^(?:d\d+\.)?(?:enc_|dn_)?")
 
-    def __init__(self, original, weighter: ALWA, name: str, cls_key=None, reg_key=None, head_path: Optional[str] = None):
-        self.original, self.weighter, self.name, self.head_path = original, weighter, name, head_path
-        self.cls_key, self.reg_key = cls_key, reg_key
+
+def key_family(key: str) -> str:
+    """The loss a key belongs to: ``'d3.dn_loss_iou'`` -> ``'loss_iou'``; other keys unchanged."""
+    return _KEY_PREFIX.sub("", key, count=1)
+
+
+def default_keys(keys) -> tuple[list[str], list[str]]:
+    """The keys ALWA weighs by default among ``keys`` (what a head's loss returned), in the head's order:
+    classification = the ``loss_cls``/``loss_rpn_cls`` family, regression = ``loss_bbox``/``loss_rpn_bbox``/
+    ``loss_iou``/``loss_dfl`` (each with its auxiliary-layer, encoder and denoising variants). Everything else
+    (centerness, objectness, YOLOX's extra L1, mask losses) is left untouched."""
+    keys = list(keys)
+    return [k for k in keys if key_family(k) in CLS_LOSSES], [k for k in keys if key_family(k) in REG_LOSSES]
+
+
+def _as_keys(what: str, value) -> Optional[list[str]]:
+    if value is None:
+        return None
+    keys = [value] if isinstance(value, str) else list(value)
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise TypeError(f"ALWAHook: {what} must be a loss key or a non-empty list of loss keys, got {value!r}")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"ALWAHook: {what} names a key twice: {keys}")
+    return keys
+
+
+def _levels(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class ALWALossWrapper:
+    """Callable replacing a head's loss method; applies the weighter to two groups of loss keys.
+
+    ``cls_keys``/``reg_keys`` (lists of keys, or None for :func:`default_keys`) are resolved at the first call from
+    what the head returns, checked, and logged once (again if the head returns other keys later); each side's
+    statistic is of the sum of its keys' values (every level of each)."""
+
+    def __init__(self, original, weighter: ALWA, name: str, cls_keys=None, reg_keys=None,
+                 head_path: Optional[str] = None, head_type: str = "?"):
+        self.original, self.weighter, self.name, self.head_path, self.head_type = original, weighter, name, head_path, head_type
+        self.cls_keys, self.reg_keys = _as_keys("cls_keys", cls_keys), _as_keys("reg_keys", reg_keys)
+        self.resolved: Optional[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = None  # cls, reg, untouched
+        self._returned: Optional[tuple[str, ...]] = None
         self._logged: dict = {}  # device -> ((cls weight, reg weight), (their 0-d tensors on that device))
         functools.update_wrapper(self, original)
 
@@ -117,40 +172,71 @@ class ALWALossWrapper:
             self._logged[device] = cached
         return cached[1]
 
-    def _keys(self, losses: dict) -> tuple[str, str]:
-        if self.cls_key is not None or self.reg_key is not None:
-            pair = (self.cls_key, self.reg_key)
-            missing = [k for k in pair if k not in losses]
+    def _where(self) -> str:
+        return f"ALWAHook {self.name!r} on head {self.head_path or '?'!r} ({self.head_type})"
+
+    def _resolve(self, losses: dict) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The (cls, reg, untouched) keys for a head that returned ``losses``; checked once per set of returned keys."""
+        returned = tuple(losses)
+        if self.resolved is not None and returned == self._returned:
+            return self.resolved
+        dcls, dreg = default_keys(returned)
+        cls = self.cls_keys if self.cls_keys is not None else dcls
+        reg = self.reg_keys if self.reg_keys is not None else dreg
+        for side, keys, named in (("cls_keys", cls, self.cls_keys), ("reg_keys", reg, self.reg_keys)):
+            missing = [k for k in keys if k not in losses]
             if missing:
-                raise KeyError(f"ALWAHook: loss key(s) {missing} not returned by the head; it returns {sorted(losses)}")
-            return pair
-        for pair in KEY_PAIRS:
-            if pair[0] in losses and pair[1] in losses:
-                return pair
-        raise KeyError(
-            f"ALWAHook: cannot find a classification/regression loss pair among {sorted(losses)}; "
-            f"set cls_key= and reg_key= (tried {list(KEY_PAIRS)})"
-        )
+                raise KeyError(f"{self._where()}: {side} {missing} not returned by the head; it returns {list(returned)}")
+            if not keys:
+                raise KeyError(f"{self._where()}: no {'classification' if side == 'cls_keys' else 'regression'} loss "
+                               f"among {list(returned)} (by default the {CLS_LOSSES if side == 'cls_keys' else REG_LOSSES} "
+                               f"families); name them with {side}=")
+            not_loss = [k for k in keys if "loss" not in k]
+            if not_loss:
+                raise ValueError(f"{self._where()}: {side} {not_loss} are not losses (mmdet adds only keys holding "
+                                 f"'loss' to the total); the head's losses: {[k for k in returned if 'loss' in k]}")
+        both = sorted(set(cls) & set(reg))
+        if both:
+            raise ValueError(f"{self._where()}: {both} named as both classification and regression losses")
+        untouched = tuple(k for k in returned if "loss" in k and k not in cls and k not in reg)
+        first = self.resolved is None
+        self.resolved, self._returned = (tuple(cls), tuple(reg), untouched), returned
+        print_log(f"{self._where()}{'' if first else ' (the head returns other keys now)'}: weighs {list(cls)} "
+                  f"(classification) against {list(reg)} (regression); left untouched: {list(untouched)}",
+                  logger="current")
+        return self.resolved
 
     def __call__(self, *args, **kwargs):
         losses = self.original(*args, **kwargs)
-        ck, rk = self._keys(losses)
+        ck, rk, _ = self._resolve(losses)
+        cls_parts = [_levels(losses[k]) for k in ck]
+        reg_parts = [_levels(losses[k]) for k in rk]
+        cls_raw = [t for part in cls_parts for t in part]
+        reg_raw = [t for part in reg_parts for t in part]
         w = self.weighter
         wc, wr = w.cls_weight, w.reg_weight
-        cls_raw, reg_raw = losses[ck], losses[rk]
         try:
-            losses[ck], losses[rk] = w(cls_raw, reg_raw)
+            cls_out, reg_out = w(cls_raw, reg_raw)
         except (TypeError, ValueError) as e:  # name the head and the keys: the weighter knows neither
-            msg = str(e).replace("cls_loss", repr(ck)).replace("reg_loss", repr(rk))
+            msg = str(e)
+            for side, keys, parts in (("cls_loss", ck, cls_parts), ("reg_loss", rk, reg_parts)):
+                flat = [(k, i, len(p)) for k, p in zip(keys, parts) for i in range(len(p))]
+                for j, (k, i, n) in enumerate(flat):  # the flattened index back to the head's key (and level)
+                    msg = msg.replace(f"{side}[{j}]", repr(k) if n == 1 and not isinstance(losses[k], (list, tuple))
+                                      else f"{k!r}[{i}]")
+                msg = msg.replace(side, repr(list(keys)))
             raise type(e)(f"ALWAHook on head {self.head_path or '?'!r}: {msg}") from None
-        ref = cls_raw[0] if isinstance(cls_raw, (list, tuple)) else cls_raw
+        for keys, parts, out in ((ck, cls_parts, cls_out), (rk, reg_parts, reg_out)):
+            at = 0
+            for k, part in zip(keys, parts):
+                n = len(part)
+                losses[k] = out[at] if not isinstance(losses[k], (list, tuple)) else type(losses[k])(out[at:at + n])
+                at += n
+        ref = cls_raw[0]
         with torch.no_grad():
-            def total(x):
-                return torch.stack(list(x)).sum() if isinstance(x, (list, tuple)) else x.detach()
-
             losses[f"{self.name}_cls_weight"], losses[f"{self.name}_reg_weight"] = self._weight_tensors(wc, wr, ref.device)
-            losses[f"{self.name}_cls_raw"] = total(cls_raw).detach()
-            losses[f"{self.name}_reg_raw"] = total(reg_raw).detach()
+            losses[f"{self.name}_cls_raw"] = torch.stack([t.detach().reshape(()) for t in cls_raw]).sum()
+            losses[f"{self.name}_reg_raw"] = torch.stack([t.detach().reshape(()) for t in reg_raw]).sum()
         return losses
 
 
@@ -163,10 +249,12 @@ class ALWAHook(Hook):
     def __init__(
         self,
         head: Optional[str] = None,
-        cls_key: Optional[str] = None,
-        reg_key: Optional[str] = None,
+        cls_keys=None,
+        reg_keys=None,
         name: str = "alwa",
         adopt_checkpoint_options: bool = False,
+        cls_key: Optional[str] = None,
+        reg_key: Optional[str] = None,
         **alwa_options,
     ) -> None:
         if "loss" in name:
@@ -174,10 +262,19 @@ class ALWAHook(Hook):
         if not isinstance(adopt_checkpoint_options, bool):  # the string 'false' is truthy: only a real bool decides
             raise TypeError(f"ALWAHook: adopt_checkpoint_options must be True or False, got {adopt_checkpoint_options!r} "
                             f"({type(adopt_checkpoint_options).__name__})")
-        self.head, self.cls_key, self.reg_key, self.name = head, cls_key, reg_key, name
+        for one, many, side in ((cls_key, cls_keys, "cls"), (reg_key, reg_keys, "reg")):
+            if one is not None and many is not None:
+                raise ValueError(f"ALWAHook: give {side}_keys= or {side}_key= (one key, the older spelling), not both")
+        self.cls_keys = _as_keys("cls_keys", cls_keys if cls_keys is not None else cls_key)
+        self.reg_keys = _as_keys("reg_keys", reg_keys if reg_keys is not None else reg_key)
+        both = sorted(set(self.cls_keys or ()) & set(self.reg_keys or ()))
+        if both:
+            raise ValueError(f"ALWAHook: {both} named as both classification and regression losses")
+        self.head, self.name = head, name
         self.adopt_checkpoint_options = adopt_checkpoint_options
         self.weighter = ALWA(**alwa_options)
         self.head_path: Optional[str] = None
+        self.head_type = "?"
 
     # ---------------------------------------------------------------- attach
     def attach(self, model: torch.nn.Module) -> None:
@@ -193,8 +290,21 @@ class ALWAHook(Hook):
             if current.weighter is not self.weighter:
                 raise RuntimeError(f"ALWAHook: head {path!r} already has another ALWAHook attached")
             return
-        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_key, self.reg_key, head_path=path))
-        self.head_path = path
+        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_keys, self.reg_keys,
+                                                 head_path=path, head_type=type(head).__name__))
+        self.head_path, self.head_type = path, type(head).__name__
+
+    def _smooth_like_losses(self, runner) -> None:
+        """Make the log processor average ``{name}_*`` over its window as it does ``loss_*``: without it the text log
+        and ``scalars.json`` show ``loss_cls`` as a window mean next to this iteration's weight and raw loss."""
+        proc = getattr(runner, "log_processor", None)
+        pattern = getattr(proc, "mean_pattern", None)
+        if pattern is None:
+            return
+        ours = rf"^{re.escape(self.name)}_(?:cls|reg)_(?:weight|raw)$"
+        text = pattern.pattern if hasattr(pattern, "pattern") else str(pattern)
+        if ours not in text:
+            proc.mean_pattern = re.compile(f"(?:{text})|{ours}")
 
     def detach(self, model: torch.nn.Module) -> None:
         """Undo :meth:`attach` (the head's own loss method is used again)."""
@@ -211,7 +321,11 @@ class ALWAHook(Hook):
             raise ValueError(f"ALWAHook: {len(twins) + 1} ALWAHooks are named {self.name!r}; give each its own name= "
                              f"(their logs and checkpoint entries would overwrite each other)")
         self.attach(runner.model)
-        print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r}", logger="current")
+        keys = ", ".join(f"{side}={list(k) if k is not None else 'default'}"
+                         for side, k in (("cls_keys", self.cls_keys), ("reg_keys", self.reg_keys)))
+        print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r} ({self.head_type}); {keys} (the weighted and "
+                  f"untouched keys are listed at the first iteration)", logger="current")
+        self._smooth_like_losses(runner)
         lost = lost_custom_hooks(getattr(runner.cfg, "filename", None) or "")
         if lost:
             print_log(f"ALWAHook: this config's custom_hooks replaced its base's {lost}, which no longer run; to keep them, "

@@ -228,8 +228,6 @@ def test_bad_options_give_clear_errors(kwargs, exc, match):
 def test_bad_inputs_give_clear_errors():
     w = ALWA()
     one = torch.tensor(1.0)
-    with pytest.raises(ValueError, match="3 levels but reg_loss has 2"):
-        w([one, one, one], [one, one])
     with pytest.raises(ValueError, match=r"cls_loss must be a single-element loss \(0-d, or shape \(1,\).*got shape \(2,\)"):
         w(torch.ones(2), one)
     with pytest.raises(ValueError, match=r"reg_loss\[1\] must be a single-element loss"):
@@ -532,3 +530,22 @@ def test_shape_1_losses_are_weighted_like_0d_ones_and_keep_their_shape():
         assert out1[0][0].shape == (1,) and out0[0][0].shape == ()
         assert float(out1[0][0]) == float(out0[0][0]) and float(out1[1][0]) == float(out0[1][0])
     assert a.cls_weight == b.cls_weight != 1.0 and a.history == b.history
+
+
+def test_lists_of_other_lengths_are_weighed_by_their_sums():
+    """GFL-like: 2 classification terms against 3 regression terms; the window's statistics are of each side's sum
+    (hand-computed: cls sums 3, 5; reg sums 6, 6 -> weighted mean+std ALWA-1: CLS 4 + 1.4142, REG 6 + 0 -> no update)."""
+    w = ALWA(mode="alwa1", interval=2)
+    t = torch.tensor
+    out = w([t(1.0), t(2.0)], [t(1.0), t(2.0), t(3.0)])
+    assert isinstance(out[0], list) and len(out[0]) == 2 and len(out[1]) == 3
+    w([t(2.0), t(3.0)], [t(3.0), t(2.0), t(1.0)])
+    s = w.history[-1]
+    assert (s.raw_cls_mean, s.raw_reg_mean) == (4.0, 6.0)
+    assert s.cls_std == pytest.approx(2 ** 0.5) and s.reg_std == 0.0
+    assert not s.updated and w.weights == (1.0, 1.0)
+    # and an update from such a window: cls sums 10, 14 (mean 12, std 2.83) vs reg 1, 1 -> weight = 1 / 14.83
+    w2 = ALWA(mode="alwa1", interval=2)
+    w2([t(4.0), t(6.0)], [t(0.5), t(0.25), t(0.25)])
+    w2([t(7.0), t(7.0)], [t(0.5), t(0.5), t(0.0)])
+    assert w2.cls_weight == pytest.approx(1.0 / (12.0 + 8 ** 0.5))

@@ -208,8 +208,9 @@ def test_hook_errors_name_what_exists(tiny_voc):
         ALWAHook(name="my_loss")
     hook = ALWAHook(head="rpn_head", cls_key="loss_cls", reg_key="loss_rpn_bbox")
     hook.attach(model)
-    with pytest.raises(KeyError, match=r"\['loss_cls'\] not returned by the head; it returns \['loss_rpn_bbox', 'loss_rpn_cls'\]"):
-        model.rpn_head.loss_by_feat.__call__.__self__._keys({"loss_rpn_cls": 0, "loss_rpn_bbox": 0})
+    with pytest.raises(KeyError, match=r"cls_keys \['loss_cls'\] not returned by the head; it returns \['loss_rpn_cls', "
+                                       r"'loss_rpn_bbox'\]"):
+        model.rpn_head.loss_by_feat._resolve({"loss_rpn_cls": 0, "loss_rpn_bbox": 0})
     with pytest.raises(ValueError, match="unknown mode"):
         ALWAHook(mode="alwa9")
 
@@ -562,3 +563,20 @@ def test_the_mmdet_gpu_check_runs_on_a_cpu_without_its_sync_checks(tiny_voc):
     r = gpu_check.run(tiny_voc, device="cpu", blocks=2, steps=2)
     assert r["sync_check"] is None and r["passed"] is None and r["device"] == "cpu"
     assert r["alwa_calls"] == 4 and r["ratio_ci95"][0] <= r["ratio"] <= r["ratio_ci95"][1]
+
+
+@pytest.mark.slow
+def test_the_logged_weight_times_the_logged_raw_loss_is_the_logged_loss(tiny_voc, tmp_path):
+    """mmengine averages ``loss_*`` over the log processor's window; ALWAHook's columns are averaged the same way, so
+    ``loss_cls`` reads as ``alwa_cls_weight x alwa_cls_raw`` (the weight is fixed here: one key, every window)."""
+    cfg = tiny_cfg("retinanet_r18w16_mini_l1_base", tiny_voc, tmp_path, iters=6)
+    cfg.custom_hooks = [dict(type="ALWAHook", mode="monitor", cls_weight=0.5, reg_weight=2.0, interval=100)]
+    cfg.log_processor = dict(type="LogProcessor", window_size=3, by_epoch=False)
+    Runner.from_cfg(cfg).train()
+    rows = scalars(tmp_path)
+    assert len(rows) == 6
+    raws = [r["alwa_cls_raw"] for r in rows]
+    assert len(set(raws)) > 1  # the raw loss moves, so a current value and a window mean would differ
+    for r in rows:
+        assert r["loss_cls"] == pytest.approx(r["alwa_cls_weight"] * r["alwa_cls_raw"], rel=1e-5)
+        assert r["loss_bbox"] == pytest.approx(r["alwa_reg_weight"] * r["alwa_reg_raw"], rel=1e-5)
