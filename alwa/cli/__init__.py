@@ -6,8 +6,9 @@
     alwa study run|status|list --profile cpu                         the learning-rate study (chapter 05)
     alwa book [--profile cpu] [--max-runs 0]                         execute the notebooks and build the book
     alwa data make-mini-voc|check|download ...                       the data sets
-    alwa bench [train|speed]                                         the weighter's per-call time (train: the mmdet train step;
-                                                                     speed: the mini step's speed-ups, interleaved)
+    alwa bench [train|speed|detectors]                               the weighter's per-call time (train: the mmdet train step;
+                                                                     speed: the mini step's speed-ups, interleaved;
+                                                                     detectors: ALWAHook on mmdet's stock detectors)
     alwa gpu-check [--mmdet] ...                                     ALWA on a GPU (plain PyTorch loop, or inside mmdet)
     alwa env-check                                                   is the environment complete?
 
@@ -81,6 +82,9 @@ def _dispatch(args: list) -> None:
             return run(rest[1:])
         if rest[:1] == ["speed"]:
             from alwa.bench.speed import main as run
+            return run(rest[1:])
+        if rest[:1] == ["detectors"]:
+            from alwa.bench.detectors import main as run
             return run(rest[1:])
         from alwa.bench.micro import main as run
         return run(rest)

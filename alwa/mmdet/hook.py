@@ -275,6 +275,7 @@ class ALWAHook(Hook):
         self.weighter = ALWA(**alwa_options)
         self.head_path: Optional[str] = None
         self.head_type = "?"
+        self._wrapper: Optional[ALWALossWrapper] = None
 
     # ---------------------------------------------------------------- attach
     def attach(self, model: torch.nn.Module) -> None:
@@ -290,9 +291,15 @@ class ALWAHook(Hook):
             if current.weighter is not self.weighter:
                 raise RuntimeError(f"ALWAHook: head {path!r} already has another ALWAHook attached")
             return
-        setattr(head, method, ALWALossWrapper(current, self.weighter, self.name, self.cls_keys, self.reg_keys,
-                                                 head_path=path, head_type=type(head).__name__))
+        self._wrapper = ALWALossWrapper(current, self.weighter, self.name, self.cls_keys, self.reg_keys,
+                                        head_path=path, head_type=type(head).__name__)
+        setattr(head, method, self._wrapper)
         self.head_path, self.head_type = path, type(head).__name__
+
+    @property
+    def resolved_keys(self) -> Optional[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+        """``(cls keys, reg keys, untouched keys)`` as the head's latest call resolved them; None before its first."""
+        return self._wrapper.resolved if self._wrapper is not None else None
 
     def _smooth_like_losses(self, runner) -> None:
         """Make the log processor average ``{name}_*`` over its window as it does ``loss_*``: without it the text log

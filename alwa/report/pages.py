@@ -9,6 +9,7 @@ its own templates.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +20,7 @@ from alwa.analysis import claims as cl
 from alwa.analysis import summaries as sm
 from alwa.analysis.claims import CLAIMS, c1_claim
 from alwa.analysis.records import Claim, Status
+from alwa.core.checks import DETECTOR_RECORD, DetectorCheck, load_detector_checks
 from alwa.core.settings import CLASSES
 from alwa.data.check import check_voc
 from alwa.report.notebook import load_claims, profile_label
@@ -172,13 +174,59 @@ def speed_page(profile: str, results_root: str) -> str:
                   check_steps=max(checks, default=0))
 
 
+def key_list(keys) -> str:
+    """Loss keys for a table cell, a DETR head's auxiliary layers folded: ``loss_cls, d0-d4.loss_cls``; ``-`` for
+    none."""
+    keys, folded, seen = list(keys), [], set()
+    for k in keys:
+        m = re.fullmatch(r"d(\d+)\.(.+)", k)
+        if m is None:
+            folded.append(f"`{k}`")
+            continue
+        if m.group(2) in seen:
+            continue
+        seen.add(m.group(2))
+        layers = sorted(int(x.group(1)) for x in (re.fullmatch(r"d(\d+)\.(.+)", j) for j in keys)
+                        if x and x.group(2) == m.group(2))
+        span = f"d{layers[0]}-d{layers[-1]}" if layers == list(range(layers[0], layers[-1] + 1)) and len(layers) > 1 \
+            else ",".join(f"d{i}" for i in layers)
+        folded.append(f"`{span}.{m.group(2)}`")
+    return ", ".join(folded) if folded else "-"
+
+
+def check_verdict(c: DetectorCheck) -> str:
+    """A detector check in a few words: ``exact`` or what went wrong."""
+    if c.error is not None:
+        return f"**fails**: {c.error}"
+    if c.ok:
+        return "exact"
+    return (f"**differs** (weight 1: {c.identity_max_abs_diff:.3g}; fixed weights: {c.scaled_max_abs_err:.3g})")
+
+
+def mmdet_page(results_root: str, source=".") -> str:
+    """The mmdet how-to with the stock-detector table from ``<results>/mmdet/detectors.json``
+    (``alwa bench detectors``), or the checkout's record (``<source>/results/mmdet/detectors.json``) where
+    ``results_root`` has none: the check does not depend on a profile."""
+    path = Path(results_root) / "mmdet" / "detectors.json"
+    if not path.exists():
+        path = Path(source) / DETECTOR_RECORD
+    checks = load_detector_checks(path) or []
+    prov = json.loads(path.read_text()).get("provenance", {}) if path.exists() else {}
+    rows = [{"detector": c.detector, "config": c.config, "head": c.head or "(default)", "head_type": c.head_type or "?",
+             "cls": key_list(c.cls_keys), "reg": key_list(c.reg_keys), "untouched": key_list(c.untouched),
+             "verdict": check_verdict(c)} for c in checks]
+    return render("use_mmdet", rows=rows, record_path=str(path), made=prov.get("time_utc", "-"),
+                  machine=f"{prov.get('cpu_count', '?')} CPU cores, torch {prov.get('torch', '?')}",
+                  mmdet=prov.get("mmdet", "3.x"), iterations=max((c.iterations for c in checks), default=0))
+
+
 def write_pages(profile: str, results_root: str, dest: Path, source=".") -> list[Path]:
     """Write the generated pages (and the data page's figure) into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     pages = {"claims.md": claims_page(profile, results_root, source), "data.md": data_page(profile, dest, source),
              "tuning.md": tuning_page(source), "calibrations.md": calibrations_page(profile, results_root, source),
-             "speed.md": speed_page(profile, results_root)}
+             "speed.md": speed_page(profile, results_root), "use_mmdet.md": mmdet_page(results_root, source)}
     for name, text in pages.items():
         (dest / name).write_text(text)
     return [dest / name for name in pages]

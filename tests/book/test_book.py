@@ -50,7 +50,7 @@ def test_book_has_every_chapter(smoke_book):
     names = {p.relative_to(smoke_book).as_posix() for p in pages(smoke_book)}
     for want in ("index.html", "book/generated/claims.html", "book/method.html", "book/executed/01_box_shifting.html",
                  "book/executed/02_loss_weight_grid.html", "book/executed/03_alwa_training.html", "book/executed/04_ablations.html",
-                 "book/use_pytorch.html", "book/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html",
+                 "book/use_pytorch.html", "book/generated/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html",
                  "book/generated/calibrations.html", "book/gpu.html",
                  "book/performance.html", "book/generated/speed.html"):
         assert want in names, want
@@ -245,3 +245,19 @@ def test_claims_page_gives_a_verdict_per_regime(tmp_path):
         (t / "lr_study.json").write_text(json.dumps({"state": {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04, "converged": converged},
                                                      "regime_claims": verdicts, "runs_done": 10, "runs_planned": 99}))
         assert says in pages.claims_page("cpu", str(tmp_path)).split("## Per regime")[1]
+
+
+@pytest.mark.slow
+def test_a_chapter_opens_without_its_plumbing(smoke_book):
+    """The parameters cell, papermill's injected one and the setup cell's code are not on a reader's page; the setup
+    cell's output (the profile header) is."""
+    for nb in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
+        html = (smoke_book / "book" / "executed" / f"{nb.stem}.html").read_text()
+        assert "max_runs" not in html and "# Parameters" not in html, nb.stem
+        assert "nbh.setup(" not in html and "results in" in html, nb.stem
+
+
+@pytest.mark.slow
+def test_the_mmdet_page_has_the_stock_detector_table(smoke_book):
+    html = (smoke_book / "book" / "generated" / "use_mmdet.html").read_text()
+    assert "On MMDetection" in html and "GFLHead" in html and "loss_dfl" in html and "No record yet" not in html

@@ -35,3 +35,33 @@ def test_the_claims_page_says_when_records_are_bad(tmp_path):
                                                                                "mAP": float("nan")}))
     page = claims_page("cpu", str(tmp_path))
     assert "1 result file(s) are bad or unreadable and are left out of every claim" in page and "not a finite number" in page
+
+
+def test_key_list_folds_a_detr_heads_auxiliary_layers():
+    from alwa.report.pages import key_list
+
+    keys = ["loss_cls", *(f"d{i}.loss_cls" for i in range(5)), "enc_loss_cls"]
+    assert key_list(keys) == "`loss_cls`, `d0-d4.loss_cls`, `enc_loss_cls`"
+    assert key_list(["d0.loss_iou", "d2.loss_iou"]) == "`d0,d2.loss_iou`"
+    assert key_list([]) == "-"
+
+
+def test_the_mmdet_page_tables_the_stored_detector_checks(tmp_path):
+    from alwa.core.checks import DetectorCheck
+    from alwa.report.pages import mmdet_page
+
+    rows = [DetectorCheck("GFL", "gfl/gfl_r50_fpn_1x_coco.py", "bbox_head", "GFLHead", ("loss_cls",),
+                          ("loss_bbox", "loss_dfl"), (), 2, 0.0, 0.0),
+            DetectorCheck("FCOS", "fcos/x.py", "bbox_head", "FCOSHead", ("loss_cls",), ("loss_bbox",),
+                          ("loss_centerness",), 2, 0.0, 0.25),
+            DetectorCheck("SSD300", "ssd/ssd300_coco.py", error="RuntimeError: a | b")]
+    (tmp_path / "results" / "mmdet").mkdir(parents=True)
+    (tmp_path / "results" / "mmdet" / "detectors.json").write_text(json.dumps(
+        {"detectors": [r.as_dict() for r in rows], "provenance": {"time_utc": "T", "cpu_count": 2, "mmdet": "3.3.0"}}))
+    page = mmdet_page(str(tmp_path / "results"))
+    assert "| GFL | `bbox_head` (GFLHead) | `loss_cls` | `loss_bbox`, `loss_dfl` | - | exact |" in page
+    assert "| FCOS | `bbox_head` (FCOSHead) | `loss_cls` | `loss_bbox` | `loss_centerness` | **differs** (weight 1: 0; fixed weights: 0.25) |" in page
+    assert "| SSD300 | `(default)` (?) | - | - | - | **fails**: RuntimeError: a / b |" in page
+    assert "as mmdet 3.3.0 ships it" in page and "No record yet" not in page
+    assert "**No record yet**: run `alwa bench detectors --json" in mmdet_page(str(tmp_path / "none"), source=tmp_path / "x")
+    assert "| GFL |" in mmdet_page(str(tmp_path / "none"), source=tmp_path)  # the checkout's record: no profile in it
