@@ -31,17 +31,16 @@
 # a detector's per-iteration loss is a normalised sum over many anchors, which the training
 # notebooks measure directly.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
 max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
-# %%
+# %% tags=["remove-input"]
 # %matplotlib inline
 import time
-import matplotlib
 import pandas as pd
 import torch
 from myst_nb import glue
@@ -112,7 +111,7 @@ rows = boxshift.c1_table(n_gt=p.bs_n_gt, shifts_per_gt=p.bs_shifts_per_gt, seed=
 table = pd.DataFrame(rows)
 cols = ["shift_range", "score_model", "reg_loss", "frac_pos", "cls_std", "reg_std", "std_ratio",
         "cls_cv", "reg_cv", "cv_ratio", "cls_grad_mean", "reg_grad_mean_pos", "c1_holds", "c1_holds_cv"]
-table[cols].round(4)
+nbh.table(table[cols], digits=4)
 
 # %%
 for m in ["iou", "constant", "logistic"]:

@@ -38,17 +38,15 @@
 # not all, of what 0.5:0.5 loses against 1:1. Read differences from the paper's table with that
 # in mind.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
 max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
-# %%
+# %% tags=["remove-input"]
 # %matplotlib inline
-import matplotlib
-import pandas as pd
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
@@ -71,7 +69,7 @@ pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 # %%
 rows = sm.summary_table(results, sm.baseline_name)
 table, plot_rows = claims.table1(rows, tables, p)
-pd.DataFrame(table)
+nbh.table(table)
 
 # %%
 fig = plots.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png")
@@ -91,7 +89,7 @@ for loss in p.grid_losses:
 # %%
 measured = claims.grid_claims(rows, results, p, p.curve_window)
 nbh.save_claims(p, "grid", measured)
-pd.DataFrame([{"claim": k, "ours": v.ours, "status": v.status} for k, v in measured.items()])
+nbh.claims_table(measured)
 
 # %%
 glue("grid_runs", len(results), display=False)

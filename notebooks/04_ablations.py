@@ -25,17 +25,15 @@
 # means very few windows, and none in a run shorter than 500 iterations (ALWA then never
 # acts and the run is the baseline): the table says how many each run had.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
 max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
-# %%
+# %% tags=["remove-input"]
 # %matplotlib inline
-import matplotlib
-import pandas as pd
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
@@ -61,11 +59,11 @@ windows = {r["name"]: len(r["windows"]) for r in results}
 for row in table:
     loss = {"L1": "l1", "SmoothL1": "smoothl1", "CIoU": "ciou"}[row["loss"]]
     row["windows per run"] = windows.get(claims.ablation_name(p, loss, row["ablation"], row["value"]))
-pd.DataFrame(table)
+nbh.table(table)
 
 # %%
 measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
 write_json_atomic(nb.results("tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
 glue("abl_runs", len(results), display=False)
-pd.DataFrame([{"claim": k, "ours": v.ours, "status": v.status} for k, v in measured.items()])
+nbh.claims_table(measured)

@@ -33,17 +33,15 @@
 # The runs are planned and run by `alwa study run --profile cpu` (resumable); this notebook
 # reads them.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
 max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
-# %%
+# %% tags=["remove-input"]
 # %matplotlib inline
-import matplotlib
-import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -92,9 +90,9 @@ for it in sorted({*plan.ladder, *plan.extra_ladder}):
     if vals:
         cal.append({"iterations": it, "runs": len(vals), "mean mAP": sum(vals) / len(vals),
                     "gain of doubling (pts)": 100 * st.schedule_gains[it] if it in st.schedule_gains else None})
-display(pd.DataFrame(cal) if cal else Markdown("No calibration run has finished yet."))
+display(nbh.table(cal) if cal else Markdown("No calibration run has finished yet."))
 if st.lr_means:
-    display(pd.DataFrame([{"lr": k, "mean mAP": v} for k, v in st.lr_means.items()]))
+    display(nbh.table([{"lr": k, "mean mAP": v} for k, v in st.lr_means.items()]))
 
 # %% [markdown]
 # ## (a) mAP against the classification step size
@@ -175,7 +173,7 @@ display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {ans
 
 # %%
 arms = lrstudy.arm_means(records, p, plan, st)
-display(pd.DataFrame([{"group": a.group, "detector": a.detector, "loss": a.reg_loss, "arm": a.weighting, "lr": a.lr,
+display(nbh.table([{"group": a.group, "detector": a.detector, "loss": a.reg_loss, "arm": a.weighting, "lr": a.lr,
                        "iterations": a.iters, "seeds": f"{a.n} of {a.n_planned}", "mAP (pts)": fmt_ci(a.mean, a.lo, a.hi)}
                       for a in arms]) if arms else Markdown("No regime is planned yet."))
 fr = {(a.weighting, a.lr): a for a in arms if a.detector == "faster-rcnn" and a.n}
@@ -198,7 +196,7 @@ write_json_atomic(nb.results("tables") / "lr_study.json",
                   {"profile": profile, "state": st.as_dict(), "equivalence": eq, "alwa_vs_control": d, "regime_claims": verdicts,
                    "arms": [a.as_dict() for a in arms],
                    "runs_done": done, "runs_planned": len(specs), "provenance": provenance()})
-pd.DataFrame([{"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}} for c, by in verdicts.items()])
+nbh.table([{"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}} for c, by in verdicts.items()])
 
 # %% [markdown]
 # ## (e) The study that settles it
@@ -223,7 +221,7 @@ if s_state is None:
 else:
     display(Markdown(settled.status_line(s_state, len(s_specs), len(s_specs) - len(pending(s_specs, s_out)),
                                          settle.settle_plan_for(profile).budget_h)))
-    display(pd.DataFrame(settled.cells_table(s_state)).style.hide(axis="index"))
+    display(nbh.table(settled.cells_table(s_state)))
     s_rows = settled.comparisons(s_records, p, s_state)
     display(nbh.comparison_table(s_rows) if s_rows else Markdown("No loss has its lr tuned yet: no comparison so far."))
 

@@ -261,8 +261,8 @@ def ablation_claims(results: list, p: Profile) -> dict[str, Claim]:
 
 
 # ------------------------------------------------------------------ C10
-def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> Claim:
-    """C10 from a :func:`alwa.bench.train.run` result (and a GPU record, if any).
+def overhead_claim(bench: Optional[dict], profile: str, gpu: Optional[dict] = None) -> Claim:
+    """C10 from a :func:`alwa.bench.train.run` result (and a GPU record, if any); *too few runs* without one.
 
     Supported when the 95 % interval of the end-to-end train-step ratio lies at or
     below the goal (1.005), or, when that interval is too wide to decide (a noisy
@@ -276,6 +276,9 @@ def overhead_claim(bench: dict, profile: str, gpu: Optional[dict] = None) -> Cla
     inconclusive claim *supported*. (A synchronisation inside a non-window call
     aborts that check, so a record exists only if there was none.)
     """
+    if bench is None:
+        return Claim("C10", "no train-step benchmark recorded (`alwa bench train --json ...`)", Status.TOO_FEW_RUNS,
+                     paper="negligible training time, no inference cost")
     lo, hi = bench["ratio_ci95"]
     goal, frac = bench["goal"], bench["hook_fraction"]
     ours = (f"train-step time ratio with/without ALWA {bench['ratio']:.4f} [95% CI {lo:.4f}, {hi:.4f}] "

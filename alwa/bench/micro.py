@@ -8,7 +8,7 @@ bookkeeping cost alone; on a GPU the difference is the avoided syncs.
 
 Usage::
 
-    alwa bench [--device cpu|cuda] [--calls 2000] [--levels 5] [--repeats 5]
+    alwa bench [--device cpu|cuda] [--calls 2000] [--levels 5] [--repeats 5] [--json results/cpu/bench/weighter.json]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 import torch.utils.benchmark as benchmark  # noqa: E402
 
+from alwa.core.files import provenance, write_json_atomic
 from alwa.core.weighter import ALWA
 
 STEP_RATIO_GOAL = 1.005  # goal for a train step's time with ALWA / without (C10: 'negligible')
@@ -97,6 +98,10 @@ def main(argv=None) -> None:
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--levels", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--json", default=None, help="write the record here (e.g. results/cpu/bench/weighter.json)")
     a = p.parse_args(argv)
-    print(format_table(run(a.device, a.calls, a.levels, a.repeats)))
+    r = run(a.device, a.calls, a.levels, a.repeats)
+    print(format_table(r))
+    if a.json:
+        write_json_atomic(a.json, {**r, "provenance": provenance()})
 

@@ -56,9 +56,28 @@ def execute(profile: str, results_root: str, dest: Path, names: Optional[list] =
         print(f"[book] executing {nb.name} at profile {profile}", flush=True)
         pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(source), kernel_name="python3",
                             prepare_only=prepare_only, progress_bar=True)
+        if not prepare_only:
+            hide_injected_parameters(target)
         print(f"[book] {nb.name}: {time.time() - t:.0f} s", flush=True)
         out.append(target)
     return out
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag the cell papermill injected (``injected-parameters``) ``remove-cell``, as the notebook's own parameters
+    cell is: a reader's page opens with the chapter, not with two cells of plumbing. The executed notebook keeps
+    the cell (its values stay readable in the file)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            changed = True
+    if changed:
+        nbformat.write(nb, str(path))
 
 
 def stage_sources(stage: Path, keep_executed: bool = False, source=".") -> None:

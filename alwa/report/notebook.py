@@ -8,11 +8,12 @@ import ast
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import yaml
 
 from alwa.analysis.records import Claim, claims_of
-from alwa.core.files import read_json, write_json_atomic
+from alwa.core.files import provenance, read_json, write_json_atomic
 from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, result_problems, spec_key
 from alwa.runs.sweep import run_sweep
@@ -139,6 +140,26 @@ def run_and_load(specs: list, p: Profile, desc: str) -> tuple[list, list]:
     return results, failures
 
 
+def stored_bench(p: Profile, name: str, run: Callable[[], dict], command: str) -> Optional[dict]:
+    """A benchmark as a stored record, like a training run: ``<results_root>/<profile>/bench/<name>.json`` is read
+    where it exists (a render never measures it anew, so two renders give the same numbers); where it does not, it
+    is measured by ``run()`` and stored, unless the notebook may start no run (``max_runs=0``): then None, and a
+    line that names the ``command`` that makes it."""
+    path = results_dir(p.results_root, p.profile, "bench") / f"{name}.json"
+    if path.exists():
+        rec = read_json(path)
+        print(f"{name} benchmark: the record of {rec.get('provenance', {}).get('time_utc', '?')} ({path}); "
+              f"`{command} --json {path}` measures it anew")
+        return rec
+    if p.max_runs == 0:
+        print(f"no {name} benchmark recorded for this profile: `{command} --json {path}` makes it")
+        return None
+    rec = {"profile": p.profile, **run()}
+    rec.setdefault("provenance", provenance())
+    write_json_atomic(path, rec)
+    return rec
+
+
 def save_claims(p: Profile, part: str, claims: dict) -> Path:
     """Claim records (``{'C3': Claim, ...}``) for the claims table of the book: ``claims/<part>.json``."""
     path = results_dir(p.results_root, p.profile, "claims") / f"{part}.json"
@@ -175,3 +196,17 @@ def comparison_table(rows):
         out.append({**ctx, "loss": r.loss or "", "comparison": r.label, "diff (pts) [95 % CI]": diff, "n": d.n,
                     "pairs dropped": r.dropped, "detectable (pts)": pts(r.mde), "verdict": r.verdict})
     return pd.DataFrame(out).style.hide(axis="index").format(precision=2, na_rep="-")
+
+
+def table(data, digits: int = 3):
+    """Rows (a DataFrame or a list of dicts) as a reader reads them: no index column, floats to ``digits``
+    decimals, a missing value as ``-``."""
+    import pandas as pd
+
+    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+    return df.style.hide(axis="index").format(precision=digits, na_rep="-")
+
+
+def claims_table(measured: dict):
+    """A notebook's measured claims (``{'C3': Claim, ...}``) as a table: claim, our result, status."""
+    return table([{"claim": cid, "ours": c.ours, "status": str(c.status)} for cid, c in measured.items()])

@@ -62,9 +62,19 @@ def test_alwa_claims_and_tables23_unchanged(cpu):
     alwa = of_specs(results, ex.alwa_specs(p))
     measured = as_json(claims.alwa_claims(alwa, p))
     want = committed("alwa")
-    assert same(measured, {k: v for k, v in want.items() if k != "C10"})  # C10 is the train-step benchmark, measured anew
+    assert same(measured, {k: v for k, v in want.items() if k != "C10"})  # C10: the benchmark's records, below
     table, _ = claims.alwa_table(sm.summary_table(alwa, sm.baseline_name), paper_tables(), p)
     assert same(json.loads(json.dumps(table)), json.loads((RESULTS / "tables" / "tables23.json").read_text())["rows"])
+
+
+def test_the_overhead_claim_comes_from_the_stored_benchmark_records():
+    """C10 is rendered from the stored train-step record (and the latest GPU check), never measured by a render."""
+    from alwa.bench.gpu import load_records
+
+    bench = json.loads((RESULTS / "bench" / "train_step.json").read_text())
+    gpu = load_records(ROOT / "results" / "gpu_check")
+    measured = as_json({"C10": claims.overhead_claim(bench, "cpu", gpu=gpu[-1] if gpu else None)})
+    assert same(measured["C10"], committed("alwa")["C10"])
 
 
 def test_ablation_claims_unchanged(cpu):

@@ -219,3 +219,19 @@ def test_every_alwa_import_of_a_notebook_resolves(src):
     for module, name in imports:
         mod = importlib.import_module(module)
         assert name is None or hasattr(mod, name) or importlib.util.find_spec(f"{module}.{name}") is not None, (module, name)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_plumbing_cells_are_tagged_for_the_reader(nb, tmp_path):
+    """The parameters cell is removed from the page, the setup cell shows its output only; papermill's injected
+    cell is tagged like the parameters cell by the book build."""
+    from alwa.book.build import hide_injected_parameters
+
+    cells = [c for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"]
+    assert "remove-cell" in cells[0].metadata.get("tags", []) and "parameters" in cells[0].metadata["tags"]
+    assert "nbh.setup(" in cells[1].source and "remove-input" in cells[1].metadata.get("tags", [])
+    out = tmp_path / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters={"profile": "smoke"}, prepare_only=True, kernel_name="python3")
+    hide_injected_parameters(out)
+    injected = [c for c in nbformat.read(out, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" in injected[0].metadata["tags"]

@@ -19,3 +19,32 @@ def test_setup_names_bad_records_above_every_table(tmp_path, monkeypatch):
     (runs / "retinanet_r18w16_mini_l1_base__s0.json").unlink()
     nbh.setup("smoke", results_root=str(tmp_path))
     assert len(shown) == 1  # nothing bad: the header alone
+
+
+def test_a_benchmark_is_measured_once_and_then_read_like_a_run(tmp_path, capsys):
+    from alwa.report import notebook as nbh
+    from alwa.runs.profile import load_profile
+
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return {"ratio": 1.0 + 0.001 * len(calls)}
+
+    rendering = load_profile("smoke", results_root=str(tmp_path), max_runs=0)
+    assert nbh.stored_bench(rendering, "train_step", measure, "alwa bench train") is None and calls == []
+    assert "no train_step benchmark recorded" in capsys.readouterr().out
+    running = load_profile("smoke", results_root=str(tmp_path))
+    first = nbh.stored_bench(running, "train_step", measure, "alwa bench train")
+    assert first["ratio"] == 1.001 and first["profile"] == "smoke" and "time_utc" in first["provenance"]
+    again = [nbh.stored_bench(p, "train_step", measure, "alwa bench train") for p in (running, rendering)]
+    assert again == [first, first] and calls == [1]  # two renders, one measurement
+    assert "alwa bench train --json" in capsys.readouterr().out
+
+
+def test_tables_have_no_index_column_and_round_floats():
+    from alwa.report import notebook as nbh
+
+    html = nbh.table([{"lr": 0.04, "mAP": 72.6123456, "n": 3, "x": None}], digits=2).to_html()
+    assert ">0.04<" in html and ">72.61<" in html and "72.612" not in html and ">-<" in html
+    assert "row_heading" not in html  # the index is hidden
