@@ -46,7 +46,7 @@ import torch
 from myst_nb import glue
 
 from alwa.core import boxshift
-from alwa.core.files import provenance, write_json_atomic
+from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 
 nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
@@ -127,7 +127,7 @@ holds_std = table[table["c1_holds"]][["shift_range", "score_model", "reg_loss"]]
 glue("bs_c1_frac_std", round(100 * frac_std), display=False)
 glue("bs_c1_frac_cv", round(100 * frac_cv), display=False)
 glue("bs_n_settings", len(table), display=False)
-write_json_atomic(out / "c1.json", {
+write_result(out / "c1.json", {
     "profile": profile, "seed": p.seed, "n_gt": p.bs_n_gt, "shifts_per_gt": p.bs_shifts_per_gt,
     "rows": rows, "frac_c1_holds_std": frac_std, "frac_c1_holds_cv": frac_cv,
     "settings_where_std_holds": holds_std, "provenance": provenance(),

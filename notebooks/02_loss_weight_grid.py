@@ -50,7 +50,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_json_atomic
+from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
@@ -94,5 +94,5 @@ nbh.claims_table(measured)
 # %%
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
-write_json_atomic(nb.results("tables") / "table1.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(nb.results("tables") / "table1.json", {"profile": profile, "rows": table, "provenance": provenance()})
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -43,7 +43,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_json_atomic
+from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
@@ -185,5 +185,5 @@ nbh.table([gpu_check.record_row(r) for r in gpu_records])
 
 # %%
 glue("alwa_n_runs", len(results), display=False)
-write_json_atomic(nb.results("tables") / "tables23.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(nb.results("tables") / "tables23.json", {"profile": profile, "rows": table, "provenance": provenance()})
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -37,7 +37,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_json_atomic
+from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh
 from alwa.runs import specs as ex
 
@@ -64,6 +64,6 @@ nbh.table(table)
 # %%
 measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
-write_json_atomic(nb.results("tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(nb.results("tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
 glue("abl_runs", len(results), display=False)
 nbh.claims_table(measured)

@@ -47,7 +47,7 @@ from myst_nb import glue
 
 from alwa.analysis import lrstudy, settled
 from alwa.analysis.stats import fmt_ci
-from alwa.core.files import provenance, write_json_atomic
+from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import settle, study
 from alwa.runs.store import load_results, pending
@@ -192,7 +192,7 @@ glue("lr_faster_base", nbh.Text(faster_text), display=False)
 # %%
 published = nbh.load_claims(results_root, profile)
 verdicts = lrstudy.regime_claims(records, p, plan, st, published)
-write_json_atomic(nb.results("tables") / "lr_study.json",
+write_result(nb.results("tables") / "lr_study.json",
                   {"profile": profile, "state": st.as_dict(), "equivalence": eq, "alwa_vs_control": d, "regime_claims": verdicts,
                    "arms": [a.as_dict() for a in arms],
                    "runs_done": done, "runs_planned": len(specs), "provenance": provenance()})

@@ -14,7 +14,7 @@ from typing import Optional
 
 from alwa.analysis import stats
 from alwa.analysis import summaries as sm
-from alwa.analysis.records import Claim, Status, SummaryRow, Verdict, VsPaper, claims_of
+from alwa.analysis.records import Claim, Status, SummaryRow, VsPaper, claims_of, combined_status
 from alwa.analysis.stats import fmt_ci, fmt_pts
 from alwa.core.experiment import Experiment
 from alwa.runs import specs as ex
@@ -184,15 +184,8 @@ def alwa_claims(results: list, p: Profile) -> dict[str, Claim]:
         for w in ("alwa1", "alwa2"):
             d = _pooled(results, p, det, w)
             parts.append(fmt_pts(w, d))
-            statuses.append(d.verdict)
-        if all(s == Verdict.TOO_FEW_SEEDS for s in statuses):
-            status = Status.TOO_FEW_RUNS
-        elif any(s == Verdict.BETTER for s in statuses):
-            status = Status.SUPPORTED
-        elif all(s in (Verdict.WORSE, Verdict.NO_CLEAR_DIFFERENCE) for s in statuses):
-            status = Status.NOT_SUPPORTED
-        else:
-            status = Status.INCONCLUSIVE_MINI
+            statuses.append(d.verdict.status)
+        status = combined_status(statuses)
         out[cid] = {"ours": f"{det}, pooled over losses and seeds, paired vs baseline: " + "; ".join(parts),
                     "paper": paper, "status": status}
     r1, r2 = _pooled(results, p, "retinanet", "alwa1"), _pooled(results, p, "retinanet", "alwa2")

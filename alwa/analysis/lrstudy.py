@@ -223,9 +223,9 @@ def answer(rows: list[Comparison]) -> str:
     def name(r):
         return f"ALWA-{r.label[4]} ({LOSS_WORDS.get(r.loss, r.loss)}, {r.regime} regime)"
 
-    better = [name(r) for r in named if r.verdict == "better"]
-    worse = [name(r) for r in named if r.verdict == "worse"]
-    unclear = [name(r) for r in named if r.verdict not in ("better", "worse")]
+    better = [name(r) for r in named if r.verdict == Verdict.BETTER]
+    worse = [name(r) for r in named if r.verdict == Verdict.WORSE]
+    unclear = [name(r) for r in named if r.verdict not in (Verdict.BETTER, Verdict.WORSE)]
     nums = "; ".join(f"{name(r)} {fmt_comparison(r)}" for r in named)
     parts = []
     if better:
@@ -347,5 +347,4 @@ def _typed(out: dict) -> dict:
 
 
 def _status(d: PairedDiff) -> Status:
-    return {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED, Verdict.NO_CLEAR_DIFFERENCE: Status.INCONCLUSIVE,
-            Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}[d.verdict]
+    return d.verdict.status

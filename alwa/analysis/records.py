@@ -27,12 +27,37 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """A paired difference's verdict: its 95 % CI above 0, below 0, spanning 0, or not computable."""
+    """A paired difference's verdict, the one vocabulary of every comparison of runs: its 95 % CI above 0
+    (better), below 0 (worse), spanning 0 (inconclusive), or not computable (too few seeds).
+    :attr:`status` is the one mapping to a claim's status."""
 
     BETTER = "better"
     WORSE = "worse"
-    NO_CLEAR_DIFFERENCE = "no clear difference"
+    INCONCLUSIVE = "inconclusive"
     TOO_FEW_SEEDS = "too few seeds"
+
+    @property
+    def status(self) -> "Status":
+        """The claim status this verdict gives a claim that ALWA (the method) does better."""
+        return _VERDICT_STATUS[self]
+
+
+_VERDICT_STATUS = {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED,
+                   Verdict.INCONCLUSIVE: Status.INCONCLUSIVE, Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}
+
+
+def combined_status(statuses) -> Status:
+    """One claim's status from its parts' (e.g. ALWA-1 and ALWA-2, each by :attr:`Verdict.status`): supported if
+    any part is, *too few runs* if every part is, not supported if every part is, else inconclusive at mini
+    scale."""
+    statuses = list(statuses)
+    if any(s == Status.SUPPORTED for s in statuses):
+        return Status.SUPPORTED
+    if all(s == Status.TOO_FEW_RUNS for s in statuses):
+        return Status.TOO_FEW_RUNS
+    if all(s == Status.NOT_SUPPORTED for s in statuses):
+        return Status.NOT_SUPPORTED
+    return Status.INCONCLUSIVE_MINI
 
 
 @dataclass(frozen=True)
@@ -54,7 +79,7 @@ class PairedDiff:
             return Verdict.BETTER
         if self.hi < 0:
             return Verdict.WORSE
-        return Verdict.NO_CLEAR_DIFFERENCE
+        return Verdict.INCONCLUSIVE
 
     def as_dict(self) -> dict:
         return {"n": self.n, "seeds": list(self.seeds), "mean": self.mean, "lo": self.lo, "hi": self.hi, "p": self.p}
@@ -109,16 +134,15 @@ class Comparison:
     mde: float = math.nan  # the minimum detectable effect (mAP) of these pairs: 80 % power, alpha 0.05
 
     @property
-    def verdict(self) -> str:
-        """'better' / 'worse' / 'inconclusive' (the 95 % CI spans 0) / 'too few seeds'."""
-        v = self.diff.verdict
-        return "inconclusive" if v == Verdict.NO_CLEAR_DIFFERENCE else str(v)
+    def verdict(self) -> Verdict:
+        """The paired difference's :class:`Verdict`."""
+        return self.diff.verdict
 
     def as_dict(self) -> dict:
         """The flat row of the study's table file (``comparison``, the context given, ``n``, ``diff``, ``lo``, ``hi``, ``verdict``)."""
         ctx = {k: getattr(self, k) for k in ("clipping", "k", "regime", "detector", "loss") if getattr(self, k) is not None}
         d = self.diff
-        return {"comparison": self.label, **ctx, "n": d.n, "diff": d.mean, "lo": d.lo, "hi": d.hi, "verdict": self.verdict,
+        return {"comparison": self.label, **ctx, "n": d.n, "diff": d.mean, "lo": d.lo, "hi": d.hi, "verdict": str(self.verdict),
                 "pairs dropped": self.dropped, "detectable": self.mde}
 
 

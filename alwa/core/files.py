@@ -58,6 +58,26 @@ def read_json(path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def write_result(path, data: dict, volatile=("provenance", "seconds")) -> bool:
+    """:func:`write_json_atomic` a result (a table, a claim record) unless ``path`` already holds the same result,
+    its ``volatile`` keys (when and how fast it was made) aside: a render that changes no number changes no file.
+    Returns whether it wrote."""
+    path = Path(path)
+
+    def core(d) -> str:  # as it reads back (a number key becomes text), compared as text (NaN equals NaN)
+        text = json.dumps({k: v for k, v in d.items() if k not in volatile}, default=_default, allow_nan=True)
+        return json.dumps(json.loads(text), sort_keys=True)
+
+    if path.exists():
+        try:
+            if core(json.loads(path.read_text())) == core(data):
+                return False
+        except (ValueError, AttributeError):  # unreadable or not an object: write it anew
+            pass
+    write_json_atomic(path, data)
+    return True
+
+
 def provenance() -> dict:
     """Versions and hardware, for every result file."""
     import torch

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import yaml
 
 from alwa.analysis.records import Claim, claims_of
-from alwa.core.files import provenance, read_json, write_json_atomic
+from alwa.core.files import provenance, read_json, write_json_atomic, write_result
 from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, result_problems, spec_key
 from alwa.runs.sweep import run_sweep
@@ -163,7 +163,7 @@ def stored_bench(p: Profile, name: str, run: Callable[[], dict], command: str) -
 def save_claims(p: Profile, part: str, claims: dict) -> Path:
     """Claim records (``{'C3': Claim, ...}``) for the claims table of the book: ``claims/<part>.json``."""
     path = results_dir(p.results_root, p.profile, "claims") / f"{part}.json"
-    write_json_atomic(path, {"profile": p.profile, "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
+    write_result(path, {"profile": p.profile, "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
     return path
 
 

@@ -36,7 +36,7 @@ def test_saved_claims_load_back_typed_and_a_bad_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("lo, hi, n, want", [(0.01, 0.03, 3, Verdict.BETTER), (-0.03, -0.01, 3, Verdict.WORSE),
-                                             (-0.01, 0.02, 3, Verdict.NO_CLEAR_DIFFERENCE), (math.nan, math.nan, 1, Verdict.TOO_FEW_SEEDS)])
+                                             (-0.01, 0.02, 3, Verdict.INCONCLUSIVE), (math.nan, math.nan, 1, Verdict.TOO_FEW_SEEDS)])
 def test_a_paired_difference_decides_its_verdict_from_its_interval(lo, hi, n, want):
     d = PairedDiff(n=n, mean=0.0, lo=lo, hi=hi)
     assert d.verdict is want and d.lo is lo and d.as_dict()["lo"] is lo
@@ -66,3 +66,23 @@ def test_a_comparison_reads_a_spanning_interval_as_inconclusive():
                                                      "n": 5, "diff": 0.001, "lo": -0.01, "hi": 0.012, "verdict": "inconclusive",
                                                      "pairs dropped": 0}
     assert Comparison("x", PairedDiff(n=1)).verdict == "too few seeds"
+
+
+def test_one_vocabulary_one_mapping_to_a_claim_status():
+    """A summary row and a study comparison of the same interval say the same word, and a verdict gives one status."""
+    d = PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012)
+    assert SummaryRow("x", n=5, diff=d).as_dict()["verdict"] == Comparison("x", d).as_dict()["verdict"] == "inconclusive"
+    assert {v: v.status for v in Verdict} == {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED,
+                                              Verdict.INCONCLUSIVE: Status.INCONCLUSIVE,
+                                              Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}
+
+
+@pytest.mark.parametrize("parts, want", [
+    ([Status.NOT_SUPPORTED, Status.SUPPORTED], Status.SUPPORTED), ([Status.TOO_FEW_RUNS] * 2, Status.TOO_FEW_RUNS),
+    ([Status.NOT_SUPPORTED] * 2, Status.NOT_SUPPORTED), ([Status.NOT_SUPPORTED, Status.INCONCLUSIVE], Status.INCONCLUSIVE_MINI),
+    ([Status.NOT_SUPPORTED, Status.TOO_FEW_RUNS], Status.INCONCLUSIVE_MINI),
+])
+def test_a_claim_of_several_parts_combines_their_statuses(parts, want):
+    from alwa.analysis.records import combined_status
+
+    assert combined_status(parts) is want

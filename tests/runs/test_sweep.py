@@ -146,7 +146,7 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
     ci = ref.confidence_interval()
     assert r.p == pytest.approx(ref.pvalue) and (r.lo, r.hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert r.mean == pytest.approx(0.01)
-    assert r.verdict == "no clear difference"
+    assert r.verdict == "inconclusive"
     assert stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05}).verdict == "better"
     assert stats.paired_diff({0: 1.0}, {0: 0.0}).verdict == "too few seeds"
 

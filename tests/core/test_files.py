@@ -1,0 +1,24 @@
+"""alwa.core.files: a result is rewritten only when what it says changed."""
+import json
+import math
+
+from alwa.core.files import write_result
+
+
+def test_a_result_is_not_rewritten_when_only_its_provenance_or_timing_changed(tmp_path):
+    path = tmp_path / "tables" / "t.json"
+    rows = [{"mAP": 0.1, "diff": math.nan, "verdict": "inconclusive", "by_iters": {300: 1, 1500: 2}}]
+    assert write_result(path, {"rows": rows, "provenance": {"time_utc": "A"}, "seconds": 1.5})
+    first = path.read_text()
+    assert not write_result(path, {"rows": rows, "provenance": {"time_utc": "B"}, "seconds": 2.5})  # NaN == NaN here
+    assert path.read_text() == first
+    assert write_result(path, {"rows": [{**rows[0], "mAP": 0.2}], "provenance": {"time_utc": "C"}})
+    assert json.loads(path.read_text())["provenance"] == {"time_utc": "C"}
+
+
+def test_an_unreadable_result_is_written_anew(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("{half")
+    assert write_result(path, {"rows": []}) and json.loads(path.read_text()) == {"rows": []}
+    path.write_text("[1, 2]")
+    assert write_result(path, {"rows": []})
