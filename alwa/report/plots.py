@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from alwa.analysis.summaries import window_curves
 from alwa.data.check import DatasetReport
@@ -22,6 +22,20 @@ def _save(fig, path):
     if path is not None:
         fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig
+
+
+PANEL_W = 6.5  # inches: a panel of a multi-panel figure of the book is as wide as the text (stacked, never side by side)
+
+
+def _legend_outside(fig, axes) -> None:
+    """One legend for the figure, right of the panels, with every label of every panel once (in order)."""
+    seen = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                   frameon=False)
 
 
 def _label_bands(ax, x, labels):
@@ -162,8 +176,8 @@ def plot_step_size(rows, path=None):
     RetinaNet filled, Faster R-CNN hollow."""
 
     regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in rows)] or ["short"]
-    fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.8), squeeze=False, sharey=True)
-    for ax, reg in zip(axes[0], regimes):
+    fig, axes = plt.subplots(len(regimes), 1, figsize=(PANEL_W, 3.0 * len(regimes)), squeeze=False, sharex=True, sharey=True)
+    for ax, reg in zip(axes[:, 0], regimes):
         sel = [x for x in rows if x["regime"] == reg or (reg == "paper" and x["arm"] == "lr control")]
         for det in ("retinanet", "faster-rcnn"):
             for arm in sorted({x["arm"] for x in sel}):
@@ -180,12 +194,10 @@ def plot_step_size(rows, path=None):
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(f"{reg} regime")
-        ax.set_xlabel("classification step size (weight x lr, mean)")
-        handles, labels = ax.get_legend_handles_labels()
-        seen = dict(zip(labels, handles))
-        ax.legend(seen.values(), seen.keys(), fontsize=7)
-    axes[0][0].set_ylabel("mAP@0.5 (test split)")
+        ax.set_title(f"{reg} regime", fontsize=10)
+        ax.set_ylabel("mAP@0.5 (test split)")
+    axes[-1, 0].set_xlabel("classification step size (weight x lr, mean)")
+    _legend_outside(fig, axes[:, 0])
     fig.tight_layout()
     return _save(fig, path)
 
@@ -195,19 +207,20 @@ def plot_weight_windows(traj_rows, path=None):
     regime; window 1 (the warm-up) shaded."""
 
     regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in traj_rows)] or ["short"]
-    fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.4), squeeze=False, sharey=True)
-    for ax, reg in zip(axes[0], regimes):
+    fig, axes = plt.subplots(len(regimes), 1, figsize=(PANEL_W, 2.6 * len(regimes)), squeeze=False, sharex=True, sharey=True)
+    for ax, reg in zip(axes[:, 0], regimes):
         ax.axvspan(0, 1, color="#fde0c5", lw=0, label="window 1 (warm-up)")
         for x in (t for t in traj_rows if t["regime"] == reg):
             colour = "tab:red" if "alwa2" in x["name"] else "tab:blue"
             ax.plot(range(len(x["weights"])), x["weights"], color=colour, alpha=0.45, lw=1, ls="--" if "detrend" in x["name"] else "-")
         ax.set_yscale("log")
-        ax.set_title(f"{reg} regime")
-        ax.set_xlabel("window (C iterations each)")
+        ax.set_title(f"{reg} regime", fontsize=10)
+        ax.set_ylabel("classification weight")
         ax.plot([], [], color="tab:blue", label="ALWA-1")
         ax.plot([], [], color="tab:red", label="ALWA-2")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("classification weight")
+    axes[-1, 0].set_xlabel("window (C iterations each)")
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend_outside(fig, axes[:, 0])
     fig.tight_layout()
     return _save(fig, path)
 
