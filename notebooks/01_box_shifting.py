@@ -35,7 +35,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]
@@ -49,7 +49,8 @@ from alwa.core import boxshift
 from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+# checked: unknown keys and parameters fail here
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
 p, label, profile, results_root = nb.params, nb.label, nb.profile, nb.results_root
 out = nb.results("box_shifting")
 t_start = time.time()
@@ -74,8 +75,14 @@ i = int(jumps.argmax())
 reg_step = {k: float(v.diff().abs().max()) for k, v in slide.reg.items()}
 glue("bs_cls_jump", float(jumps[i]), display=False)
 glue("bs_cls_jump_at", float(offsets[i]), display=False)
-print(f"largest step of the counted focal loss between neighbouring positions: {float(jumps[i]):.4f} at offset {float(offsets[i]):.2f}")
-print("largest step of each regression loss:", {k: round(v, 4) for k, v in reg_step.items()})
+print(
+    "largest step of the counted focal loss between neighbouring positions:",
+    f"{float(jumps[i]):.4f} at offset {float(offsets[i]):.2f}",
+)
+print(
+    "largest step of each regression loss:",
+    {k: round(v, 4) for k, v in reg_step.items()},
+)
 
 # %% [markdown]
 # The classification loss jumps where the label changes (positive → ignored → negative);
@@ -94,7 +101,9 @@ fig = plots.plot_grid(d, d, grid, path=out / "grid_2d.png")
 factors = torch.logspace(-1.5, 1.5, 121, base=2.0)
 by_scale = boxshift.analyse(gt, boxshift.shift(gt, 0.0, 0.0, scale=factors))
 by_aspect = boxshift.analyse(gt, boxshift.shift(gt, 0.0, 0.0, aspect=factors))
-fig = plots.plot_scale_aspect(factors.numpy(), by_scale, by_aspect, path=out / "scale_aspect.png")
+fig = plots.plot_scale_aspect(
+    factors.numpy(), by_scale, by_aspect, path=out / "scale_aspect.png"
+)
 
 # %% [markdown]
 # ## Claim C1 over random ground truths and moves
@@ -109,32 +118,64 @@ fig = plots.plot_scale_aspect(factors.numpy(), by_scale, by_aspect, path=out / "
 # %%
 rows = boxshift.c1_table(n_gt=p.bs_n_gt, shifts_per_gt=p.bs_shifts_per_gt, seed=p.seed)
 table = pd.DataFrame(rows)
-cols = ["shift_range", "score_model", "reg_loss", "frac_pos", "cls_std", "reg_std", "std_ratio",
-        "cls_cv", "reg_cv", "cv_ratio", "cls_grad_mean", "reg_grad_mean_pos", "c1_holds", "c1_holds_cv"]
+cols = [
+    "shift_range",
+    "score_model",
+    "reg_loss",
+    "frac_pos",
+    "cls_std",
+    "reg_std",
+    "std_ratio",
+    "cls_cv",
+    "reg_cv",
+    "cv_ratio",
+    "cls_grad_mean",
+    "reg_grad_mean_pos",
+    "c1_holds",
+    "c1_holds_cv",
+]
 nbh.table(table[cols], digits=4)
 
 # %%
 for m in ["iou", "constant", "logistic"]:
     plots.plot_c1(rows, score_model=m, path=out / f"c1_{m}.png")
-summary = (table.groupby("score_model")[["c1_holds", "c1_holds_cv"]].mean() * 100).round(0)
-summary.columns = ["% of settings where std(cls) > std(reg)", "% where CV(cls) > CV(reg)"]
+summary = (
+    table.groupby("score_model")[["c1_holds", "c1_holds_cv"]].mean() * 100
+).round(0)
+summary.columns = [
+    "% of settings where std(cls) > std(reg)",
+    "% where CV(cls) > CV(reg)",
+]
 summary
 
 # %%
 frac_std = float(table["c1_holds"].mean())
 frac_cv = float(table["c1_holds_cv"].mean())
-holds_std = table[table["c1_holds"]][["shift_range", "score_model", "reg_loss"]].to_dict("records")
+holds_std = table[table["c1_holds"]][
+    ["shift_range", "score_model", "reg_loss"]
+].to_dict("records")
 glue("bs_c1_frac_std", round(100 * frac_std), display=False)
 glue("bs_c1_frac_cv", round(100 * frac_cv), display=False)
 glue("bs_n_settings", len(table), display=False)
-write_result(out / "c1.json", {
-    "profile": profile, "seed": p.seed, "n_gt": p.bs_n_gt, "shifts_per_gt": p.bs_shifts_per_gt,
-    "rows": rows, "frac_c1_holds_std": frac_std, "frac_c1_holds_cv": frac_cv,
-    "settings_where_std_holds": holds_std, "provenance": provenance(),
-    "seconds": time.time() - t_start,
-})
-print(f"{label}: std(cls) > std(reg) in {100 * frac_std:.0f}% of {len(table)} settings; "
-      f"CV(cls) > CV(reg) in {100 * frac_cv:.0f}%.")
+write_result(
+    out / "c1.json",
+    {
+        "profile": profile,
+        "seed": p.seed,
+        "n_gt": p.bs_n_gt,
+        "shifts_per_gt": p.bs_shifts_per_gt,
+        "rows": rows,
+        "frac_c1_holds_std": frac_std,
+        "frac_c1_holds_cv": frac_cv,
+        "settings_where_std_holds": holds_std,
+        "provenance": provenance(),
+        "seconds": time.time() - t_start,
+    },
+)
+print(
+    f"{label}: std(cls) > std(reg) in {100 * frac_std:.0f}% of {len(table)} settings; "
+    f"CV(cls) > CV(reg) in {100 * frac_cv:.0f}%."
+)
 print("settings where the std comparison holds:", holds_std)
 
 # %% [markdown]

@@ -42,7 +42,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]
@@ -54,7 +54,8 @@ from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+# checked: unknown keys and parameters fail here
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
@@ -72,16 +73,25 @@ table, plot_rows = claims.table1(rows, tables, p)
 nbh.table(table)
 
 # %%
-fig = plots.plot_vs_paper(plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png")
+fig = plots.plot_vs_paper(
+    plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png"
+)
 
 # %% [markdown]
 # ## Figure 3: mean and standard deviation of the weighted losses per window
 
 # %%
 for loss in p.grid_losses:
-    names = [ex.exp_name(p, "retinanet", loss, "base")] + claims.best_names(rows, p, loss, 3)
-    fig = plots.plot_curves(results, names, p.curve_window, f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
-                          path=figs / f"figure3_{loss}.png")
+    names = [ex.exp_name(p, "retinanet", loss, "base")] + claims.best_names(
+        rows, p, loss, 3
+    )
+    fig = plots.plot_curves(
+        results,
+        names,
+        p.curve_window,
+        f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
+        path=figs / f"figure3_{loss}.png",
+    )
 
 # %% [markdown]
 # ## The claims, measured
@@ -94,5 +104,8 @@ nbh.claims_table(measured)
 # %%
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
-write_result(nb.results("tables") / "table1.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(
+    nb.results("tables") / "table1.json",
+    {"profile": profile, "rows": table, "provenance": provenance()},
+)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

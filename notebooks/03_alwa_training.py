@@ -35,7 +35,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]
@@ -47,7 +47,8 @@ from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+# checked: unknown keys and parameters fail here
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
@@ -61,12 +62,24 @@ rows = sm.summary_table(results, sm.baseline_name)
 
 # %%
 table, plot_rows = claims.alwa_table(rows, tables, p)
-glue("alwa_retina_base_map", nbh.Text(claims.baseline_level(rows, p, "retinanet")), display=False)
-glue("alwa_faster_base_map", nbh.Text(claims.baseline_level(rows, p, "faster-rcnn")), display=False)
+glue(
+    "alwa_retina_base_map",
+    nbh.Text(claims.baseline_level(rows, p, "retinanet")),
+    display=False,
+)
+glue(
+    "alwa_faster_base_map",
+    nbh.Text(claims.baseline_level(rows, p, "faster-rcnn")),
+    display=False,
+)
 nbh.table(table)
 
 # %%
-fig = plots.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline", path=figs / "tables23_diffs.png")
+fig = plots.plot_vs_paper(
+    plot_rows,
+    f"Tables 2-3, {label}: ALWA minus baseline",
+    path=figs / "tables23_diffs.png",
+)
 
 # %% [markdown]
 # ## Figure 6: loss curves without and with ALWA (L1)
@@ -75,15 +88,30 @@ fig = plots.plot_vs_paper(plot_rows, f"Tables 2-3, {label}: ALWA minus baseline"
 for det in ("retinanet", "faster-rcnn"):
     loss = "l1" if "l1" in p.alwa_losses else p.alwa_losses[0]
     names = [ex.exp_name(p, det, loss, w) for w in ("base", "alwa1", "alwa2")]
-    fig = plots.plot_curves(results, names, p.curve_window, f"{det}, {ex.LOSS_NAMES[loss]} ({label})", path=figs / f"figure6_{det}.png")
+    fig = plots.plot_curves(
+        results,
+        names,
+        p.curve_window,
+        f"{det}, {ex.LOSS_NAMES[loss]} ({label})",
+        path=figs / f"figure6_{det}.png",
+    )
 
 # %% [markdown]
 # ## The classification weight during training (every seed)
 
 # %%
 for det in ("retinanet", "faster-rcnn"):
-    names = [ex.exp_name(p, det, loss, w) for loss in p.alwa_losses for w in ("alwa1", "alwa2")]
-    fig = plots.plot_trajectories(results, names, f"{det}: ALWA classification weight ({label})", path=figs / f"weights_{det}.png")
+    names = [
+        ex.exp_name(p, det, loss, w)
+        for loss in p.alwa_losses
+        for w in ("alwa1", "alwa2")
+    ]
+    fig = plots.plot_trajectories(
+        results,
+        names,
+        f"{det}: ALWA classification weight ({label})",
+        path=figs / f"weights_{det}.png",
+    )
 
 # %% [markdown]
 # Per configuration: the range of the final classification weight over seeds, and in how many
@@ -98,8 +126,16 @@ for det in ("retinanet", "faster-rcnn"):
 wsum = sm.weight_summary(results)
 glue("alwa_runs_weight_went_up", sum(r["runs_went_up"] for r in wsum), display=False)
 glue("alwa_runs_with_trajectory", sum(r["runs"] for r in wsum), display=False)
-glue("alwa_weight_range_retinanet", nbh.Text(sm.weight_range(wsum, "retinanet")), display=False)
-glue("alwa_weight_range_faster", nbh.Text(sm.weight_range(wsum, "faster-rcnn")), display=False)
+glue(
+    "alwa_weight_range_retinanet",
+    nbh.Text(sm.weight_range(wsum, "retinanet")),
+    display=False,
+)
+glue(
+    "alwa_weight_range_faster",
+    nbh.Text(sm.weight_range(wsum, "faster-rcnn")),
+    display=False,
+)
 nbh.table(wsum, digits=4)
 
 # %% [markdown]
@@ -129,7 +165,12 @@ nbh.claims_table(measured)
 # %%
 from alwa.bench import micro as weighter_bench
 
-wb = nbh.stored_bench(p, "weighter", lambda: weighter_bench.run(device="cpu", calls=2000, repeats=5), "alwa bench --device cpu")
+wb = nbh.stored_bench(
+    p,
+    "weighter",
+    lambda: weighter_bench.run(device="cpu", calls=2000, repeats=5),
+    "alwa bench --device cpu",
+)
 if wb is not None:
     print(weighter_bench.format_table(wb))
 none = nbh.Text("(not measured)")
@@ -144,16 +185,36 @@ from alwa.mmdet import run as mmrun
 
 def measure_train_step():
     voc, _ = mmrun.prepare_mini_data(p.data_dir, p.dataset, p.pretrain)
-    return bench_train.run(blocks=p.bench_blocks, steps=p.bench_steps, data_root=voc, threads=max(1, p.threads * p.workers), progress=True)
+    return bench_train.run(
+        blocks=p.bench_blocks,
+        steps=p.bench_steps,
+        data_root=voc,
+        threads=max(1, p.threads * p.workers),
+        progress=True,
+    )
 
 
 bench = nbh.stored_bench(p, "train_step", measure_train_step, "alwa bench train")
 if bench is not None:
     print(f"{label}: {bench_train.describe(bench)}")
     plots.plot_block_ratios(bench)
-glue("bench_ratio", nbh.Text(f"{bench['ratio']:.4f} (95% CI {bench['ratio_ci95'][0]:.4f}-{bench['ratio_ci95'][1]:.4f})")
-     if bench else none, display=False)
-glue("bench_hook_pct", nbh.Text(f"{100 * bench['hook_fraction']:.3f}") if bench else none, display=False)
+glue(
+    "bench_ratio",
+    (
+        nbh.Text(
+            f"{bench['ratio']:.4f} (95% CI "
+            f"{bench['ratio_ci95'][0]:.4f}-{bench['ratio_ci95'][1]:.4f})"
+        )
+        if bench
+        else none
+    ),
+    display=False,
+)
+glue(
+    "bench_hook_pct",
+    nbh.Text(f"{100 * bench['hook_fraction']:.3f}") if bench else none,
+    display=False,
+)
 
 # %% [markdown]
 # ### On a GPU
@@ -175,7 +236,11 @@ gpu_records = gpu_check.load_records(Path(results_root) / "gpu_check")
 gpu = gpu_records[-1] if gpu_records else None
 if gpu is None:
     print("no GPU check recorded")
-    glue("gpu_check_summary", nbh.Text("No GPU check has been recorded yet."), display=False)
+    glue(
+        "gpu_check_summary",
+        nbh.Text("No GPU check has been recorded yet."),
+        display=False,
+    )
 else:
     print(gpu_check.describe(gpu))
     glue("gpu_check_summary", nbh.Text(gpu_check.summary(gpu)), display=False)
@@ -185,5 +250,8 @@ nbh.table([gpu_check.record_row(r) for r in gpu_records])
 
 # %%
 glue("alwa_n_runs", len(results), display=False)
-write_result(nb.results("tables") / "tables23.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(
+    nb.results("tables") / "tables23.json",
+    {"profile": profile, "rows": table, "provenance": provenance()},
+)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -29,7 +29,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]
@@ -41,7 +41,8 @@ from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh
 from alwa.runs import specs as ex
 
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+# checked: unknown keys and parameters fail here
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
@@ -58,12 +59,17 @@ table = claims.ablation_table(rows, tables, p)
 windows = {r["name"]: len(r["windows"]) for r in results}
 for row in table:
     loss = {"L1": "l1", "SmoothL1": "smoothl1", "CIoU": "ciou"}[row["loss"]]
-    row["windows per run"] = windows.get(claims.ablation_name(p, loss, row["ablation"], row["value"]))
+    row["windows per run"] = windows.get(
+        claims.ablation_name(p, loss, row["ablation"], row["value"])
+    )
 nbh.table(table)
 
 # %%
 measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
-write_result(nb.results("tables") / "tables78.json", {"profile": profile, "rows": table, "provenance": provenance()})
+write_result(
+    nb.results("tables") / "tables78.json",
+    {"profile": profile, "rows": table, "provenance": provenance()},
+)
 glue("abl_runs", len(results), display=False)
 nbh.claims_table(measured)

@@ -37,7 +37,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # training runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]
@@ -46,34 +46,32 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from alwa.analysis import lrstudy, settled
-from alwa.analysis.stats import fmt_ci
 from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 from alwa.runs import settle, study
 from alwa.runs.store import load_results, pending
 
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)  # checked: unknown keys and parameters fail here
+# checked: unknown keys and parameters fail here
+nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
 p, label, figs, runs = nb.params, nb.label, nb.figures, nb.results("runs")
 profile, results_root = nb.profile, nb.results_root
-planned = profile in study.PLANS  # the cpu profile (and smoke for CI); at other profiles this chapter shows no runs
+# the cpu profile (and smoke for CI); at other profiles this chapter shows no runs
+planned = profile in study.PLANS
 plan = study.plan_for(profile) if planned else study.StudyPlan()
 
 # %%
 if planned and p.max_runs != 0:
     study.run_study(p, runs, max_runs=p.max_runs)
 records = load_results(runs) if planned else []
-st, specs = study.study_specs(p, records) if planned else (study.StudyState(stage="not planned at this profile"), [])
+st, specs = (
+    study.study_specs(p, records)
+    if planned
+    else (study.StudyState(stage="not planned at this profile"), [])
+)
 todo = pending(specs, runs)
 done, complete = len(specs) - len(todo), study.is_complete(st, todo)
-status = (f"The learning-rate study is planned for the cpu profile only: nothing of it runs at profile {profile}." if not planned else
-          f"The study is complete: {done} of {len(specs)} planned runs." if complete else
-          f"The study is in progress (stage: {st.stage}): {done} of the {len(specs)} runs planned so far have finished; "
-          "every number below rests on those, and the stages after this one are not planned yet.")
-schedule = ("not decided yet" if not st.schedule else
-            f"{st.schedule} iterations" + (f" ({st.schedule_reason})" if st.schedule_reason else
-                                           "" if st.converged is None else (", converged" if st.converged else ", not converged")))
-schedule += (f"; tuned lr {st.tuned_lr if st.tuned_lr is not None else 'not decided yet'}"
-             + (f"; cut to fit the budget: {', '.join(st.cuts)}" if st.cuts else ""))
+status = lrstudy.status_text(profile, planned, st, len(specs), done, complete)
+schedule = lrstudy.schedule_text(st)
 display(Markdown(f"**{status}** Schedule: {schedule}."))
 glue("lr_study_status", nbh.Text(status), display=False)
 glue("lr_study_schedule", nbh.Text(schedule), display=False)
@@ -82,14 +80,7 @@ glue("lr_study_schedule", nbh.Text(schedule), display=False)
 # ## Calibration: when has the baseline converged, and which lr is best?
 
 # %%
-lr0 = study.setting_lr(p)
-cal = []
-for it in sorted({*plan.ladder, *plan.extra_ladder}):
-    name = study.experiment(p, "retinanet", "l1", "base", lr0, it).name
-    vals = [r["mAP"] for r in records if r["name"] == name and r["seed"] < plan.calib_seeds]
-    if vals:
-        cal.append({"iterations": it, "runs": len(vals), "mean mAP": sum(vals) / len(vals),
-                    "gain of doubling (pts)": 100 * st.schedule_gains[it] if it in st.schedule_gains else None})
+cal = lrstudy.calibration_rows(records, p, plan, st)
 display(nbh.table(cal) if cal else Markdown("No calibration run has finished yet."))
 if st.lr_means:
     display(nbh.table([{"lr": k, "mean mAP": v} for k, v in st.lr_means.items()]))
@@ -117,7 +108,11 @@ fig = plots.plot_step_size(rows, path=figs / "lr_study_step_size.png")
 traj = lrstudy.weight_windows(records, p, regs)
 fig = plots.plot_weight_windows(traj, path=figs / "lr_study_weights.png")
 after1 = [t["weights"][1] for t in traj if len(t["weights"]) > 1]
-glue("lr_study_w1", nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 else "no ALWA run yet"), display=False)
+glue(
+    "lr_study_w1",
+    nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 else "no ALWA run yet"),
+    display=False,
+)
 
 # %% [markdown]
 # ## (c) How much of a global loss weight is a learning rate?
@@ -153,13 +148,23 @@ nbh.comparison_table(d) if d else Markdown("No regime run has finished yet.")
 # %%
 
 for key, comparison, regime, det in [  # the rows the text below and the intro quote
-        ("paper_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "retinanet"),
-        ("paper_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "retinanet"),
-        ("paper_detrend", "alwa2 (trend-free statistic) minus lr control", "paper", "retinanet"),
-        ("paper_half", "0.5:0.5 minus lr control", "paper", "retinanet"),
-        ("faster_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "faster-rcnn"),
-        ("faster_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "faster-rcnn")]:
-    glue(f"lr_{key}", nbh.Text(lrstudy.fmt_comparison(lrstudy.find(d, comparison, regime, det))), display=False)
+    ("paper_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "retinanet"),
+    ("paper_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "retinanet"),
+    (
+        "paper_detrend",
+        "alwa2 (trend-free statistic) minus lr control",
+        "paper",
+        "retinanet",
+    ),
+    ("paper_half", "0.5:0.5 minus lr control", "paper", "retinanet"),
+    ("faster_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "faster-rcnn"),
+    ("faster_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "faster-rcnn"),
+]:
+    glue(
+        f"lr_{key}",
+        nbh.Text(lrstudy.fmt_comparison(lrstudy.find(d, comparison, regime, det))),
+        display=False,
+    )
 answer = lrstudy.answer(d)
 glue("lr_study_answer", nbh.Text(answer), display=False)
 display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {answer}"))
@@ -173,30 +178,36 @@ display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {ans
 
 # %%
 arms = lrstudy.arm_means(records, p, plan, st)
-display(nbh.table([{"group": a.group, "detector": a.detector, "loss": a.reg_loss, "arm": a.weighting, "lr": a.lr,
-                       "iterations": a.iters, "seeds": f"{a.n} of {a.n_planned}", "mAP (pts)": fmt_ci(a.mean, a.lo, a.hi)}
-                      for a in arms]) if arms else Markdown("No regime is planned yet."))
-fr = {(a.weighting, a.lr): a for a in arms if a.detector == "faster-rcnn" and a.n}
-if st.tuned_lr is not None and ("base", st.tuned_lr) in fr and ("base", plan.paper_factor * st.tuned_lr) in fr:
-    lo_lr, hi_lr = fr[("base", st.tuned_lr)], fr[("base", plan.paper_factor * st.tuned_lr)]
-    faster_text = (f"Faster R-CNN's 1:1 baseline reaches {fmt_ci(hi_lr.mean, hi_lr.lo, hi_lr.hi)} points at the paper regime's lr "
-                   f"{hi_lr.lr:g} against {fmt_ci(lo_lr.mean, lo_lr.lo, lo_lr.hi)} at the lr control's {lo_lr.lr:g} "
-                   f"(n = {hi_lr.n} and {lo_lr.n}).")
-else:
-    faster_text = "No Faster R-CNN run of the regimes has finished yet."
-display(Markdown(faster_text + " The tuned lr was tuned on RetinaNet; doubling it is the paper's regime for RetinaNet, "
-                 "but nothing here tuned it for the mini Faster R-CNN, so its paper-regime comparisons (ALWA against 1:1 at "
-                 "the same lr) say how ALWA behaves at an lr that may be far from that detector's best, not at the paper's."))
+display(
+    nbh.table(lrstudy.arm_rows(arms)) if arms else Markdown("No regime is planned yet.")
+)
+faster_text = lrstudy.faster_baseline_text(arms, st, plan)
+display(Markdown(f"{faster_text} {lrstudy.FASTER_LR_CAVEAT}"))
 glue("lr_faster_base", nbh.Text(faster_text), display=False)
 
 # %%
 published = nbh.load_claims(results_root, profile)
 verdicts = lrstudy.regime_claims(records, p, plan, st, published)
-write_result(nb.results("tables") / "lr_study.json",
-                  {"profile": profile, "state": st.as_dict(), "equivalence": eq, "alwa_vs_control": d, "regime_claims": verdicts,
-                   "arms": [a.as_dict() for a in arms],
-                   "runs_done": done, "runs_planned": len(specs), "provenance": provenance()})
-nbh.table([{"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}} for c, by in verdicts.items()])
+write_result(
+    nb.results("tables") / "lr_study.json",
+    {
+        "profile": profile,
+        "state": st.as_dict(),
+        "equivalence": eq,
+        "alwa_vs_control": d,
+        "regime_claims": verdicts,
+        "arms": [a.as_dict() for a in arms],
+        "runs_done": done,
+        "runs_planned": len(specs),
+        "provenance": provenance(),
+    },
+)
+nbh.table(
+    [
+        {"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}}
+        for c, by in verdicts.items()
+    ]
+)
 
 # %% [markdown]
 # ## (e) The study that settles it
@@ -215,15 +226,31 @@ nbh.table([{"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()
 # %%
 s_out = nb.results("settle")
 s_records = load_results(s_out)
-s_state, s_specs = settle.decide(p, settle.settle_plan_for(profile), s_records) if profile in settle.SETTLE_PLANS else (None, [])
+s_state, s_specs = (
+    settle.decide(p, settle.settle_plan_for(profile), s_records)
+    if profile in settle.SETTLE_PLANS
+    else (None, [])
+)
 if s_state is None:
     display(Markdown(f"No settling study is planned for profile {profile}."))
 else:
-    display(Markdown(settled.status_line(s_state, len(s_specs), len(s_specs) - len(pending(s_specs, s_out)),
-                                         settle.settle_plan_for(profile).budget_h)))
+    display(
+        Markdown(
+            settled.status_line(
+                s_state,
+                len(s_specs),
+                len(s_specs) - len(pending(s_specs, s_out)),
+                settle.settle_plan_for(profile).budget_h,
+            )
+        )
+    )
     display(nbh.table(settled.cells_table(s_state)))
     s_rows = settled.comparisons(s_records, p, s_state)
-    display(nbh.comparison_table(s_rows) if s_rows else Markdown("No loss has its lr tuned yet: no comparison so far."))
+    display(
+        nbh.comparison_table(s_rows)
+        if s_rows
+        else Markdown("No loss has its lr tuned yet: no comparison so far.")
+    )
 
 # %% [markdown]
 # ## What this shows, and what it does not

@@ -348,3 +348,63 @@ def _typed(out: dict) -> dict:
 
 def _status(d: PairedDiff) -> Status:
     return d.verdict.status
+
+
+# ------------------------------------------------------------------ what chapter 05 says in words (rendered, not derived, in the notebook)
+def status_text(profile: str, planned: bool, st: StudyState, n_planned: int, done: int, complete: bool) -> str:
+    """Where the study stands, in one sentence."""
+    if not planned:
+        return f"The learning-rate study is planned for the cpu profile only: nothing of it runs at profile {profile}."
+    if complete:
+        return f"The study is complete: {done} of {n_planned} planned runs."
+    return (f"The study is in progress (stage: {st.stage}): {done} of the {n_planned} runs planned so far have finished; "
+            "every number below rests on those, and the stages after this one are not planned yet.")
+
+
+def schedule_text(st: StudyState) -> str:
+    """The schedule and learning rate the study chose (or that it has not yet), and its budget cuts."""
+    if not st.schedule:
+        text = "not decided yet"
+    else:
+        why = (f" ({st.schedule_reason})" if st.schedule_reason else
+               "" if st.converged is None else (", converged" if st.converged else ", not converged"))
+        text = f"{st.schedule} iterations{why}"
+    text += f"; tuned lr {st.tuned_lr if st.tuned_lr is not None else 'not decided yet'}"
+    return text + (f"; cut to fit the budget: {', '.join(st.cuts)}" if st.cuts else "")
+
+
+def calibration_rows(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[dict]:
+    """The calibration ladder: per schedule (iterations), the 1:1 L1 RetinaNet runs at the setting's lr, their mean
+    mAP and the gain of doubling the schedule (points)."""
+    records, lr0, rows = list(records), setting_lr(p), []
+    for it in sorted({*plan.ladder, *plan.extra_ladder}):
+        name = experiment(p, "retinanet", "l1", "base", lr0, it).name
+        vals = [r["mAP"] for r in records if r["name"] == name and r["seed"] < plan.calib_seeds]
+        if vals:
+            rows.append({"iterations": it, "runs": len(vals), "mean mAP": sum(vals) / len(vals),
+                         "gain of doubling (pts)": 100 * st.schedule_gains[it] if it in st.schedule_gains else None})
+    return rows
+
+
+def arm_rows(arms: Iterable[ArmMean]) -> list[dict]:
+    """The planned arms as table rows (mAP in points with its 95 % interval)."""
+    return [{"group": a.group, "detector": a.detector, "loss": a.reg_loss, "arm": a.weighting, "lr": a.lr,
+             "iterations": a.iters, "seeds": f"{a.n} of {a.n_planned}", "mAP (pts)": stats.fmt_ci(a.mean, a.lo, a.hi)}
+            for a in arms]
+
+
+def faster_baseline_text(arms: Iterable[ArmMean], st: StudyState, plan: StudyPlan) -> str:
+    """Faster R-CNN's 1:1 baseline at the paper regime's lr against the lr control's, in one sentence."""
+    fr = {(a.weighting, a.lr): a for a in arms if a.detector == "faster-rcnn" and a.n}
+    if st.tuned_lr is None or ("base", st.tuned_lr) not in fr or ("base", plan.paper_factor * st.tuned_lr) not in fr:
+        return "No Faster R-CNN run of the regimes has finished yet."
+    lo_lr, hi_lr = fr[("base", st.tuned_lr)], fr[("base", plan.paper_factor * st.tuned_lr)]
+    return (f"Faster R-CNN's 1:1 baseline reaches {stats.fmt_ci(hi_lr.mean, hi_lr.lo, hi_lr.hi)} points at the paper "
+            f"regime's lr {hi_lr.lr:g} against {stats.fmt_ci(lo_lr.mean, lo_lr.lo, lo_lr.hi)} at the lr control's "
+            f"{lo_lr.lr:g} (n = {hi_lr.n} and {lo_lr.n}).")
+
+
+FASTER_LR_CAVEAT = ("The tuned lr was tuned on RetinaNet; doubling it is the paper's regime for RetinaNet, but nothing "
+                    "here tuned it for the mini Faster R-CNN, so its paper-regime comparisons (ALWA against 1:1 at the "
+                    "same lr) say how ALWA behaves at an lr that may be far from that detector's best, not at the "
+                    "paper's.")

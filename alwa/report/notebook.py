@@ -195,7 +195,8 @@ def comparison_table(rows):
         ctx = {k: getattr(r, k) for k in ("regime", "detector", "clipping") if getattr(r, k) is not None}
         out.append({**ctx, "loss": r.loss or "", "comparison": r.label, "diff (pts) [95 % CI]": diff, "n": d.n,
                     "pairs dropped": r.dropped, "detectable (pts)": pts(r.mde), "verdict": r.verdict})
-    return pd.DataFrame(out).style.hide(axis="index").format(precision=2, na_rep="-")
+    df = pd.DataFrame(out)
+    return _stable(df.style.hide(axis="index").format(precision=2, na_rep="-"), df)
 
 
 def table(data, digits: int = 3):
@@ -204,7 +205,31 @@ def table(data, digits: int = 3):
     import pandas as pd
 
     df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
-    return df.style.hide(axis="index").format(precision=digits, na_rep="-")
+    return _stable(df.style.hide(axis="index").format(precision=digits, na_rep="-"), df)
+
+
+class Table:
+    """A table as a notebook shows it: HTML without the index column, and plain text without it; its HTML ids come
+    from the table's content and its text holds no memory address, so a render that changes no number changes no
+    byte of the page."""
+
+    def __init__(self, styler, df):
+        self.styler, self.df = styler, df
+
+    def to_html(self) -> str:
+        return self.styler.to_html()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        return self.df.to_string(index=False)
+
+
+def _stable(styler, df) -> Table:
+    import hashlib
+
+    return Table(styler.set_uuid(hashlib.sha1(df.to_json().encode()).hexdigest()[:8]), df)
 
 
 def claims_table(measured: dict):

@@ -224,3 +224,30 @@ def test_the_answer_is_per_loss_follows_the_verdicts_and_quotes_the_rows():
     assert yes.startswith("Yes, in part: ALWA-2 (L1, paper regime) ends above the lr control")
     assert lrstudy.answer([]).startswith("No ALWA run has an lr-control run")
     assert lrstudy.answer([rows[3]]).startswith("No ALWA run")  # pooled rows alone give no answer
+
+
+def test_the_chapter_texts_say_where_the_study_stands():
+    from alwa.runs.study import StudyState
+
+    st = StudyState(stage="regimes", schedule=600, converged=False, tuned_lr=0.04, cuts=["Faster R-CNN"])
+    assert lrstudy.status_text("gpu", False, st, 0, 0, False).endswith("nothing of it runs at profile gpu.")
+    assert lrstudy.status_text("cpu", True, st, 94, 94, True) == "The study is complete: 94 of 94 planned runs."
+    assert lrstudy.status_text("cpu", True, st, 94, 59, False).startswith(
+        "The study is in progress (stage: regimes): 59 of the 94 runs planned so far have finished;")
+    assert lrstudy.schedule_text(st) == "600 iterations, not converged; tuned lr 0.04; cut to fit the budget: Faster R-CNN"
+    assert lrstudy.schedule_text(StudyState(stage="calibration")) == "not decided yet; tuned lr not decided yet"
+
+
+def test_the_faster_rcnn_baseline_sentence_needs_both_lrs():
+    from alwa.analysis.lrstudy import ArmMean
+    from alwa.runs.study import StudyPlan, StudyState
+
+    st, plan = StudyState(stage="regimes", tuned_lr=0.02), StudyPlan()
+
+    def arm(lr, mean):
+        return ArmMean("faster", "faster-rcnn", "l1", "base", lr, 600, 3, 3, mean, mean - 0.01, mean + 0.01)
+
+    assert lrstudy.faster_baseline_text([arm(0.02, 0.5)], st, plan) == "No Faster R-CNN run of the regimes has finished yet."
+    text = lrstudy.faster_baseline_text([arm(0.02, 0.5), arm(plan.paper_factor * 0.02, 0.6)], st, plan)
+    assert text.startswith("Faster R-CNN's 1:1 baseline reaches 60.00 [59.00, 61.00] points at the paper regime's lr")
+    assert text.endswith("against 50.00 [49.00, 51.00] at the lr control's 0.02 (n = 3 and 3).")

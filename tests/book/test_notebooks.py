@@ -235,3 +235,15 @@ def test_plumbing_cells_are_tagged_for_the_reader(nb, tmp_path):
     hide_injected_parameters(out)
     injected = [c for c in nbformat.read(out, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "remove-cell" in injected[0].metadata["tags"]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_code_a_reader_sees_fits_the_page(nb):
+    """Code cells that stay on the page (not removed, input not hidden) have lines of at most 88 characters: the
+    book's text column shows them without horizontal scrolling."""
+    long = []
+    for cell in nbformat.read(nb, as_version=4).cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and not {"remove-cell", "remove-input"} & set(tags):
+            long += [line for line in cell.source.splitlines() if len(line) > 88]
+    assert not long, long

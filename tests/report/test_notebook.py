@@ -48,3 +48,4 @@ def test_tables_have_no_index_column_and_round_floats():
     html = nbh.table([{"lr": 0.04, "mAP": 72.6123456, "n": 3, "x": None}], digits=2).to_html()
     assert ">0.04<" in html and ">72.61<" in html and "72.612" not in html and ">-<" in html
     assert "row_heading" not in html  # the index is hidden
+    assert nbh.table([{"a": 1.5}]).to_html() == nbh.table([{"a": 1.5}]).to_html()  # no random ids: a render is stable
