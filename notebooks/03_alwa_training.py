@@ -224,7 +224,7 @@ glue(
 # with `torch.cuda.set_sync_debug_mode("error")` around every ALWA call that does not end a
 # window (a host-device synchronisation there raises; a positive control checks that an
 # `.item()` does) and mode "warn" at window ends (the synchronisations are counted). Its
-# records come from a GPU machine lent to one session (`results/gpu_check/`, with its README);
+# records come from a borrowed GPU machine (`results/gpu_check/`, with its README);
 # they do not depend on this notebook's profile, and nothing here reruns them.
 
 # %%

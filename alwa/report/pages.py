@@ -142,10 +142,15 @@ def data_page(profile: str, dest: Path, source=".") -> str:
     return render("data", label=profile_label(profile), root=root, summary=summary)
 
 
+def _round_title(section: str) -> str:
+    """A section of the calibration log as a reader's title: ``session_2`` -> ``calibration round 2``."""
+    return re.sub(r"\bsession\b", "calibration round", section.replace("_", " "))
+
+
 def tuning_page(source=".") -> str:
     """The calibration runs of the mini setting (``book/data/tuning_runs.yaml``) as tables, the prose first."""
     data = yaml.safe_load((Path(source) / "book" / "data" / "tuning_runs.yaml").read_text())
-    prose = [(section.replace("_", " "), text.strip()) for section, text in data.items() if isinstance(text, str)]
+    prose = [(_round_title(section), text.strip()) for section, text in data.items() if isinstance(text, str)]
     first = ["change", "mAP", "name", "data"]  # the columns a reader looks for, before the table scrolls sideways
     tables = []
     for section, rows in data.items():
@@ -153,7 +158,7 @@ def tuning_page(source=".") -> str:
             continue
         keys = list(dict.fromkeys(k for r in rows for k in r))
         cols = [c for c in first if c in keys] + [c for c in keys if c not in first]
-        tables.append({"title": section.replace("_", " "), "columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows]})
+        tables.append({"title": _round_title(section), "columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows]})
     return render("tuning", prose=prose, tables=tables)
 
 

@@ -65,3 +65,18 @@ def test_the_mmdet_page_tables_the_stored_detector_checks(tmp_path):
     assert "as mmdet 3.3.0 ships it" in page and "No record yet" not in page
     assert "**No record yet**: run `alwa bench detectors --json" in mmdet_page(str(tmp_path / "none"), source=tmp_path / "x")
     assert "| GFL |" in mmdet_page(str(tmp_path / "none"), source=tmp_path)  # the checkout's record: no profile in it
+
+
+def test_reader_pages_carry_no_words_of_the_projects_process():
+    from alwa.report.pages import tuning_page
+
+    page = tuning_page(".")
+    assert "calibration round 2" in page
+    for word in ("session", "issue"):
+        assert word not in page.lower(), word
+    import glob
+
+    sources = glob.glob("alwa/report/templates/*.j2") + glob.glob("book/*.md") + glob.glob("notebooks/0*.py")
+    for source in sources:
+        text = open(source).read().lower()
+        assert "issue" not in text and "session" not in text, source
