@@ -133,7 +133,7 @@ def run(data_root: str, device: str = "cuda", blocks: int = 20, steps: int = 10,
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="alwa gpu-check --mmdet", description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default="data/mini_voc/VOCdevkit/")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--blocks", type=int, default=20)

@@ -138,7 +138,7 @@ def describe(r: dict) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="alwa bench train", description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=20)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--data-root", default="data/mini_voc/VOCdevkit/")

@@ -20,7 +20,7 @@ from alwa.data.download import DATASETS, ChecksumError, MissingArchiveError, Uns
 def make_mini_voc_main(argv=None):
     """Generate the synthetic mini VOC dataset (deterministic by seed)."""
     d = MiniVOCOptions()
-    p = argparse.ArgumentParser(description='Generate the synthetic mini VOC dataset (deterministic by seed).')
+    p = argparse.ArgumentParser(prog='alwa data make-mini-voc', description='Generate the synthetic mini VOC dataset (deterministic by seed).')
     p.add_argument("--out", default="data/mini_voc")
     p.add_argument("--n-trainval", type=int, default=d.n_trainval)
     p.add_argument("--n-test", type=int, default=d.n_test)
@@ -52,7 +52,7 @@ def make_mini_voc_main(argv=None):
 
 def check_dataset_main(argv=None):
     """Check a dataset: images per split, objects per class, box size/aspect histograms, problems."""
-    p = argparse.ArgumentParser(description='Check a dataset: images per split, objects per class, box size/aspect histograms, problems.')
+    p = argparse.ArgumentParser(prog='alwa data check', description='Check a dataset: images per split, objects per class, box size/aspect histograms, problems.')
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--voc", help="root holding VOCdevkit/ (or the VOCdevkit folder itself)")
     g.add_argument("--coco", help="a COCO annotation json")
@@ -87,7 +87,7 @@ def check_dataset_main(argv=None):
 
 def download_main(argv=None):
     """Download, verify (MD5) and extract PASCAL VOC 2007+2012 or COCO 2017."""
-    p = argparse.ArgumentParser(description='Download, verify (MD5) and extract PASCAL VOC 2007+2012 or COCO 2017.')
+    p = argparse.ArgumentParser(prog='alwa data download', description='Download, verify (MD5) and extract PASCAL VOC 2007+2012 or COCO 2017.')
     p.add_argument("dataset", choices=sorted(DATASETS))
     p.add_argument("--root", default="data")
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched and where; change nothing")

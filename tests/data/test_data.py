@@ -167,10 +167,12 @@ def test_flags_agree_with_a_direct_pixel_count():
     assert opts.classes == synthetic.CLASSES
 
 
-def test_default_size_generates_within_60_seconds(tmp_path):
-    t = time.time()
-    synthetic.generate(tmp_path, MiniVOCOptions(), progress=False)
-    assert time.time() - t <= 60
+def test_default_size_generates_within_60_cpu_seconds(tmp_path):
+    """CPU time of this process (one worker: all the work is here), not wall-clock time: a busy shared machine
+    does not fail it (measured: 17 CPU s)."""
+    t = time.process_time()
+    synthetic.generate(tmp_path, MiniVOCOptions(), workers=1, progress=False)
+    assert time.process_time() - t <= 60
 
 
 def test_bad_options_are_refused():
