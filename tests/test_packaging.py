@@ -16,7 +16,7 @@ DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book":
 # which extra a module belongs to (None: the base install)
 GROUPS = {
     None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "core/pairing", "cli/__init__",
-           "cli/__main__"],
+           "cli/__main__", "core/checks"],
     "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
     "analysis": ["analysis/__init__", "analysis/records", "analysis/stats", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
                  "analysis/pairing", "analysis/settled", "runs/settle",
@@ -24,7 +24,8 @@ GROUPS = {
                  "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
     "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],
     "mmdet": ["mmdet/__init__", "mmdet/compat", "mmdet/configs", "mmdet/hook", "mmdet/pretrain", "mmdet/run", "bench/train",
-              "bench/gpu_mmdet", "mmdet/fingerprint", "mmdet/hooks_config", "bench/speed"],
+              "bench/gpu_mmdet", "mmdet/fingerprint", "mmdet/hooks_config", "bench/speed", "mmdet/detectors",
+              "bench/detectors"],
     "cluster": ["runs/cluster"],
     "book": ["book/__init__", "book/build", "report/notebook", "report/pages", "report/plots", "cli/env_check"],
 }

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from alwa.core.checks import DetectorCheck
+from alwa.mmdet.configs import MMDET_CONFIGS
 from alwa.mmdet.hook import ALWAHook
 
 WEIGHTS = (0.5, 2.0)  # powers of two: weight x loss is exact in floating point
@@ -82,8 +83,6 @@ def build_tiny(det: StockDetector) -> torch.nn.Module:
     from mmengine.logging import MMLogger
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-
-    from alwa.mmdet.configs import MMDET_CONFIGS
 
     register_all_modules()
     cfg = Config.fromfile(str(MMDET_CONFIGS / det.config))
