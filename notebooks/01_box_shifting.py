@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
+from alwa.analysis import claims
 from alwa.core import boxshift
 from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
@@ -177,6 +178,7 @@ print(
     f"CV(cls) > CV(reg) in {100 * frac_cv:.0f}%."
 )
 print("settings where the std comparison holds:", holds_std)
+nbh.save_claims(p, "box_shifting", {"C1": claims.c1_claim(rows)})
 
 # %% [markdown]
 # ## Reading the numbers

@@ -18,7 +18,7 @@ import yaml
 
 from alwa.analysis import claims as cl
 from alwa.analysis import summaries as sm
-from alwa.analysis.claims import CLAIMS, c1_claim
+from alwa.analysis.claims import CLAIMS, all_claims
 from alwa.analysis.records import Claim, Status
 from alwa.core.checks import DETECTOR_RECORD, DetectorCheck, load_detector_checks
 from alwa.core.settings import CLASSES
@@ -84,13 +84,10 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
 
 def claims_page(profile: str, results_root: str, source=".") -> str:
     """Every claim C1-C11: the paper's statement and evidence beside our result and its status."""
-    claims = load_claims(results_root, profile)
-    claims["C1"] = c1_claim(results_root, profile)
-    claims.setdefault("C8", Claim("C8", "COCO is not part of the mini reproduction", Status.NEEDS_GPU))
+    claims = all_claims(load_claims(results_root, profile))
     paper = yaml.safe_load((Path(source) / "book" / "data" / "paper_tables.yaml").read_text())["claims"]
     rows = []
-    for c in CLAIMS:
-        rec = claims.get(c, Claim(c, "not measured yet", Status.TOO_FEW_RUNS))
+    for c, rec in claims.items():
         rows.append({"id": c, "paper": paper.get(c, ""), "evidence": PAPER_EVIDENCE[c], "ours": rec.ours,
                      "status": "smoke: no verdict" if profile == "smoke" else rec.status})
     p = load_profile(profile, params_path(profile, source), results_root)

@@ -84,3 +84,9 @@ def test_ablation_claims_unchanged(cpu):
     table = json.loads(json.dumps(claims.ablation_table(sm.summary_table(abl, sm.baseline_name), paper_tables(), p)))
     want = [{k: v for k, v in r.items() if k != "windows per run"} for r in json.loads((RESULTS / "tables" / "tables78.json").read_text())["rows"]]
     assert same(table, want)
+
+
+def test_c1_is_unchanged_and_stored_in_the_claim_store():
+    """C1 from the box-shifting record's settings equals the stored claim (claims/box_shifting.json)."""
+    rows = json.loads((RESULTS / "box_shifting" / "c1.json").read_text())["rows"]
+    assert same(as_json({"C1": claims.c1_claim(rows)}), committed("box_shifting"))
