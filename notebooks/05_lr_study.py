@@ -188,6 +188,18 @@ glue("lr_faster_base", nbh.Text(faster_text), display=False)
 # %%
 published = nbh.load_claims(results_root, profile)
 verdicts = lrstudy.regime_claims(records, p, plan, st, published)
+nbh.save_regime_claims(
+    p,
+    verdicts,
+    {
+        "stage": st.stage,
+        "schedule": st.schedule,
+        "converged": st.converged,
+        "tuned_lr": st.tuned_lr,
+        "runs_done": done,
+        "runs_planned": len(specs),
+    },
+)
 write_result(
     nb.results("tables") / "lr_study.json",
     {

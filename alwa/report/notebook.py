@@ -167,6 +167,27 @@ def save_claims(p: Profile, part: str, claims: dict) -> Path:
     return path
 
 
+def save_regime_claims(p: Profile, by_regime: dict, context: dict) -> Path:
+    """The learning-rate study's verdicts per regime (``{'C3': {'short': Claim, 'tuned': ..., 'paper': ...}}``) and
+    where the study stands (``context``: stage, schedule, converged, tuned_lr, runs_done, runs_planned), in the claim
+    store beside the flat claims: ``claims/regimes.json``."""
+    path = results_dir(p.results_root, p.profile, "claims") / "regimes.json"
+    by = {c: {reg: v.as_dict() for reg, v in claims_of(regs).items()} for c, regs in by_regime.items()}
+    write_result(path, {"profile": p.profile, "claims": {}, "by_regime": by, "context": context})
+    return path
+
+
+def load_regime_claims(results_root, profile: str) -> Optional[dict]:
+    """``{'by_regime': {claim: {regime: Claim}}, 'context': {...}}`` from ``claims/regimes.json``; None where the
+    learning-rate chapter has not stored it."""
+    f = Path(results_root) / profile / "claims" / "regimes.json"
+    if not f.exists():
+        return None
+    d = read_json(f)
+    by = {c: {reg: Claim.from_dict(c, v) for reg, v in regs.items()} for c, regs in d.get("by_regime", {}).items()}
+    return {"by_regime": by, "context": d.get("context", {})}
+
+
 def load_claims(results_root, profile: str) -> dict[str, Claim]:
     """Every claim recorded under ``<results_root>/<profile>/claims/``; a status outside :class:`Status` is refused."""
     out = {}

@@ -23,7 +23,7 @@ from alwa.analysis.records import Claim, Status
 from alwa.core.checks import DETECTOR_RECORD, DetectorCheck, load_detector_checks
 from alwa.core.settings import CLASSES
 from alwa.data.check import check_voc
-from alwa.report.notebook import load_claims, profile_label
+from alwa.report.notebook import load_claims, load_regime_claims, profile_label
 from alwa.report.plots import plot_report
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile, load_profile, params_path, results_dir
@@ -64,20 +64,19 @@ def runs_context(profile: str, results_root: str, p: Profile) -> dict:
 
 def regimes_context(profile: str, results_root: str) -> Optional[dict]:
     """The verdicts of C3, C6, C7, C9 and C11 per regime (short schedule as published / tuned / paper regime), from the
-    learning-rate chapter's record (``tables/lr_study.json``); None where that chapter has not run."""
-    f = Path(results_root) / profile / "tables" / "lr_study.json"
-    if not f.exists():
+    claim store (``claims/regimes.json``, written by the learning-rate chapter); None where that chapter has not run."""
+    rec = load_regime_claims(results_root, profile)
+    if rec is None:
         return None
-    rec = json.loads(f.read_text())
-    state, by = rec.get("state", {}), rec.get("regime_claims", {})
+    state, by = rec["context"], rec["by_regime"]
     rows = []
     for c in REGIME_CLAIMS:
         cells = []
         for reg in REGIMES:
-            v = Claim.from_dict(c, by[c][reg]) if reg in by.get(c, {}) else Claim(c, "", Status.NOT_RUN)
+            v = by.get(c, {}).get(reg, Claim(c, "", Status.NOT_RUN))
             cells.append({"status": "smoke: no verdict" if profile == "smoke" else v.status, "ours": v.ours})
         rows.append({"id": c, "cells": cells})
-    return {"runs_done": rec.get("runs_done"), "runs_planned": rec.get("runs_planned"), "stage": state.get("stage"),
+    return {"runs_done": state.get("runs_done"), "runs_planned": state.get("runs_planned"), "stage": state.get("stage"),
             "schedule": state.get("schedule") or "not decided", "converged": state.get("converged"),
             "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
 

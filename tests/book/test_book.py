@@ -225,17 +225,18 @@ def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(t
 
 
 def test_claims_page_gives_a_verdict_per_regime(tmp_path):
-    import json
-
+    """The per-regime verdicts come from the claim store (claims/regimes.json), not from a chapter's table file."""
+    from alwa.analysis.records import Claim
     from alwa.report import pages
+    from alwa.report.notebook import save_regime_claims
+    from alwa.runs.profile import load_profile
 
     assert "has not been executed" in pages.claims_page("cpu", str(tmp_path))
-    t = tmp_path / "cpu" / "tables"
-    t.mkdir(parents=True)
-    verdicts = {c: {"short": {"status": "not supported", "ours": "x"}, "tuned": {"status": "inconclusive", "ours": "y"},
-                    "paper": {"status": "supported", "ours": "z"}} for c in pages.REGIME_CLAIMS}
-    (t / "lr_study.json").write_text(json.dumps({"state": {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04},
-                                                 "regime_claims": verdicts, "runs_done": 10, "runs_planned": 99}))
+    p = load_profile("cpu", results_root=str(tmp_path))
+    verdicts = {c: {"short": Claim(c, "x", "not supported"), "tuned": Claim(c, "y", "inconclusive"),
+                    "paper": Claim(c, "z", "supported")} for c in pages.REGIME_CLAIMS}
+    context = {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04, "runs_done": 10, "runs_planned": 99}
+    save_regime_claims(p, verdicts, context)
     lines = pages.claims_page("cpu", str(tmp_path)).split("## Per regime")[1].splitlines()
     rows = [x for x in lines if x.startswith("| C")]
     assert [r.split(" |")[0] for r in rows] == [f"| {c}" for c in pages.REGIME_CLAIMS]
@@ -243,8 +244,7 @@ def test_claims_page_gives_a_verdict_per_regime(tmp_path):
     assert "10 of 99 planned runs" in "\n".join(lines)
     assert "converged" not in "\n".join(lines)  # the state does not say: the page does not guess
     for converged, says in ((False, "**not converged** by the cap"), (True, "schedule 1500, converged;")):
-        (t / "lr_study.json").write_text(json.dumps({"state": {"stage": "regimes", "schedule": 1500, "tuned_lr": 0.04, "converged": converged},
-                                                     "regime_claims": verdicts, "runs_done": 10, "runs_planned": 99}))
+        save_regime_claims(p, verdicts, {**context, "converged": converged})
         assert says in pages.claims_page("cpu", str(tmp_path)).split("## Per regime")[1]
 
 
