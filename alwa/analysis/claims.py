@@ -204,7 +204,15 @@ def ablation_name(p: Profile, loss: str, kind: str, value) -> str:
     return ex.exp_name(p, "faster-rcnn", loss, "alwa2", init=float(value))
 
 
+def window_used(p: Profile, c: int) -> int:
+    """The window C an ablation run named for ``c`` trains with: a name without ``_C`` (C = 100, the paper's
+    default) takes the setting's own C where the profile sets one (smoke: 4), so its row must say so."""
+    own = p.mini_setting("faster-rcnn").interval  # the ablations are Faster R-CNN runs
+    return own if c == 100 and own is not None else c
+
+
 def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile) -> list:
+    """Tables 7 and 8 beside the paper's: per loss, each C (with the C its runs used) and each initial weight."""
     by = sm.rows_by_name(rows)
     out = []
     for loss in p.abl_losses:
@@ -217,7 +225,8 @@ def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile) -> list:
                 cols = tables[tab]["columns"]
                 prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
                 pv = prow[cols.index(L)] if prow and L in cols else None
-                out.append({"loss": L, "ablation": kind, "value": v, "seeds": r.n,
+                out.append({"loss": L, "ablation": kind, "value": v,
+                            "C used": window_used(p, int(v)) if kind == "C" else None, "seeds": r.n,
                             "mAP [95% CI]": fmt_ci(r.mean, r.lo, r.hi),
                             "diff vs base [95% CI]": _fmt_diff(r),
                             "paper mAP": None if pv is None else round(100 * pv, 2)})

@@ -24,3 +24,13 @@ def test_the_claims_page_gets_every_claim_in_order_with_c8_needing_a_gpu():
     assert list(out) == CLAIMS and out["C3"] is stored["C3"]
     assert out["C8"].status is Status.NEEDS_GPU and out["C5"] == Claim("C5", "not measured yet", Status.TOO_FEW_RUNS)
     assert all_claims({"C8": Claim("C8", "measured", Status.SUPPORTED)})["C8"].ours == "measured"
+
+
+def test_the_c100_ablation_row_says_which_window_its_runs_used():
+    """A C = 100 run has no _C in its name and trains with the setting's C where the profile sets one (smoke: 4)."""
+    from alwa.analysis.claims import window_used
+    from alwa.runs.profile import load_profile
+
+    smoke, cpu = load_profile("smoke"), load_profile("cpu")
+    assert window_used(smoke, 100) == 4 and window_used(smoke, 2) == 2
+    assert cpu.mini_setting("faster-rcnn").interval is None and window_used(cpu, 100) == 100
