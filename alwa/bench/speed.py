@@ -37,7 +37,7 @@ from typing import Callable, Optional
 from alwa.analysis.stats import ratio_ci
 from alwa.core.files import provenance, write_json_atomic
 from alwa.mmdet.run import spec_config
-from alwa.runs.profile import load_profile
+from alwa.runs.profile import add_profile_options, load_profile
 from alwa.runs.specs import exp_name, make_spec
 
 PATHS = ("v1", "channels_last", "bf16", "bf16+channels_last")
@@ -318,8 +318,7 @@ def main(argv=None):
     ap.add_argument("--layout-steps", type=int, default=30)
     ap.add_argument("--profile-iters", type=int, default=0,
                     help="also profile a real run of each detector for this many iterations (cProfile), e.g. 120")
-    ap.add_argument("--profile", default="cpu")
-    ap.add_argument("--params", default=None)
+    add_profile_options(ap, results=False)
     ap.add_argument("--json", default=None, help="write the record here (e.g. results/cpu/bench/speed.json)")
     a = ap.parse_args(argv)
     for k in ("blocks", "steps", "check_steps", "layout_steps"):

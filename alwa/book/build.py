@@ -29,7 +29,7 @@ from typing import Optional
 import papermill as pm
 
 from alwa.report.pages import write_pages
-from alwa.runs.profile import check_profile, load_profile, params_path
+from alwa.runs.profile import add_profile_options, check_profile, load_profile, params_path
 from alwa.runs.store import result_problems
 
 PUBLISHED = "cpu"
@@ -138,8 +138,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="alwa book", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", description=__doc__.splitlines()[0])
-    b.add_argument("--profile", default=PUBLISHED)
-    b.add_argument("--results", default="results")
+    add_profile_options(b, default=PUBLISHED, params=False)
     b.add_argument("--stage", default=None)
     b.add_argument("--out", default=None)
     b.add_argument("--source", default=".", help="the checkout holding notebooks/, book/ and _config.yml (default: the current folder)")

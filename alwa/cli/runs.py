@@ -7,7 +7,7 @@ import sys
 
 from alwa.analysis.summaries import TARGETS, target_check
 from alwa.report.tables import format_status, format_targets
-from alwa.runs.profile import ProfileError, load_profile, params_path, results_dir
+from alwa.runs.profile import ProfileError, add_profile_options, load_profile, params_path, results_dir
 from alwa.runs.specs import PARTS, archive_results, profile_specs, sweep_status
 from alwa.runs.store import pending, read_record, result_problems, spec_key
 from alwa.runs.sweep import run_sweep
@@ -39,9 +39,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="alwa", description=main.__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("sweep", help="run the pending training runs of a profile")
-    a.add_argument("--profile", default="cpu")
-    a.add_argument("--results", default="results")
-    a.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+    add_profile_options(a)
     a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     a.add_argument("--max-runs", type=_non_negative, default=None, help="run at most N of the pending runs (N >= 0)")
     a.add_argument("--fn", default=None, help=argparse.SUPPRESS)  # the run function (tests swap in a stand-in)
@@ -58,14 +56,10 @@ def main(argv=None) -> None:
     a.add_argument("--threads", type=_positive, default=None, help="default: the profile's")
     a.add_argument("--list", action="store_true", help="print the pending specs and stop")
     c = sub.add_parser("archive", help="move a profile's training results to results/archive/NAME (before re-calibrating it)")
-    c.add_argument("--profile", default="cpu")
-    c.add_argument("--results", default="results")
-    c.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+    add_profile_options(c)
     c.add_argument("--name", required=True, help="archive folder name, e.g. cpu_7class")
     b = sub.add_parser("status", help="how far a profile's sweep is: runs done, compute spent, time to go")
-    b.add_argument("--profile", default="cpu")
-    b.add_argument("--results", default="results")
-    b.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+    add_profile_options(b)
     b.add_argument("--workers", type=_positive, default=None, help="default: the profile's")
     args = ap.parse_args(argv)
     try:

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from alwa.analysis import lrstudy, settled
-from alwa.runs.profile import ProfileError, load_profile, results_dir
+from alwa.runs.profile import ProfileError, add_profile_options, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
 from alwa.runs.study import PLANS, is_complete, plan_for, run_study, study_specs
 from alwa.runs import settle
@@ -19,9 +19,7 @@ def main(argv=None) -> None:
     its comparisons (ALWA minus the lr control, paired 95 % CIs) and its answer from the finished runs."""
     ap = argparse.ArgumentParser(prog="alwa study", description=main.__doc__)
     ap.add_argument("cmd", choices=["run", "status", "list", "answer"])
-    ap.add_argument("--profile", default="cpu")
-    ap.add_argument("--results", default="results")
-    ap.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+    add_profile_options(ap)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--max-runs", type=int, default=None)

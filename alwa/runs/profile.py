@@ -311,6 +311,16 @@ def validate(params: Any, source: str = "parameters") -> Profile:
 PARAMS_DIR = Path("notebooks") / "params"
 
 
+def add_profile_options(parser, default: str = "cpu", results: bool = True, params: bool = True) -> None:
+    """The options every command that works on a profile shares: ``--profile``, ``--results`` (the results root)
+    and ``--params`` (a parameters file instead of ``notebooks/params/PROFILE.yaml``), one spelling and one help."""
+    parser.add_argument("--profile", default=default, help=f"{' | '.join(PROFILES)} (default: {default})")
+    if results:
+        parser.add_argument("--results", default="results", help="the results root (default: results)")
+    if params:
+        parser.add_argument("--params", default=None, help="parameters file (default: notebooks/params/PROFILE.yaml)")
+
+
 def params_path(profile: str, root=".") -> Path:
     """``root/notebooks/params/{profile}.yaml``: a profile's parameters file in a checkout (``root``: the current folder)."""
     if profile not in PROFILES:

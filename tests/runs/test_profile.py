@@ -140,3 +140,19 @@ def test_the_gpu_mini_profile_runs_each_configuration_once_on_a_gpu():
     assert p.setting == cpu.setting and p.dataset == cpu.dataset and p.data_dir != cpu.data_dir
     # every configuration of the cpu profile's notebooks is in it
     assert {s["name"] for s in ex.profile_specs(cpu)} == {s["name"] for s in specs}
+
+
+def test_the_commands_share_one_spelling_of_the_profile_options():
+    """sweep, status, archive, study, book and bench speed take --profile/--results/--params from one helper."""
+    import argparse
+
+    from alwa.runs.profile import add_profile_options
+
+    ap = argparse.ArgumentParser()
+    add_profile_options(ap)
+    a = ap.parse_args(["--profile", "smoke", "--params", "x.yaml"])
+    assert (a.profile, a.results, a.params) == ("smoke", "results", "x.yaml")
+    assert "smoke | cpu | gpu | gpu-mini" in ap.format_help()
+    bare = argparse.ArgumentParser()
+    add_profile_options(bare, default="gpu", results=False, params=False)
+    assert vars(bare.parse_args([])) == {"profile": "gpu"}
