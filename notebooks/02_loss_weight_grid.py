@@ -68,7 +68,7 @@ pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 # ## Table 1: mAP per weight pair, and the difference to 1:1 (points of mAP)
 
 # %%
-rows = sm.summary_table(results, sm.baseline_name)
+rows = sm.summary_table(results)
 table, plot_rows = claims.table1(rows, tables, p)
 nbh.table(table)
 
@@ -82,12 +82,12 @@ fig = plots.plot_vs_paper(
 
 # %%
 for loss in p.grid_losses:
-    names = [ex.exp_name(p, "retinanet", loss, "base")] + claims.best_names(
-        rows, p, loss, 3
-    )
+    experiments = [
+        ex.experiment_of(p, "retinanet", loss, "base")
+    ] + claims.best_experiments(rows, p, loss, 3)
     fig = plots.plot_curves(
         results,
-        names,
+        experiments,
         p.curve_window,
         f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
         path=figs / f"figure3_{loss}.png",

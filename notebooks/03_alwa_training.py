@@ -55,7 +55,7 @@ profile, results_root = nb.profile, nb.results_root
 # %%
 specs = ex.alwa_specs(p)
 results, failures = nbh.run_and_load(specs, p, desc="tables 2-3")
-rows = sm.summary_table(results, sm.baseline_name)
+rows = sm.summary_table(results)
 
 # %% [markdown]
 # ## Tables 2 and 3: mAP, paired difference to the baseline, and the paper's numbers (points)
@@ -87,10 +87,12 @@ fig = plots.plot_vs_paper(
 # %%
 for det in ("retinanet", "faster-rcnn"):
     loss = "l1" if "l1" in p.alwa_losses else p.alwa_losses[0]
-    names = [ex.exp_name(p, det, loss, w) for w in ("base", "alwa1", "alwa2")]
+    experiments = [
+        ex.experiment_of(p, det, loss, w) for w in ("base", "alwa1", "alwa2")
+    ]
     fig = plots.plot_curves(
         results,
-        names,
+        experiments,
         p.curve_window,
         f"{det}, {ex.LOSS_NAMES[loss]} ({label})",
         path=figs / f"figure6_{det}.png",
@@ -101,14 +103,14 @@ for det in ("retinanet", "faster-rcnn"):
 
 # %%
 for det in ("retinanet", "faster-rcnn"):
-    names = [
-        ex.exp_name(p, det, loss, w)
+    experiments = [
+        ex.experiment_of(p, det, loss, w)
         for loss in p.alwa_losses
         for w in ("alwa1", "alwa2")
     ]
     fig = plots.plot_trajectories(
         results,
-        names,
+        experiments,
         f"{det}: ALWA classification weight ({label})",
         path=figs / f"weights_{det}.png",
     )

@@ -49,19 +49,13 @@ profile, results_root = nb.profile, nb.results_root
 # %%
 specs = ex.ablation_specs(p)
 results, failures = nbh.run_and_load(specs, p, desc="tables 7-8")
-rows = sm.summary_table(results, sm.baseline_name)
+rows = sm.summary_table(results)
 
 # %% [markdown]
 # ## Tables 7 and 8 (mAP, points; difference to the 1:1 baseline without ALWA on the same seeds)
 
 # %%
-table = claims.ablation_table(rows, tables, p)
-windows = {r["name"]: len(r["windows"]) for r in results}
-for row in table:
-    loss = {"L1": "l1", "SmoothL1": "smoothl1", "CIoU": "ciou"}[row["loss"]]
-    row["windows per run"] = windows.get(
-        claims.ablation_name(p, loss, row["ablation"], row["value"])
-    )
+table = claims.ablation_table(rows, tables, p, results)
 nbh.table(table)
 
 # %%

@@ -14,7 +14,7 @@ from alwa.analysis import stats
 from alwa.analysis import summaries as sm
 from alwa.analysis.records import Claim, Status, SummaryRow, VsPaper, claims_of, combined_status
 from alwa.analysis.stats import fmt_ci, fmt_pts
-from alwa.core.experiment import Experiment
+from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile
 
@@ -25,9 +25,8 @@ def _pairs(p: Profile) -> list[str]:
     return ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 
 
-def _weights(name: str) -> Optional[tuple[float, float]]:
+def _weights(e: Experiment) -> Optional[tuple[float, float]]:
     """(cls, reg) weights of a baseline or fixed-weight run; None for ALWA runs."""
-    e = Experiment.parse(name)
     return (e.cls_weight, e.reg_weight) if e.weighting in ("base", "fixed") else None
 
 
@@ -48,14 +47,14 @@ def _vs_paper(label: str, r: SummaryRow, pv: Optional[float], pb: Optional[float
 
 def table1(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list]:
     """(table rows for display, rows for plot_vs_paper)."""
-    by = sm.rows_by_name(rows)
+    by = sm.rows_by_experiment(rows)
     table, plot_rows = [], []
     for loss in p.grid_losses:
         L = ex.LOSS_NAMES[loss]
         known = L in tables["table1"]["columns"]
         for pair in _pairs(p):
-            name = ex.exp_name(p, "retinanet", loss, pair=pair)
-            r = by.get(name) or SummaryRow(name)
+            exp = ex.experiment_of(p, "retinanet", loss, pair=pair)
+            r = by.get(exp) or SummaryRow.empty(exp)
             pv = sm.paper_value(tables, "table1", pair, L) if known else None
             pb = sm.paper_value(tables, "table1", "1.00:1.00", L) if known else None
             base = pair == "1.00:1.00"
@@ -70,15 +69,15 @@ def table1(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list
     return table, plot_rows
 
 
-def best_names(rows: list[SummaryRow], p: Profile, loss: str, k: int = 3) -> list[str]:
+def best_experiments(rows: list[SummaryRow], p: Profile, loss: str, k: int = 3) -> list[Experiment]:
+    """The ``k`` experiments of RetinaNet with ``loss`` whose mean gain over 1:1 is largest (best first)."""
     want = ex.experiment_of(p, "retinanet", loss)
 
-    def same_run_family(name):
-        e = Experiment.parse(name)
+    def same_run_family(e: Experiment) -> bool:
         return (e.detector, e.backbone, e.dataset, e.reg_loss) == (want.detector, want.backbone, want.dataset, want.reg_loss)
 
-    cand = [r for r in rows if same_run_family(r.name) and math.isfinite(r.diff_mean)]
-    return [r.name for r in sorted(cand, key=lambda r: -r.diff_mean)[:k]]
+    cand = [r for r in rows if same_run_family(r.experiment) and math.isfinite(r.diff_mean)]
+    return [r.experiment for r in sorted(cand, key=lambda r: -r.diff_mean)[:k]]
 
 
 def _decay(result: dict, window: int) -> tuple[float, float]:
@@ -91,9 +90,9 @@ def _decay(result: dict, window: int) -> tuple[float, float]:
 def grid_claims(rows: list[SummaryRow], results: list, p: Profile, window: int) -> dict[str, Claim]:
     """C2, C3, C4, C5 from the weight grid."""
     out = {}
-    diffs = [r for r in rows if math.isfinite(r.diff_mean) and _weights(r.name)]
-    below = [r for r in diffs if all(w < 1 for w in _weights(r.name))]
-    above = [r for r in diffs if all(w > 1 for w in _weights(r.name))]
+    diffs = [r for r in rows if math.isfinite(r.diff_mean) and _weights(r.experiment)]
+    below = [r for r in diffs if all(w < 1 for w in _weights(r.experiment))]
+    above = [r for r in diffs if all(w > 1 for w in _weights(r.experiment))]
     enough = all(r.diff.n >= MIN_SEEDS for r in below + above)
     if below and above:
         mb = sum(r.diff_mean for r in below) / len(below)
@@ -107,16 +106,16 @@ def grid_claims(rows: list[SummaryRow], results: list, p: Profile, window: int) 
         out["C3"] = {"ours": "no cells with both weights above (or below) 1 in this profile's grid", "status": Status.TOO_FEW_RUNS, "values": {}}
     best = {}
     for loss in p.grid_losses:
-        b = best_names(rows, p, loss, 1)
-        best[ex.LOSS_NAMES[loss]] = Experiment.parse(b[0]).weighting_tag if b else None
+        b = best_experiments(rows, p, loss, 1)
+        best[ex.LOSS_NAMES[loss]] = b[0].weighting_tag if b else None
     distinct = len({v for v in best.values() if v}) > 1
     out["C5"] = {"ours": "largest mean gain: " + ", ".join(f"{k} {v}" for k, v in best.items()),
                  "status": (Status.SUPPORTED if distinct else Status.NOT_SUPPORTED) if len(p.grid_losses) > 1 and enough else Status.TOO_FEW_RUNS,
                  "values": best, "note": "the best pair by mean; overlapping CIs mean the ranking is uncertain"}
     faster = {}
     for loss in p.grid_losses:
-        b = best_names(rows, p, loss, 1)
-        runs = [r for r in results if b and r["name"] == b[0]]
+        b = best_experiments(rows, p, loss, 1)
+        runs = [r for r in map(RunRecord.of, results) if b and r.experiment == b[0]]
         d = [_decay(r, window) for r in runs]
         d = [(a, c) for a, c in d if math.isfinite(a) and math.isfinite(c)]
         if d:
@@ -132,7 +131,7 @@ def grid_claims(rows: list[SummaryRow], results: list, p: Profile, window: int) 
 
 # ------------------------------------------------------------------ tables 2 / 3
 def alwa_table(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list]:
-    by = sm.rows_by_name(rows)
+    by = sm.rows_by_experiment(rows)
     table, plot_rows = [], []
     for det, tab, row_of in (("retinanet", "table2", {"base": "R50", "alwa1": "R50+ALWA1", "alwa2": "R50+ALWA2"}),
                              ("faster-rcnn", "table3", {"base": "baseline", "alwa1": "ALWA1", "alwa2": "ALWA2"})):
@@ -140,8 +139,8 @@ def alwa_table(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, 
             L = ex.LOSS_NAMES[loss]
             cols = tables[tab]["columns"]
             for w in ("base", "alwa1", "alwa2"):
-                name = ex.exp_name(p, det, loss, w)
-                r = by.get(name) or SummaryRow(name)
+                exp = ex.experiment_of(p, det, loss, w)
+                r = by.get(exp) or SummaryRow.empty(exp)
                 pv = tables[tab]["rows"][row_of[w]][cols.index(L)] if L in cols else None
                 pb = tables[tab]["rows"][row_of["base"]][cols.index(L)] if L in cols else None
                 table.append({"detector": det, "loss": L, "weighting": w, "seeds": r.n,
@@ -158,7 +157,7 @@ def alwa_table(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, 
 
 def baseline_level(rows: list[SummaryRow], p: Profile, det: str, loss: str = "l1") -> str:
     """The 1:1 baseline's mAP of a detector as prose, e.g. '30.05 [29.47, 30.62] (5 seeds)'; 'no runs yet' without runs."""
-    r = sm.row_of(rows, ex.exp_name(p, det, loss, "base"))
+    r = sm.row_of(rows, ex.experiment_of(p, det, loss, "base"))
     if not r.n:
         return "no runs yet"
     return f"{fmt_ci(r.mean, r.lo, r.hi)} ({r.n} seed{'s' if r.n != 1 else ''})"
@@ -166,10 +165,10 @@ def baseline_level(rows: list[SummaryRow], p: Profile, det: str, loss: str = "l1
 
 def _pooled(results: list, p: Profile, det: str, w: str) -> dict:
     """Paired difference over all (loss, seed) pairs of a detector: ALWA-w vs base."""
-    vals = sm.by_name(results)
+    vals = sm.by_experiment(results)
     a, b = {}, {}
     for loss in p.alwa_losses:
-        m, base = vals.get(ex.exp_name(p, det, loss, w), {}), vals.get(ex.exp_name(p, det, loss, "base"), {})
+        m, base = vals.get(ex.experiment_of(p, det, loss, w), {}), vals.get(ex.experiment_of(p, det, loss, "base"), {})
         for s in set(m) & set(base):
             a[(loss, s)], b[(loss, s)] = m[s], base[s]
     return stats.paired_diff(a, b)
@@ -197,31 +196,32 @@ def alwa_claims(results: list, p: Profile) -> dict[str, Claim]:
 
 
 # ------------------------------------------------------------------ tables 7 / 8
-def ablation_name(p: Profile, loss: str, kind: str, value) -> str:
+def ablation_experiment(p: Profile, loss: str, kind: str, value) -> Experiment:
     """The Faster R-CNN ALWA-2 run of an ablation: ``kind`` 'C' (the window) or 'init' (the initial weights)."""
     if kind == "C":
-        return ex.exp_name(p, "faster-rcnn", loss, "alwa2", interval=int(value))
-    return ex.exp_name(p, "faster-rcnn", loss, "alwa2", init=float(value))
+        return ex.experiment_of(p, "faster-rcnn", loss, "alwa2", interval=int(value))
+    return ex.experiment_of(p, "faster-rcnn", loss, "alwa2", init=float(value))
 
 
 def window_used(p: Profile, c: int) -> int:
-    """The window C an ablation run named for ``c`` trains with: a name without ``_C`` (C = 100, the paper's
-    default) takes the setting's own C where the profile sets one (smoke: 4), so its row must say so."""
-    own = p.mini_setting("faster-rcnn").interval  # the ablations are Faster R-CNN runs
-    return own if c == 100 and own is not None else c
+    """The window C the ablation run for ``c`` trains with (its experiment's window under the profile's setting:
+    the C it names, or the setting's own where ``c`` is the setting's C)."""
+    return ablation_experiment(p, p.abl_losses[0] if p.abl_losses else "l1", "C", c).window(ex.setting_c(p, "faster-rcnn"))
 
 
-def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile) -> list:
-    """Tables 7 and 8 beside the paper's: per loss, each C (with the C its runs used) and each initial weight."""
-    by = sm.rows_by_name(rows)
+def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile, results: Optional[list] = None) -> list:
+    """Tables 7 and 8 beside the paper's: per loss, each C (with the C its runs used) and each initial weight;
+    with ``results`` also how many windows ended in a run (0: ALWA never acted)."""
+    windows = {r.experiment: len(r["windows"]) for r in map(RunRecord.of, results or []) if "windows" in r}
+    by = sm.rows_by_experiment(rows)
     out = []
     for loss in p.abl_losses:
         L = ex.LOSS_NAMES[loss]
         for kind, values, tab in (("C", p.abl_C, "table7"), ("init", p.abl_init, "table8")):
             for v in values:
                 key = str(int(v)) if kind == "C" else f"{float(v):g}:{float(v):g}"
-                name = ablation_name(p, loss, kind, v)
-                r = by.get(name) or SummaryRow(name)
+                exp = ablation_experiment(p, loss, kind, v)
+                r = by.get(exp) or SummaryRow.empty(exp)
                 cols = tables[tab]["columns"]
                 prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
                 pv = prow[cols.index(L)] if prow and L in cols else None
@@ -230,24 +230,27 @@ def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile) -> list:
                             "mAP [95% CI]": fmt_ci(r.mean, r.lo, r.hi),
                             "diff vs base [95% CI]": _fmt_diff(r),
                             "paper mAP": None if pv is None else round(100 * pv, 2)})
+                if results is not None:
+                    out[-1]["windows per run"] = windows.get(exp)
     return out
 
 
 def ablation_claims(results: list, p: Profile) -> dict[str, Claim]:
     """C9: spread of the mean mAP across C values and across initial weights, vs the seed noise."""
-    vals = sm.by_name(results)
-    inert = {r["name"] for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
+    results = [RunRecord.of(r) for r in results]
+    vals = sm.by_experiment(results)
+    inert = {r.experiment for r in results if "windows" in r and not r["windows"]}  # no window ended: ALWA never acted
     parts, noisy = [], []
     for loss in p.abl_losses:
         for kind, values in (("C", p.abl_C), ("init", p.abl_init)):
             means, sds, idle = [], [], []
             for v in values:
-                name = ablation_name(p, loss, kind, v)
-                s = stats.mean_ci(list(vals.get(name, {}).values()))
+                exp = ablation_experiment(p, loss, kind, v)
+                s = stats.mean_ci(list(vals.get(exp, {}).values()))
                 if s["n"]:
                     means.append(s["mean"])
                     sds.append(s["std"])
-                if name in inert:
+                if exp in inert:
                     idle.append(f"{kind}={v:g}")
             if len(means) >= 2:
                 spread = max(means) - min(means)

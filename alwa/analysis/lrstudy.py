@@ -19,9 +19,11 @@ import numpy as np
 from alwa.analysis import stats
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
-from alwa.core.experiment import Experiment
+from alwa.analysis.summaries import by_experiment
+from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs.profile import Profile
-from alwa.runs.study import StudyPlan, StudyState, detector_schedule, experiment, regime_arms, setting_iters, setting_lr
+from alwa.runs.specs import experiment_of
+from alwa.runs.study import StudyPlan, StudyState, detector_schedule, regime_arms, setting_iters, setting_lr
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,8 @@ def regimes(p: Profile, st: StudyState, plan: StudyPlan) -> list[Regime]:
 
 
 def _vals(records: Iterable[dict]) -> dict:
-    out: dict = defaultdict(dict)
-    for r in records:
-        v = r.get("mAP")
-        if v is not None and math.isfinite(v):
-            out[r["name"]][int(r["seed"])] = float(v)
-    return out
+    """{Experiment: {seed: mAP}} (finite values only)."""
+    return by_experiment(records)
 
 
 def step_size(record: dict) -> Optional[float]:
@@ -59,7 +57,7 @@ def step_size(record: dict) -> Optional[float]:
     if lr.size == 0:
         return None
     w = np.asarray(pi.get("cls_weight") or [1.0] * lr.size, float)[: lr.size]
-    exp = Experiment.parse(record["name"])
+    exp = RunRecord.of(record).experiment
     fixed = exp.cls_weight if exp.weighting == "fixed" else 1.0
     return float(np.mean(w * fixed * lr[: w.size]))
 
@@ -69,9 +67,8 @@ def _lr_iters(p: Profile, exp: Experiment) -> tuple[float, int]:
     return (exp.lr or setting_lr(p, exp.detector), exp.iters or setting_iters(p, exp.detector))
 
 
-def regime_of(name: str, p: Profile, regs: list[Regime]) -> Optional[str]:
-    """The regime a run belongs to (its schedule and peak lr), or None (equivalence and calibration runs)."""
-    exp = Experiment.parse(name)
+def regime_of(exp: Experiment, p: Profile, regs: list[Regime]) -> Optional[str]:
+    """The regime a run of ``exp`` belongs to (its schedule and peak lr), or None (equivalence and calibration runs)."""
     if not exp.clip:
         return None
     lr, iters = _lr_iters(p, exp)
@@ -87,9 +84,9 @@ def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[d
     """One row per run of a regime: regime, detector, loss, weighting, seed, mAP and step size (figure (a))."""
     rows = []
     tuned = next((r for r in regs if r.name == "tuned"), None)
-    for rec in records:
-        exp = Experiment.parse(rec["name"])
-        reg = regime_of(rec["name"], p, regs)
+    for rec in map(RunRecord.of, records):
+        exp = rec.experiment
+        reg = regime_of(exp, p, regs)
         is_control = (tuned is not None and exp.weighting == "base" and exp.lr is not None
                       and math.isclose(exp.lr, tuned.lr) and exp.iters == detector_schedule(p, exp.detector, tuned.schedule))
         if reg is None:
@@ -114,12 +111,12 @@ def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
 
 
 def _recs(records: Iterable[dict]) -> dict:
-    """{name: {seed: record}} of the records with a finite mAP."""
+    """{Experiment: {seed: record}} of the records with a finite mAP."""
     out: dict = defaultdict(dict)
-    for r in records:
+    for r in map(RunRecord.of, records):
         v = r.get("mAP")
         if isinstance(v, (int, float)) and math.isfinite(v):
-            out[r["name"]][int(r["seed"])] = r
+            out[r.experiment][r.seed] = r
     return out
 
 
@@ -144,9 +141,9 @@ def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> l
     recs, lr = _recs(records), setting_lr(p)
     rows = []
     for clip in (True, False):
-        base = experiment(p, "retinanet", "l1", "base", lr, clip=clip).name
+        base = experiment_of(p, "retinanet", "l1", "base", lr=lr, clip=clip)
         for k in plan.equivalence_k:
-            arm = experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip).name
+            arm = experiment_of(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr=lr / k, clip=clip)
             rows.append(_paired_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", recs, [(arm, base)],
                                     clipping="on (max norm 10)" if clip else "off", k=k, loss="l1"))
     return rows
@@ -176,19 +173,19 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
                 continue
             sched = detector_schedule(p, det, st.schedule)
             for w in ("alwa1", "alwa2"):
-                arm = lambda loss, w=w: experiment(p, det, loss, w, reg.lr, sched).name  # noqa: E731
-                per_loss(f"{w} minus lr control", losses, arm, lambda loss: experiment(p, det, loss, "base", st.tuned_lr, sched).name,
+                arm = lambda loss, w=w: experiment_of(p, det, loss, w, lr=reg.lr, iters=sched)  # noqa: E731
+                per_loss(f"{w} minus lr control", losses, arm, lambda loss: experiment_of(p, det, loss, "base", lr=st.tuned_lr, iters=sched),
                          regime=reg.name, detector=det)
                 if reg.name == "paper":
                     per_loss(f"{w} minus 1:1 at the same lr", losses, arm,
-                             lambda loss: experiment(p, det, loss, "base", reg.lr, sched).name, regime=reg.name, detector=det)
+                             lambda loss: experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched), regime=reg.name, detector=det)
         if reg.name == "paper":
             per_loss("0.5:0.5 minus lr control", plan.losses,
-                     lambda loss: experiment(p, "retinanet", loss, "0.50:0.50", reg.lr, st.schedule).name,
-                     lambda loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name, regime="paper", detector="retinanet")
+                     lambda loss: experiment_of(p, "retinanet", loss, "0.50:0.50", lr=reg.lr, iters=st.schedule),
+                     lambda loss: experiment_of(p, "retinanet", loss, "base", lr=st.tuned_lr, iters=st.schedule), regime="paper", detector="retinanet")
             per_loss("alwa2 (trend-free statistic) minus lr control", ("l1",),
-                     lambda loss: experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule, detrend=True).name,
-                     lambda loss: experiment(p, "retinanet", loss, "base", st.tuned_lr, st.schedule).name, regime="paper", detector="retinanet")
+                     lambda loss: experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule, detrend=True),
+                     lambda loss: experiment_of(p, "retinanet", loss, "base", lr=st.tuned_lr, iters=st.schedule), regime="paper", detector="retinanet")
     return rows
 
 
@@ -282,7 +279,7 @@ def arm_means(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudySta
     vals = _vals(records)
     out = []
     for group, exp, seeds in regime_arms(p, plan, st.schedule, st.tuned_lr, st.cuts):
-        got = vals.get(exp.name, {})
+        got = vals.get(exp, {})
         ci = stats.mean_ci([got[s] for s in seeds if s in got])
         lr, iters = _lr_iters(p, exp)
         out.append(ArmMean(group, exp.detector, exp.reg_loss, exp.weighting_tag, float(lr), int(iters), len(seeds),
@@ -293,15 +290,16 @@ def arm_means(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudySta
 def weight_windows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[dict]:
     """(b): ALWA's classification weight after each window, per run (window 1 = the warm-up)."""
     out = []
-    for r in records:
-        exp = Experiment.parse(r["name"])
+    for r in map(RunRecord.of, records):
+        exp = r.experiment
         if exp.weighting not in ("alwa1", "alwa2"):
             continue
-        reg = regime_of(r["name"], p, regs)
+        reg = regime_of(exp, p, regs)
         if reg is None:
             continue
         traj = r.get("weight_trajectory") or []
-        out.append({"regime": reg, "name": r["name"], "seed": int(r["seed"]), "weights": [exp.cls_weight, *traj]})
+        out.append({"regime": reg, "name": r.name, "weighting": exp.weighting, "detrend": exp.detrend, "seed": r.seed,
+                    "weights": [exp.cls_weight, *traj]})
     return out
 
 
@@ -318,7 +316,7 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
         return _typed(out)
     for reg in regimes(p, st, plan)[1:]:
         below = [w for w in ("0.50:0.50", "0.25:0.25", "0.50:0.75")]
-        pairs = [(experiment(p, "retinanet", loss, w, reg.lr, st.schedule).name, experiment(p, "retinanet", loss, "base", reg.lr, st.schedule).name)
+        pairs = [(experiment_of(p, "retinanet", loss, w, lr=reg.lr, iters=st.schedule), experiment_of(p, "retinanet", loss, "base", lr=reg.lr, iters=st.schedule))
                  for loss in plan.losses for w in below]
         d = stats.paired_diff(*_pool(vals, pairs))
         out["C3"][reg.name] = {"ours": stats.fmt_pts("weights below 1 minus 1:1", d), "status": _status(d)}
@@ -329,15 +327,15 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
             sched = detector_schedule(p, det, st.schedule)
             parts, sts = [], []
             for w in ("alwa1", "alwa2"):
-                d = stats.paired_diff(*_pool(vals, [(experiment(p, det, loss, w, reg.lr, sched).name,
-                                                     experiment(p, det, loss, "base", reg.lr, sched).name) for loss in losses]))
+                d = stats.paired_diff(*_pool(vals, [(experiment_of(p, det, loss, w, lr=reg.lr, iters=sched),
+                                                     experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched)) for loss in losses]))
                 parts.append(stats.fmt_pts(w, d))
                 sts.append(_status(d))
             out[cid][reg.name] = {"ours": "; ".join(parts), "status": Status.SUPPORTED if Status.SUPPORTED in sts else (
                 Status.NOT_SUPPORTED if all(s == Status.NOT_SUPPORTED for s in sts) else sts[0] if len(set(sts)) == 1 else Status.INCONCLUSIVE)}
         out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
-        r1 = stats.paired_diff(*_pool(vals, [(experiment(p, "retinanet", loss, "alwa2", reg.lr, st.schedule).name,
-                                              experiment(p, "retinanet", loss, "alwa1", reg.lr, st.schedule).name) for loss in plan.losses]))
+        r1 = stats.paired_diff(*_pool(vals, [(experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule),
+                                              experiment_of(p, "retinanet", loss, "alwa1", lr=reg.lr, iters=st.schedule)) for loss in plan.losses]))
         out["C11"][reg.name] = {"ours": stats.fmt_pts("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
     return _typed(out)
 
@@ -376,10 +374,10 @@ def schedule_text(st: StudyState) -> str:
 def calibration_rows(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState) -> list[dict]:
     """The calibration ladder: per schedule (iterations), the 1:1 L1 RetinaNet runs at the setting's lr, their mean
     mAP and the gain of doubling the schedule (points)."""
-    records, lr0, rows = list(records), setting_lr(p), []
+    records, lr0, rows = list(map(RunRecord.of, records)), setting_lr(p), []
     for it in sorted({*plan.ladder, *plan.extra_ladder}):
-        name = experiment(p, "retinanet", "l1", "base", lr0, it).name
-        vals = [r["mAP"] for r in records if r["name"] == name and r["seed"] < plan.calib_seeds]
+        exp = experiment_of(p, "retinanet", "l1", "base", lr=lr0, iters=it)
+        vals = [r["mAP"] for r in records if r.experiment == exp and r.seed < plan.calib_seeds]
         if vals:
             rows.append({"iterations": it, "runs": len(vals), "mean mAP": sum(vals) / len(vals),
                          "gain of doubling (pts)": 100 * st.schedule_gains[it] if it in st.schedule_gains else None})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping, Optional
 
+from alwa.core.experiment import Experiment
+
 
 class Status(StrEnum):
     """A claim's status (a ``str``: it compares and serialises as its text)."""
@@ -89,7 +91,9 @@ class PairedDiff:
 class SummaryRow:
     """One experiment over its seeds (:func:`alwa.analysis.summaries.summary_table`): the metric's mean, standard
     deviation and t 95 % CI of the mean, and the paired difference to its baseline (``None`` for a baseline, or where
-    the baseline has no runs). A row of an experiment without runs is ``SummaryRow(name)``: ``n`` 0, values NaN."""
+    the baseline has no runs). A row of an experiment without runs is :meth:`empty`: ``n`` 0, values NaN.
+    ``experiment``: the row's :class:`~alwa.core.experiment.Experiment` (tables select rows by it; ``name`` is
+    its name, for display)."""
 
     name: str
     n: int = 0
@@ -98,6 +102,12 @@ class SummaryRow:
     lo: float = math.nan
     hi: float = math.nan
     diff: Optional[PairedDiff] = None
+    experiment: Optional[Experiment] = field(default=None, compare=False)
+
+    @classmethod
+    def empty(cls, experiment: Experiment) -> "SummaryRow":
+        """The row of an experiment without runs."""
+        return cls(experiment.name, experiment=experiment)
 
     @property
     def verdict(self) -> Optional[Verdict]:

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Comparison
-from alwa.core.experiment import run_key
+from alwa.core.experiment import RunRecord, run_key
 from alwa.runs.profile import Profile
 from alwa.runs.settle import SettleState, arm_experiment
 
@@ -36,7 +36,7 @@ def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Compa
 
 def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Comparison]:
     """ALWA-1, ALWA-2 and ALWA frozen minus the control, and ALWA-2 minus ALWA frozen, for every cell whose lr is tuned."""
-    by = {run_key(r["name"], r["seed"]): r for r in records}
+    by = {r.key: r for r in map(RunRecord.of, records)}
     out = []
     for c in st.cells:
         if c.tuned_lr is None:

@@ -11,41 +11,42 @@ import numpy as np
 
 from alwa.analysis import stats
 from alwa.analysis.records import SummaryRow
-from alwa.core.experiment import Experiment
+from alwa.core.experiment import Experiment, RecordLike, RunRecord
 from alwa.runs.profile import Profile
-from alwa.runs.specs import alwa_specs, exp_name, profile_specs, sweep_status
+from alwa.runs.specs import alwa_specs, experiment_of, profile_specs, sweep_status
 from alwa.runs.store import load_results, of_specs
 
-def by_name(results: Iterable[dict], metric: str = "mAP") -> dict:
-    """{name: {seed: metric}}."""
-    out = defaultdict(dict)
-    for r in results:
+
+def by_experiment(results: Iterable[RecordLike], metric: str = "mAP") -> dict[Experiment, dict[int, float]]:
+    """{experiment: {seed: metric}} over the records with a finite ``metric``."""
+    out: dict = defaultdict(dict)
+    for r in map(RunRecord.of, results):
         v = r.get(metric)
         if v is not None and math.isfinite(v):
-            out[r["name"]][int(r["seed"])] = float(v)
+            out[r.experiment][r.seed] = float(v)
     return dict(out)
 
 
-def summary_table(results: Iterable[dict], baseline_of, metric: str = "mAP") -> list[SummaryRow]:
-    """One row per experiment name (sorted): mean and 95 % CI over seeds, and the paired
-    difference to ``baseline_of(name)`` (None for baselines and where the baseline has no runs)."""
-    vals = by_name(results, metric)
+def summary_table(results: Iterable[RecordLike], baseline_of=Experiment.baseline, metric: str = "mAP") -> list[SummaryRow]:
+    """One row per experiment (sorted by name): mean and 95 % CI over seeds, and the paired difference to
+    ``baseline_of(experiment)`` (default: its 1:1 run; None for baselines and where the baseline has no runs)."""
+    vals = by_experiment(results, metric)
     rows = []
-    for name in sorted(vals):
-        m = stats.mean_ci(list(vals[name].values()))
-        base = baseline_of(name)
-        diff = stats.paired_diff(vals[name], vals[base]) if base and base != name and base in vals else None
-        rows.append(SummaryRow(name, m["n"], m["mean"], m["std"], m["lo"], m["hi"], diff))
+    for exp in sorted(vals, key=lambda e: e.name):
+        m = stats.mean_ci(list(vals[exp].values()))
+        base = baseline_of(exp)
+        diff = stats.paired_diff(vals[exp], vals[base]) if base is not None and base != exp and base in vals else None
+        rows.append(SummaryRow(exp.name, m["n"], m["mean"], m["std"], m["lo"], m["hi"], diff, experiment=exp))
     return rows
 
 
-def rows_by_name(rows: Iterable[SummaryRow]) -> dict[str, SummaryRow]:
-    return {r.name: r for r in rows}
+def rows_by_experiment(rows: Iterable[SummaryRow]) -> dict[Experiment, SummaryRow]:
+    return {r.experiment: r for r in rows}
 
 
-def row_of(rows: Iterable[SummaryRow], name: str) -> SummaryRow:
-    """The row of ``name``; ``SummaryRow(name)`` (no runs) where the table has none."""
-    return next((r for r in rows if r.name == name), SummaryRow(name))
+def row_of(rows: Iterable[SummaryRow], exp: Experiment) -> SummaryRow:
+    """The row of ``exp``; :meth:`SummaryRow.empty` (no runs) where the table has none."""
+    return next((r for r in rows if r.experiment == exp), SummaryRow.empty(exp))
 
 
 def weight_summary(results: Iterable[dict]) -> list[dict]:
@@ -53,31 +54,26 @@ def weight_summary(results: Iterable[dict]) -> list[dict]:
     weight at the end of training, and in how many runs it went back up at least
     once between windows (the rule recomputes it from already-weighted losses)."""
     groups = defaultdict(list)
-    for r in results:
+    for r in map(RunRecord.of, results):
         t = r.get("weight_trajectory") or []
-        if r.get("experiment", {}).get("weighting") in ("alwa1", "alwa2") and t:
-            groups[r["name"]].append(t)
+        if r.experiment.weighting in ("alwa1", "alwa2") and t:
+            groups[r.experiment].append(t)
     rows = []
-    for name in sorted(groups):
-        ts = groups[name]
+    for exp in sorted(groups, key=lambda e: e.name):
+        ts = groups[exp]
         finals = [t[-1] for t in ts]
-        rows.append({"name": name, "runs": len(ts), "final_min": min(finals), "final_max": max(finals),
+        rows.append({"name": exp.name, "detector": exp.detector, "runs": len(ts), "final_min": min(finals), "final_max": max(finals),
                      "runs_went_up": sum(any(b > a + 1e-12 for a, b in zip(t, t[1:])) for t in ts)})
     return rows
 
 
 def weight_range(rows: list[dict], detector: str) -> str:
     """'a-b' over the final weights of a detector's rows of :func:`weight_summary` ('no runs yet' if none)."""
-    sel = [r for r in rows if Experiment.parse(r["name"]).detector == detector]
+    sel = [r for r in rows if r["detector"] == detector]
     if not sel:
         return "no runs yet"
     lo, hi = min(r["final_min"] for r in sel), max(r["final_max"] for r in sel)
     return f"{lo:.3g}-{hi:.3g}"
-
-
-def baseline_name(name: str) -> str:
-    """The 1:1 baseline of an experiment name (same detector/backbone/data/loss)."""
-    return Experiment.parse(name).baseline().name
 
 
 def window_curves(result: dict, window: int) -> dict:
@@ -137,17 +133,17 @@ def target_check(p: Profile, out_dir, workers: Optional[int] = None, status: Opt
                                else f" ({t['done']} of {t['planned']} runs done)"),
                    "met": (total_h <= goal["wall_h"]) if complete else None})
     results = load_results(out_dir, profile_specs(p))
-    rows = summary_table(of_specs(results, alwa_specs(p)), baseline_name)
+    rows = summary_table(of_specs(results, alwa_specs(p)))
     lo, hi = goal["baseline_map"]
     for det, label in (("retinanet", "RetinaNet"), ("faster-rcnn", "Faster R-CNN")):
-        walls = [float(r["wall_seconds"]) for r in results if Experiment.parse(r["name"]).detector == det and "wall_seconds" in r]
+        walls = [float(r["wall_seconds"]) for r in results if r.experiment.detector == det and "wall_seconds" in r]
         if walls:
             mean = sum(walls) / len(walls)
             over = sum(w > goal["run_s"] for w in walls)
             checks.append({"target": f"time of one {label} run", "goal": f"<= {goal['run_s']:g} s",
                            "measured": f"{mean:.0f} s on average over {len(walls)} runs (max {max(walls):.0f} s; {over} over {goal['run_s']:g} s)",
                            "met": mean <= goal["run_s"]})
-        b = row_of(rows, exp_name(p, det, "l1", "base"))
+        b = row_of(rows, experiment_of(p, det, "l1", "base"))
         if b.n:
             checks.append({"target": f"{label} baseline mAP@0.5 (1:1, L1)", "goal": f"{lo:g}-{hi:g}",
                            "measured": f"{b.mean:.3f} (mean of {b.n} seed{'s' if b.n != 1 else ''})",

@@ -35,19 +35,20 @@ import time
 from typing import Callable, Optional
 
 from alwa.analysis.stats import ratio_ci
+from alwa.core.experiment import RunSpec
 from alwa.core.files import provenance, write_json_atomic
 from alwa.mmdet.run import spec_config
 from alwa.runs.profile import add_profile_options, load_profile
-from alwa.runs.specs import exp_name, make_spec
+from alwa.runs.specs import experiment_of, make_spec
 
 PATHS = ("v1", "channels_last", "bf16", "bf16+channels_last")
 DETECTORS = ("retinanet", "faster-rcnn")
 START_AND_EVAL_S = 12.0  # a run's process start, build and test evaluation (measured: imports 2.7 s, build 2.4 s, test 4 s)
 
 
-def _spec(detector: str, params: Optional[str] = None, profile: str = "cpu") -> dict:
+def _spec(detector: str, params: Optional[str] = None, profile: str = "cpu") -> RunSpec:
     p = load_profile(profile, params)
-    return make_spec(p, exp_name(p, detector, "l1"), 0)
+    return make_spec(p, experiment_of(p, detector, "l1"), 0)
 
 
 def build(detector: str, n_batches: int = 2, params: Optional[str] = None, profile: str = "cpu", spec: Optional[dict] = None):
@@ -212,7 +213,7 @@ def profile_run(detector: str, iters: int = 120, warmup: int = 10, params=None, 
     from mmengine.runner import Runner
 
     torch.set_num_threads(1)
-    spec = dict(spec or _spec(detector, params, profile))
+    spec = spec or _spec(detector, params, profile)
     t0 = time.perf_counter()
     cfg, _ = spec_config(spec)
     cfg.train_cfg.max_iters = warmup + iters

@@ -72,10 +72,12 @@ def _head(model: dict, path: str) -> dict:
     return node
 
 
-def set_weighting(cfg: Config, exp: Experiment, alwa_options: Optional[dict] = None) -> None:
+def set_weighting(cfg: Config, exp: Experiment, alwa_options: Optional[dict] = None, setting_c: Optional[int] = None) -> None:
     """Fixed weights go into the ALWA head's loss weights; ALWA (or the
-    statistics-only 'monitor' mode for baselines and fixed weights) is the hook."""
+    statistics-only 'monitor' mode for baselines and fixed weights) is the hook, with the window
+    ``exp.window(setting_c)`` (the experiment's ``_C``, else the setting's C, else the paper's 100)."""
     path = alwa_head_path(exp.detector)
+    c = exp.window(setting_c)
     head = _head(cfg.model, path)
     opts = dict(alwa_options or {})
     if exp.detrend:
@@ -83,11 +85,11 @@ def set_weighting(cfg: Config, exp: Experiment, alwa_options: Optional[dict] = N
     if exp.weighting == "fixed":
         head["loss_cls"]["loss_weight"] = exp.cls_weight
         head["loss_bbox"]["loss_weight"] = exp.reg_weight
-        hook = dict(type="ALWAHook", head=path, mode="monitor", interval=exp.interval, **opts)
+        hook = dict(type="ALWAHook", head=path, mode="monitor", interval=c, **opts)
     elif exp.weighting == "base":
-        hook = dict(type="ALWAHook", head=path, mode="monitor", interval=exp.interval, **opts)
+        hook = dict(type="ALWAHook", head=path, mode="monitor", interval=c, **opts)
     else:
-        hook = dict(type="ALWAHook", head=path, mode=exp.weighting, interval=exp.interval,
+        hook = dict(type="ALWAHook", head=path, mode=exp.weighting, interval=c,
                     cls_weight=exp.cls_weight, reg_weight=exp.reg_weight, **opts)
     cfg.custom_imports = dict(imports=["alwa.mmdet"], allow_failed_imports=False)
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != "ALWAHook"]
@@ -190,14 +192,15 @@ def paper_experiments() -> dict[str, list[Experiment]]:
         E("faster-rcnn", "r50", "coco", "l1", "fixed", *_pair(p)) for p in WEIGHT_PAIRS_TABLE5]
     t["table6"] = [E("mask-rcnn", bb, "coco", l, w) for bb, l in (("r50", "l1"), ("r50", "ciou"), ("r101", "smoothl1"))
                    for w in ("base", "alwa1", "alwa2")]
-    t["table7"] = [E("faster-rcnn", "r50", "voc", l, "alwa2", interval=c) for c in (20, 100, 200, 500) for l in losses]
+    t["table7"] = [E("faster-rcnn", "r50", "voc", l, "alwa2", interval=None if c == 100 else c)
+                   for c in (20, 100, 200, 500) for l in losses]
     t["table8"] = [E("faster-rcnn", "r50", "voc", l, "alwa2", w, w) for w in (0.5, 0.75, 1.25, 1.5) for l in losses]
     return t
 
 
-def build_config(name: str, **kwargs) -> Config:
-    """Config for an experiment name; ``dataset=mini`` goes to :func:`mini_config`."""
-    exp = Experiment.parse(name)
+def build_config(experiment: "Experiment | str", **kwargs) -> Config:
+    """Config for an :class:`Experiment` (or its name); ``dataset=mini`` goes to :func:`mini_config`."""
+    exp = Experiment.of_name(experiment)
     if exp.dataset == "mini":
         return mini_config(exp, **kwargs)
     return paper_config(exp, **kwargs)
@@ -326,10 +329,7 @@ def mini_config(exp: Experiment, data_root: str = "data/mini_voc/VOCdevkit/", se
     )
     cfg.log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)
     cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0), dist_cfg=dict(backend="gloo"))
-    exp_run = exp
-    if st.interval is not None and exp.interval == 100:  # a C named in the experiment (_C20) wins
-        exp_run = replace(exp, interval=st.interval)
-    set_weighting(cfg, exp_run, alwa_options)
+    set_weighting(cfg, exp, alwa_options, setting_c=st.interval)  # a C named in the experiment (_C20) wins
     cfg.randomness = dict(seed=seed, deterministic=deterministic)
     _finish(cfg, exp, work_dir)
     return cfg

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mmengine.runner import Runner
 
-from alwa.core.experiment import Experiment, run_key
+from alwa.core.experiment import RunSpec
 from alwa.core.files import provenance
 from alwa.core.settings import MiniSetting, MiniVOCOptions, PretrainOptions
 from alwa.data.synthetic import ensure
@@ -45,12 +45,12 @@ def prepare_mini_data(data_dir: str, dataset: dict | None = None, pretrain: dict
     return voc + "/", str(ck)
 
 
-def spec_config(spec: dict):
-    """The mmengine Config of a spec and its hash (``config_hash`` of the result record): everything
-    :func:`run_spec` trains with, before the per-run unique name is set."""
-    exp = Experiment.parse(spec["name"])
-    seed = int(spec.get("seed", 0))
-    work_dir = Path(spec.get("work_root", "work_dirs")) / run_key(exp.name, seed)
+def spec_config(spec: "RunSpec | dict"):
+    """The mmengine Config of a spec (a :class:`RunSpec` or its mapping) and its hash (``config_hash`` of the
+    result record): everything :func:`run_spec` trains with, before the per-run unique name is set."""
+    spec = RunSpec.of(spec)
+    exp, seed = spec.experiment, spec.seed
+    work_dir = Path(spec.get("work_root", "work_dirs")) / spec.key
     if exp.dataset == "mini":
         data_root, ckpt = prepare_mini_data(spec.get("data_dir", "data/mini_voc"), spec.get("dataset"), spec.get("pretrain"))
         known = {f.name for f in fields(MiniSetting)}
@@ -59,20 +59,20 @@ def spec_config(spec: dict):
             raise ValueError(f"unknown MiniSetting key(s) {unknown} in the spec's setting; known: {sorted(known)}")
         overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items()}
         if "classes" not in overrides and (spec.get("dataset") or {}).get("classes"):
-            overrides["classes"] = tuple(spec["dataset"]["classes"])  # the model predicts the data set's classes
+            overrides["classes"] = tuple(spec.get("dataset")["classes"])  # the model predicts the data set's classes
         neck = int((spec.get("pretrain") or {}).get("neck", PretrainOptions().neck))
         if neck and "pretrained_neck" not in overrides:
             if neck != overrides.get("fpn_channels", MiniSetting().fpn_channels):
                 raise ValueError(f"pretrain neck={neck} must equal the setting's fpn_channels to load the pre-trained FPN")
             overrides["pretrained_neck"] = True
         setting = MiniSetting(pretrained=ckpt, **overrides)
-        cfg = build_config(exp.name, data_root=data_root, setting=setting, work_dir=str(work_dir), seed=seed)
+        cfg = build_config(exp, data_root=data_root, setting=setting, work_dir=str(work_dir), seed=seed)
     else:
-        cfg = build_config(exp.name, data_root=spec.get("data_root"), work_dir=str(work_dir), seed=seed, **(spec.get("paper") or {}))
+        cfg = build_config(exp, data_root=spec.get("data_root"), work_dir=str(work_dir), seed=seed, **(spec.get("paper") or {}))
     cfg.log_level = spec.get("log_level", "WARNING")
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=10**9, by_epoch=False, save_last=spec.get("save_checkpoint", False))
-    if "max_iters" in spec:
-        cfg.train_cfg.max_iters = spec["max_iters"]
+    if spec.get("max_iters") is not None:
+        cfg.train_cfg.max_iters = spec.get("max_iters")
     if cfg.train_cfg.get("type") == "IterBasedTrainLoop":
         cfg.train_cfg.val_interval = 10**9  # evaluate once, after training (runner.test below)
     return cfg, hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
@@ -92,10 +92,10 @@ def _pretrained_path(cfg) -> str | None:
     return ck if ck and Path(ck).exists() else None
 
 
-def run_spec(spec: dict) -> dict:
-    """Train and evaluate one spec.
+def run_spec(spec: "RunSpec | dict") -> dict:
+    """Train and evaluate one spec (a :class:`RunSpec`, or the mapping it is written as).
 
-    spec keys: ``name`` (experiment name), ``seed``, ``work_root``; for the mini
+    Its overrides: ``work_root``; for the mini
     setting ``data_dir``, ``dataset`` (MiniVOCOptions overrides), ``pretrain``
     (PretrainOptions overrides), ``setting`` (MiniSetting overrides); for the
     paper's settings ``data_root`` and ``paper`` (paper_config keywords). The model is
@@ -103,10 +103,10 @@ def run_spec(spec: dict) -> dict:
     config's validation loop as well.
     """
     t0 = time.time()
-    exp = Experiment.parse(spec["name"])
-    seed = int(spec.get("seed", 0))
+    spec = RunSpec.of(spec)
+    exp, seed = spec.experiment, spec.seed
     cfg, config_hash = spec_config(spec)  # the hash before the per-run unique name
-    cfg.experiment_name = f"{run_key(exp.name, seed)}_{uuid.uuid4().hex[:8]}"
+    cfg.experiment_name = f"{spec.key}_{uuid.uuid4().hex[:8]}"
     if not spec.get("validate", False):
         # runner.test() below evaluates the test split once. mmengine's IterBasedTrainLoop validates at its last
         # iteration whatever val_interval says, and the paper configs' epoch loop after epoch 12, on the same split:

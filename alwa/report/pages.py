@@ -116,7 +116,7 @@ def calibrations_page(profile: str, results_root: str, source=".") -> str:
     rows = []
     for name, p, root in sets:
         st = ex.sweep_status(p, root / "runs")["total"]
-        summary = sm.summary_table(load_results(root / "runs", ex.alwa_specs(p)), sm.baseline_name)
+        summary = sm.summary_table(load_results(root / "runs", ex.alwa_specs(p)))
         rows.append({"name": name, "setting": calibration_label(p), "done": st["done"], "planned": st["planned"],
                      "retina": cl.baseline_level(summary, p, "retinanet"), "faster": cl.baseline_level(summary, p, "faster-rcnn"),
                      "claims": load_claims(root.parent, root.name)})

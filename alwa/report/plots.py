@@ -12,6 +12,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from alwa.analysis.summaries import window_curves
+from alwa.core.experiment import Experiment, RunRecord
 from alwa.data.check import DatasetReport
 
 LABEL_COLOURS = {1: "#c7e9c0", -1: "#e0e0e0", 0: "#fcbba1"}
@@ -211,8 +212,8 @@ def plot_weight_windows(traj_rows, path=None):
     for ax, reg in zip(axes[:, 0], regimes):
         ax.axvspan(0, 1, color="#fde0c5", lw=0, label="window 1 (warm-up)")
         for x in (t for t in traj_rows if t["regime"] == reg):
-            colour = "tab:red" if "alwa2" in x["name"] else "tab:blue"
-            ax.plot(range(len(x["weights"])), x["weights"], color=colour, alpha=0.45, lw=1, ls="--" if "detrend" in x["name"] else "-")
+            colour = "tab:red" if x["weighting"] == "alwa2" else "tab:blue"
+            ax.plot(range(len(x["weights"])), x["weights"], color=colour, alpha=0.45, lw=1, ls="--" if x["detrend"] else "-")
         ax.set_yscale("log")
         ax.set_title(f"{reg} regime", fontsize=10)
         ax.set_ylabel("classification weight")
@@ -226,16 +227,20 @@ def plot_weight_windows(traj_rows, path=None):
 
 
 # ------------------------------------------------------------------ figures of the training chapters
-def plot_curves(results: list, names: list, window: int, title: str, path: Optional[str] = None, labels: Optional[dict] = None):
+def _runs_of(results: list, exp: Experiment) -> list[RunRecord]:
+    return [r for r in map(RunRecord.of, results) if r.experiment == exp]
+
+
+def plot_curves(results: list, experiments: list, window: int, title: str, path: Optional[str] = None, labels: Optional[dict] = None):
     """Figures 3 / 6: mean (top) and std (bottom) of the weighted classification
-    (dashed) and regression (solid) losses per ``window`` iterations, one column per name
-    (seeds averaged)."""
+    (dashed) and regression (solid) losses per ``window`` iterations, one column per
+    :class:`~alwa.core.experiment.Experiment` (seeds averaged); ``labels``: {experiment: title}."""
     import numpy as np
 
-
-    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6), squeeze=False, sharex=True)
-    for j, name in enumerate(names):
-        runs = [r for r in results if r["name"] == name]
+    fig, axes = plt.subplots(2, len(experiments), figsize=(4.2 * len(experiments), 6), squeeze=False, sharex=True)
+    for j, exp in enumerate(experiments):
+        name = exp.name
+        runs = _runs_of(results, exp)
         if not runs:
             axes[0, j].set_title(f"{name}\n(no runs yet)", fontsize=8)
             continue
@@ -248,7 +253,7 @@ def plot_curves(results: list, names: list, window: int, title: str, path: Optio
                 ax.plot(it, y, ls=style, color=colour, label=f"{'classification' if task == 'cls' else 'regression'}")
             ax.set_ylabel(f"{stat} per {window} iters")
             if row == 0:
-                ax.set_title((labels or {}).get(name, name) + f"\n({len(runs)} seeds)", fontsize=8)
+                ax.set_title((labels or {}).get(exp, name) + f"\n({len(runs)} seeds)", fontsize=8)
             if row == 1:
                 ax.set_xlabel("iteration")
     if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
@@ -260,14 +265,16 @@ def plot_curves(results: list, names: list, window: int, title: str, path: Optio
     return fig
 
 
-def plot_trajectories(results: list, names: list, title: str, path: Optional[str] = None):
-    """ALWA's classification weight per iteration, every seed (thin) and their mean (thick)."""
+def plot_trajectories(results: list, experiments: list, title: str, path: Optional[str] = None):
+    """ALWA's classification weight per iteration, every seed (thin) and their mean (thick), one panel per
+    :class:`~alwa.core.experiment.Experiment`."""
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False, sharey=True)
-    for j, name in enumerate(names):
+    fig, axes = plt.subplots(1, len(experiments), figsize=(4.2 * len(experiments), 3.2), squeeze=False, sharey=True)
+    for j, exp in enumerate(experiments):
         ax = axes[0, j]
-        runs = [r for r in results if r["name"] == name]
+        name = exp.name
+        runs = _runs_of(results, exp)
         ys = [r["per_iter"]["cls_weight"] for r in runs if r["per_iter"]["cls_weight"]]
         for y in ys:
             ax.plot(np.arange(1, len(y) + 1), y, lw=0.7, alpha=0.5)

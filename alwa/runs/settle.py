@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from alwa.core.pairing import pairing
-from alwa.core.experiment import Experiment, run_key
+from alwa.core.experiment import Experiment, RunRecord, run_key
 from alwa.runs.profile import Profile
 from alwa.runs.specs import experiment_of, make_spec
 from alwa.runs.store import load_results, pending, spec_key
@@ -96,9 +96,9 @@ class SettleState:
 
 
 def arm_experiment(p: Profile, loss: str, weighting: str, lr: float, iters: int, cls_weight: Optional[float] = None) -> Experiment:
-    if cls_weight is not None:
-        return experiment_of(p, "retinanet", loss, pair=f"{cls_weight:.2f}:1.00").with_(lr=float(f"{lr:.6g}"), iters=int(iters))
-    return experiment_of(p, "retinanet", loss, weighting).with_(lr=float(f"{lr:.6g}"), iters=int(iters))
+    """An arm of the study: its lr and schedule always named (``_lr{lr}_it{iters}``); ``cls_weight``: ALWA frozen."""
+    pair = None if cls_weight is None else f"{cls_weight:.2f}:1.00"
+    return experiment_of(p, "retinanet", loss, weighting, pair=pair, lr=lr, iters=iters, name_setting_values=True)
 
 
 def _lrs(plan: SettlePlan, means: dict) -> list[float]:
@@ -217,7 +217,7 @@ def _specs_of(p: Profile, plan: SettlePlan, cells: list[Cell], cuts, project: bo
     for exp, s in pairs:
         if (exp.name, s) not in seen:
             seen.add((exp.name, s))
-            out.append(make_spec(p, exp.name, s))
+            out.append(make_spec(p, exp, s))
     return out
 
 
@@ -232,13 +232,13 @@ def seconds_per_iter(records: list[dict], default: float) -> float:
 
 
 def _estimate_h(specs: list[dict], done: set, spi: float, workers: int) -> float:
-    secs = sum(Experiment.parse(s["name"]).iters * spi + START_S for s in specs if spec_key(s) not in done)
+    secs = sum(s.experiment.iters * spi + START_S for s in specs if spec_key(s) not in done)
     return secs / max(1, workers) / 3600
 
 
 def decide(p: Profile, plan: SettlePlan, records: list[dict]) -> tuple[SettleState, list[dict]]:
     """The study's state and every spec it needs as far as the finished ``records`` decide."""
-    by = {run_key(r["name"], r["seed"]): r for r in records}
+    by = {r.key: r for r in map(RunRecord.of, records)}
     spi = seconds_per_iter(records, plan.default_spi)
     workers = p.workers
     spent = sum(r.get("wall_seconds", 0.0) for r in records if isinstance(r.get("wall_seconds"), (int, float))) / max(1, workers) / 3600

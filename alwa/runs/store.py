@@ -9,12 +9,21 @@ import math
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from alwa.core.experiment import run_key
+from alwa.core.experiment import RunRecord, RunSpec, run_key
+
+SpecLike = "RunSpec | dict"  # a RunSpec, or the mapping it writes (RunSpec.to_dict); the runner needs only name and seed
 
 
-def spec_key(spec: dict) -> str:
-    """File-name key of a spec: ``{name}__s{seed}``."""
+def spec_key(spec) -> str:
+    """File-name key of a spec (a :class:`RunSpec` or its mapping): ``{name}__s{seed}``."""
+    if isinstance(spec, RunSpec):
+        return spec.key
     return run_key(spec["name"], spec.get("seed", 0))
+
+
+def spec_dict(spec) -> dict:
+    """The mapping a spec is written as (in its record, and to a run's process): :meth:`RunSpec.to_dict`."""
+    return spec.to_dict() if isinstance(spec, RunSpec) else dict(spec)
 
 
 # ------------------------------------------------------------------ reading result files
@@ -98,13 +107,13 @@ def result_problems(out_dir) -> list[str]:
     return lines
 
 
-def _same_spec(a: dict, b: dict) -> bool:
+def _same_spec(a, b) -> bool:
     """Specs match when everything but where the work files go is equal."""
-    strip = lambda s: {k: v for k, v in s.items() if k != "work_root"}  # noqa: E731
+    strip = lambda s: {k: v for k, v in spec_dict(s).items() if k != "work_root"}  # noqa: E731
     return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
 
 
-def pending(specs: Sequence[dict], out_dir) -> list[dict]:
+def pending(specs: Sequence, out_dir) -> list:
     """Specs without a (readable) result file, or whose result was made with a different
     spec (stale: e.g. the profile's settings changed). Duplicates removed, order kept."""
     out = Path(out_dir)
@@ -126,15 +135,15 @@ def pending(specs: Sequence[dict], out_dir) -> list[dict]:
 
 
 # ------------------------------------------------------------------ loading
-def _wanted(spec: dict, wanted: dict) -> bool:
+def _wanted(spec, wanted: dict) -> bool:
     """``spec`` is one of ``wanted`` (``{spec_key: spec}``): same key and same spec."""
     other = wanted.get(spec_key(spec))
     return other is not None and _same_spec(spec, other)
 
 
-def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
-    """The readable result records in ``out_dir`` (only those of ``specs`` if given);
-    unreadable files are left out (:func:`result_problems` names them)."""
+def load_results(out_dir, specs: Optional[Iterable] = None) -> list[RunRecord]:
+    """The readable result records in ``out_dir`` (only those of ``specs`` if given), each read once into a
+    :class:`RunRecord`; unreadable files are left out (:func:`result_problems` names them)."""
     out = Path(out_dir)
     if specs is not None:
         specs = list(specs)
@@ -142,12 +151,12 @@ def load_results(out_dir, specs: Optional[Iterable[dict]] = None) -> list[dict]:
         files = [out / f"{k}.json" for k in dict.fromkeys(keys)]
         wanted = {spec_key(s): s for s in specs}
         loaded = [read_record(p)[0] for p in files if p.exists()]
-        return [r for r in loaded if r is not None and ("spec" not in r or _wanted(r["spec"], wanted))]
+        return [RunRecord(r) for r in loaded if r is not None and ("spec" not in r or _wanted(r["spec"], wanted))]
     recs = (read_record(p)[0] for p in sorted(out.glob("*.json")) if not p.name.endswith(".failed.json"))
-    return [r for r in recs if r is not None]
+    return [RunRecord(r) for r in recs if r is not None]
 
 
-def of_specs(records: Iterable[dict], specs: Iterable[dict]) -> list[dict]:
+def of_specs(records: Iterable, specs: Iterable) -> list:
     """The ``records`` (already loaded) that belong to ``specs``: same key and same spec."""
     wanted = {spec_key(s): s for s in specs}
     return [r for r in records if "spec" in r and _wanted(r["spec"], wanted)]

@@ -29,7 +29,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from alwa.core.experiment import Experiment, run_key
+from alwa.core.experiment import Experiment, RunRecord, RunSpec, run_key
 from alwa.runs.profile import Profile
 from alwa.runs.specs import experiment_of, make_spec
 from alwa.runs.store import load_results, pending, spec_key
@@ -103,46 +103,35 @@ def setting_iters(p: Profile, detector: str = "retinanet") -> int:
     return p.mini_setting(detector).iters
 
 
-def experiment(p: Profile, detector: str, loss: str, weighting: str, lr: Optional[float] = None, iters: Optional[int] = None,
-               clip: bool = True, detrend: bool = False) -> Experiment:
-    """An :class:`Experiment` of the profile (``weighting``: base, alwa1, alwa2 or a pair 'cls:reg'); ``lr``/``iters``
-    equal to the setting's are left out of the name
-    (so the published runs keep their keys)."""
-    base = experiment_of(p, detector, loss, pair=weighting) if ":" in weighting else experiment_of(p, detector, loss, weighting)
-    lr = None if lr is None or math.isclose(lr, setting_lr(p, detector), rel_tol=1e-9) else float(f"{lr:.6g}")
-    iters = None if iters is None or int(iters) == setting_iters(p, detector) else int(iters)
-    return base.with_(lr=lr, iters=iters, clip=clip, detrend=detrend)
-
-
-def _specs(p: Profile, exps_seeds) -> list[dict]:
+def _specs(p: Profile, exps_seeds) -> list[RunSpec]:
     out, seen = [], set()
     for exp, seeds in exps_seeds:
         for seed in seeds:
-            if (exp.name, seed) not in seen:
-                seen.add((exp.name, seed))
-                out.append(make_spec(p, exp.name, seed))
+            if (exp, seed) not in seen:
+                seen.add((exp, seed))
+                out.append(make_spec(p, exp, seed))
     return out
 
 
-def calibration_specs(p: Profile, plan: StudyPlan, ladder=None) -> list[dict]:
+def calibration_specs(p: Profile, plan: StudyPlan, ladder=None) -> list[RunSpec]:
     lr = setting_lr(p)
-    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr, it), p.seeds(plan.calib_seeds)) for it in (ladder or plan.ladder)])
+    return _specs(p, [(experiment_of(p, "retinanet", "l1", "base", lr=lr, iters=it), p.seeds(plan.calib_seeds)) for it in (ladder or plan.ladder)])
 
 
-def equivalence_specs(p: Profile, plan: StudyPlan) -> list[dict]:
+def equivalence_specs(p: Profile, plan: StudyPlan) -> list[RunSpec]:
     """k:k at lr/k and 1:1 at lr, on the profile's own schedule, with and without clipping."""
     lr, seeds = setting_lr(p), p.seeds(plan.equivalence_seeds)
     out = []
     for clip in (True, False):
-        out.append((experiment(p, "retinanet", "l1", "base", lr, clip=clip), seeds))
+        out.append((experiment_of(p, "retinanet", "l1", "base", lr=lr, clip=clip), seeds))
         for k in plan.equivalence_k:
-            out.append((experiment(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr / k, clip=clip), seeds))
+            out.append((experiment_of(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr=lr / k, clip=clip), seeds))
     return _specs(p, out)
 
 
-def lr_specs(p: Profile, plan: StudyPlan, schedule: int) -> list[dict]:
+def lr_specs(p: Profile, plan: StudyPlan, schedule: int) -> list[RunSpec]:
     lr = setting_lr(p)
-    return _specs(p, [(experiment(p, "retinanet", "l1", "base", lr * f, schedule), p.seeds(plan.lr_seeds)) for f in plan.lr_factors])
+    return _specs(p, [(experiment_of(p, "retinanet", "l1", "base", lr=lr * f, iters=schedule), p.seeds(plan.lr_seeds)) for f in plan.lr_factors])
 
 
 def detector_schedule(p: Profile, detector: str, schedule: int) -> int:
@@ -161,28 +150,28 @@ def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cut
     fixed_cut = "0.25:0.25 and 0.5:0.75" in cuts
     for loss in plan.losses:  # ALWA against the lr control in the paper regime first
         for w, n in PAPER_ARMS[:3]:
-            arms.append(("paper", experiment(p, "retinanet", loss, w, paper_lr, schedule), S(n)))
-        arms.append(("control", experiment(p, "retinanet", loss, "base", tuned_lr, schedule), S(5)))
+            arms.append(("paper", experiment_of(p, "retinanet", loss, w, lr=paper_lr, iters=schedule), S(n)))
+        arms.append(("control", experiment_of(p, "retinanet", loss, "base", lr=tuned_lr, iters=schedule), S(5)))
     fs = detector_schedule(p, "faster-rcnn", schedule)
     f_seeds = 2 if "Faster R-CNN to 2 seeds" in cuts else 3
     for w, n in FASTER_ARMS:
-        arms.append(("faster", experiment(p, "faster-rcnn", "l1", w, plan.paper_factor * tuned_lr, fs), S(f_seeds)))
-    arms.append(("faster", experiment(p, "faster-rcnn", "l1", "base", tuned_lr, fs), S(f_seeds)))  # its lr control
-    arms.append(("detrend", experiment(p, "retinanet", "l1", "alwa2", paper_lr, schedule, detrend=True), S(plan.detrend_seeds)))
+        arms.append(("faster", experiment_of(p, "faster-rcnn", "l1", w, lr=plan.paper_factor * tuned_lr, iters=fs), S(f_seeds)))
+    arms.append(("faster", experiment_of(p, "faster-rcnn", "l1", "base", lr=tuned_lr, iters=fs), S(f_seeds)))  # its lr control
+    arms.append(("detrend", experiment_of(p, "retinanet", "l1", "alwa2", lr=paper_lr, iters=schedule, detrend=True), S(plan.detrend_seeds)))
     for loss in plan.losses:
         for w, n in PAPER_ARMS[3:]:
             if fixed_cut and w != "0.50:0.50":
                 continue
-            arms.append(("paper", experiment(p, "retinanet", loss, w, paper_lr, schedule), S(n)))
+            arms.append(("paper", experiment_of(p, "retinanet", loss, w, lr=paper_lr, iters=schedule), S(n)))
     for loss in plan.losses:
         if loss == "smoothl1" and "smoothl1 in the tuned regime" in cuts:
             continue
         for w, n in TUNED_ARMS:
-            arms.append(("tuned", experiment(p, "retinanet", loss, w, tuned_lr, schedule), S(n)))
+            arms.append(("tuned", experiment_of(p, "retinanet", loss, w, lr=tuned_lr, iters=schedule), S(n)))
     return arms
 
 
-def regime_specs(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[dict]:
+def regime_specs(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cuts=()) -> list[RunSpec]:
     return _specs(p, [(e, seeds) for _, e, seeds in regime_arms(p, plan, schedule, tuned_lr, cuts)])
 
 
@@ -197,9 +186,9 @@ def _mean_map(results_by_key: dict, p: Profile, exp: Experiment, n: int) -> Opti
 def seconds_per_iter(results: list[dict]) -> dict:
     """Mean wall seconds per training iteration of finished runs, per detector (data, training, test)."""
     acc: dict = {}
-    for r in results:
+    for r in map(RunRecord.of, results):
         if r.get("wall_seconds") and r.get("iters"):
-            acc.setdefault(Experiment.parse(r["name"]).detector, []).append(r["wall_seconds"] / r["iters"])
+            acc.setdefault(r.experiment.detector, []).append(r["wall_seconds"] / r["iters"])
     return {d: sum(v) / len(v) for d, v in acc.items()}
 
 
@@ -209,7 +198,7 @@ def estimate_h(specs: list[dict], done_keys: set, spi: dict, workers: int) -> fl
     for s in specs:
         if spec_key(s) in done_keys:
             continue
-        exp = Experiment.parse(s["name"])
+        exp = s.experiment
         it = exp.iters or int((s.get("setting") or {}).get("iters", 700))
         total += it * spi.get(exp.detector, spi.get("retinanet", 0.36) * 1.5)
     return total / max(1, workers) / 3600
@@ -217,9 +206,9 @@ def estimate_h(specs: list[dict], done_keys: set, spi: dict, workers: int) -> fl
 
 def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
     """The stage the study is at, from its finished ``results`` (records with ``name``, ``seed``, ``mAP``)."""
-    by = {run_key(r["name"], r["seed"]): r for r in results}
+    by = {r.key: r for r in map(RunRecord.of, results)}
     lr = setting_lr(p)
-    base = lambda it, l=lr: experiment(p, "retinanet", "l1", "base", l, it)  # noqa: E731
+    base = lambda it, l=lr: experiment_of(p, "retinanet", "l1", "base", lr=l, iters=it)  # noqa: E731
     ladder = list(plan.ladder)
     means = {it: _mean_map(by, p, base(it), plan.calib_seeds) for it in ladder}
     st = StudyState(stage="calibration")
@@ -293,7 +282,7 @@ def _study_keys(p: Profile, plan: StudyPlan, st: StudyState, cuts) -> list[str]:
     return [spec_key(s) for s in all_specs(p, plan, st, cuts)]
 
 
-def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[dict]:
+def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[RunSpec]:
     """Every spec the study needs as far as ``st`` decides (calibration and equivalence always)."""
     cuts = st.cuts if cuts is None else cuts
     specs = calibration_specs(p, plan) + equivalence_specs(p, plan)
@@ -306,7 +295,7 @@ def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[di
         specs += regime_specs(p, plan, st.schedule, st.tuned_lr, cuts)
     seen, out = set(), []
     for s in specs:
-        k = (s["name"], s["seed"])
+        k = s.key
         if k not in seen:
             seen.add(k)
             out.append(s)

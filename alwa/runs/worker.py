@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from alwa.core.files import write_json_atomic
-from alwa.runs.store import pending, read_record, result_problems, spec_key
+from alwa.runs.store import pending, read_record, result_problems, spec_dict, spec_key
 
 
 DEFAULT_FN = "alwa.mmdet.run:run_spec"
@@ -69,7 +69,7 @@ def _output_to(path: Path):
             os.close(saved[1])
 
 
-def log_path(spec: dict) -> Path:
+def log_path(spec) -> Path:
     """Where a worker writes the output of a run: ``{work_root}/logs/{key}.log`` (the profile's work root: ``work_dirs/<profile>``)."""
     return Path(spec.get("work_root", "work_dirs")) / "logs" / f"{spec_key(spec)}.log"
 
@@ -78,11 +78,11 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _failure(spec: dict, error: str, seconds: float, **extra) -> dict:
-    return {"spec": spec, "error": error, "log": str(log_path(spec)), "seconds": seconds, "time_utc": _now(), **extra}
+def _failure(spec, error: str, seconds: float, **extra) -> dict:
+    return {"spec": spec_dict(spec), "error": error, "log": str(log_path(spec)), "seconds": seconds, "time_utc": _now(), **extra}
 
 
-def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=None) -> int:
+def _run_one(fn_path: str, spec, out_dir: str, threads: int = 1, device=None) -> int:
     """A run's process: run ``spec`` (its output going to :func:`log_path`), write the
     result (or the failure) atomically; returns the process's exit code."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # ended by the parent (or the terminal), never a half-written record
@@ -98,7 +98,7 @@ def _run_one(fn_path: str, spec: dict, out_dir: str, threads: int = 1, device=No
             result = _resolve(fn_path)(spec)
         if not isinstance(result, dict):
             raise TypeError(f"the run function returned {type(result).__name__}, not a record (dict)")
-        result.setdefault("spec", spec)
+        result.setdefault("spec", spec_dict(spec))
         result.setdefault("device", device)
     except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
         rec = _failure(spec, f"{type(e).__name__}: {e}", time.time() - t0, traceback=traceback.format_exc())

@@ -26,11 +26,19 @@ def test_the_claims_page_gets_every_claim_in_order_with_c8_needing_a_gpu():
     assert all_claims({"C8": Claim("C8", "measured", Status.SUPPORTED)})["C8"].ours == "measured"
 
 
-def test_the_c100_ablation_row_says_which_window_its_runs_used():
-    """A C = 100 run has no _C in its name and trains with the setting's C where the profile sets one (smoke: 4)."""
-    from alwa.analysis.claims import window_used
+def test_the_c100_ablation_row_runs_with_c100_at_every_profile():
+    """The "C = 100" row is a C = 100 run: at smoke (whose setting's C is 4) its experiment names _C100 (before the
+    fix it was the name without _C, trained with C = 4); at cpu (no C of its own: 100) the name keeps no _C, so the
+    published runs keep their keys; a C equal to the setting's own is the name without _C."""
+    from alwa.analysis.claims import ablation_experiment, window_used
     from alwa.runs.profile import load_profile
+    from alwa.runs.specs import setting_c
 
     smoke, cpu = load_profile("smoke"), load_profile("cpu")
-    assert window_used(smoke, 100) == 4 and window_used(smoke, 2) == 2
-    assert cpu.mini_setting("faster-rcnn").interval is None and window_used(cpu, 100) == 100
+    assert setting_c(smoke, "faster-rcnn") == 4 and setting_c(cpu, "faster-rcnn") is None
+    s100 = ablation_experiment(smoke, "l1", "C", 100)
+    assert s100.interval == 100 and s100.name.endswith("_alwa2_C100") and s100.window(4) == 100
+    assert window_used(smoke, 100) == 100 and window_used(smoke, 2) == 2
+    assert ablation_experiment(smoke, "l1", "C", 4).name == "faster-rcnn_r18w16_mini_l1_alwa2" and window_used(smoke, 4) == 4
+    c100 = ablation_experiment(cpu, "l1", "C", 100)
+    assert c100.name == "faster-rcnn_r18w16_mini_l1_alwa2" and c100.interval is None and window_used(cpu, 100) == 100

@@ -7,6 +7,7 @@ import pytest
 from alwa.analysis import lrstudy
 from alwa.runs import study
 from alwa.runs.profile import load_profile
+from alwa.runs.specs import experiment_of
 
 P = load_profile("cpu")
 PLAN = study.plan_for("cpu")
@@ -19,13 +20,13 @@ def rec(exp, seed, mAP, **kw):
 
 
 def base(lr=None, it=None, **kw):
-    return study.experiment(P, "retinanet", "l1", "base", lr, it, **kw)
+    return experiment_of(P, "retinanet", "l1", "base", lr=lr, iters=it, **kw)
 
 
 def test_names_keep_the_published_keys_and_name_what_differs():
     assert base(0.02, 600).name == "retinanet_r18w16_mini_l1_base"  # the profile's lr and schedule: no suffix
     assert base(0.04, 1200).name == "retinanet_r18w16_mini_l1_base_lr0.04_it1200"
-    f = study.experiment(P, "faster-rcnn", "l1", "alwa2", 0.02, 400)
+    f = experiment_of(P, "faster-rcnn", "l1", "alwa2", lr=0.02, iters=400)
     assert f.name == "faster-rcnn_r18w16_mini_l1_alwa2"
 
 
@@ -36,7 +37,7 @@ def test_calibration_picks_the_shortest_converged_schedule():
     st = study.decide(P, PLAN, rs)
     assert st.stage == "lr sweep" and st.schedule == 1200 and st.converged
     assert st.schedule_gains[600] == pytest.approx(0.03) and st.schedule_gains[1200] == pytest.approx(0.005)
-    names = {s["name"] for s in study.all_specs(P, PLAN, st)}
+    names = {s.name for s in study.all_specs(P, PLAN, st)}
     assert {base(0.02 * f, 1200).name for f in PLAN.lr_factors} <= names
 
 
@@ -45,7 +46,7 @@ def test_an_unconverged_ladder_extends_then_takes_the_longest_schedule():
     rs = [rec(base(None, it), s, means[it]) for it in means for s in range(3)]
     st = study.decide(P, PLAN, rs)
     assert st.stage == "calibration (extended)"
-    assert {base(None, 1500).name, base(None, 3000).name} <= {s["name"] for s in study.all_specs(P, PLAN, st)}
+    assert {base(None, 1500).name, base(None, 3000).name} <= {s.name for s in study.all_specs(P, PLAN, st)}
     rs += [rec(base(None, it), s, m) for it, m in ((1500, 0.57), (3000, 0.62)) for s in range(3)]
     st = study.decide(P, study.StudyPlan(budget_h=1000.0), rs)
     assert st.converged is False and st.schedule == 3000 and "not converged by 3000" in st.schedule_reason
@@ -88,21 +89,21 @@ def test_a_cut_never_drops_a_run_that_has_finished():
     rs = [rec(base(None, it), s, m) for it, m in ((600, 0.58), (1200, 0.61), (2400, 0.612)) for s in range(3)]
     rs += [rec(base(0.02 * f, 1200), s, 0.6 + 0.001 * f) for f in plan.lr_factors if f != 1.0 for s in range(3)]
     tuned = study.decide(P, plan, rs).tuned_lr
-    tuned_smoothl1 = study.experiment(P, "retinanet", "smoothl1", "alwa1", tuned, 1200)
+    tuned_smoothl1 = experiment_of(P, "retinanet", "smoothl1", "alwa1", lr=tuned, iters=1200)
     rs.append(rec(tuned_smoothl1, 0, 0.6))
     st = study.decide(P, plan, rs)
     assert st.cuts == [] and st.estimate_h > plan.budget_h
-    assert (tuned_smoothl1.name, 0) in {(s["name"], s["seed"]) for s in study.all_specs(P, plan, st)}
+    assert (tuned_smoothl1.name, 0) in {(s.name, s.seed) for s in study.all_specs(P, plan, st)}
     # a finished run of a later cut's arm (0.25:0.25) keeps that cut and those after it out, the first cut stays possible
-    rs[-1] = rec(study.experiment(P, "retinanet", "l1", "0.25:0.25", 2 * tuned, 1200), 0, 0.6)
+    rs[-1] = rec(experiment_of(P, "retinanet", "l1", "0.25:0.25", lr=2 * tuned, iters=1200), 0, 0.6)
     assert study.decide(P, plan, rs).cuts == list(study.CUTS[:1])
 
 
 def test_step_size_is_weight_times_lr_averaged():
-    e = study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04, 1200)
+    e = experiment_of(P, "retinanet", "l1", "0.50:0.50", lr=0.04, iters=1200)
     r = rec(e, 0, 0.5, per_iter={"lr": [0.02, 0.04, 0.04, 0.004], "cls_weight": [1.0, 1.0, 1.0, 1.0]})
     assert lrstudy.step_size(r) == pytest.approx(0.5 * (0.02 + 0.04 + 0.04 + 0.004) / 4)
-    a = study.experiment(P, "retinanet", "l1", "alwa2", 0.04, 1200)
+    a = experiment_of(P, "retinanet", "l1", "alwa2", lr=0.04, iters=1200)
     r = rec(a, 0, 0.5, per_iter={"lr": [0.04, 0.04], "cls_weight": [1.0, 0.25]})
     assert lrstudy.step_size(r) == pytest.approx((0.04 + 0.01) / 2)
 
@@ -111,7 +112,7 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     rs = []
     for s, (m1, mk) in enumerate([(0.58, 0.57), (0.59, 0.575), (0.60, 0.59)]):
         rs.append(rec(base(), s, m1))
-        rs.append(rec(study.experiment(P, "retinanet", "l1", "0.50:0.50", 0.04), s, mk))
+        rs.append(rec(experiment_of(P, "retinanet", "l1", "0.50:0.50", lr=0.04), s, mk))
     rows = lrstudy.equivalence_table(rs, P, PLAN)
     row = next(r for r in rows if r.k == 0.5 and r.clipping.startswith("on"))
     assert row.diff.n == 3 and row.diff.mean == pytest.approx((-0.01 - 0.015 - 0.01) / 3, abs=1e-12) and row.verdict == "worse"
@@ -119,7 +120,7 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
                              "lo": row.diff.lo, "hi": row.diff.hi, "verdict": "worse", "pairs dropped": 0, "detectable": row.mde}
     assert 0 < row.mde < 0.05
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
-    rs2 = [rec(study.experiment(P, "retinanet", loss, w, lr, 1200), s, m)
+    rs2 = [rec(experiment_of(P, "retinanet", loss, w, lr=lr, iters=1200), s, m)
            for loss in ("l1", "smoothl1") for s in range(5)
            for w, lr, m in (("alwa2", 0.08, 0.60 + 0.001 * s), ("base", 0.04, 0.60 + 0.001 * s + 0.0), ("base", 0.08, 0.55))]
     rows = lrstudy.alwa_vs_control(rs2, P, PLAN, st)
@@ -127,7 +128,7 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     per = [r for r in rows if r.regime == "paper" and r.label == "alwa2 minus lr control" and r.detector == "retinanet"]
     assert [r.loss for r in per] == ["l1", "smoothl1", "pooled"] and [r.diff.n for r in per] == [5, 5, 10]
     assert d.loss == "pooled" and d.diff.n == 10 and d.diff.mean == pytest.approx(0.0, abs=1e-12) and d.verdict == "inconclusive"
-    rs2 += [rec(study.experiment(P, "retinanet", loss, "0.50:0.50", 0.08, 1200), s, 0.61 + 0.001 * s) for loss in ("l1", "smoothl1")
+    rs2 += [rec(experiment_of(P, "retinanet", loss, "0.50:0.50", lr=0.08, iters=1200), s, 0.61 + 0.001 * s) for loss in ("l1", "smoothl1")
             for s in range(3)]
     half = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "0.5:0.5 minus lr control", "paper")
     assert (half.regime, half.diff.n) == ("paper", 6) and half.diff.mean == pytest.approx(0.01, abs=1e-12)  # 3 seeds x 2 losses
@@ -135,7 +136,7 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
     assert same.verdict == "better" and same.diff.mean == pytest.approx(0.05 + 0.002, abs=1e-9)
     # seed 4's L1 control started elsewhere (the 49 runs of 2026-12-02): that pair is dropped, and the rows say so
     moved = [dict(r, fingerprints={"init_state": "other", "data": "d", "setting_version": "v1"})
-             if r["name"] == study.experiment(P, "retinanet", "l1", "base", 0.04, 1200).name and r["seed"] == 4 else r for r in rs2]
+             if r["name"] == experiment_of(P, "retinanet", "l1", "base", lr=0.04, iters=1200).name and r["seed"] == 4 else r for r in rs2]
     l1 = lrstudy.find(lrstudy.alwa_vs_control(moved, P, PLAN, st), "alwa2 minus lr control", "paper", loss="l1")
     assert (l1.diff.n, l1.dropped) == (4, 1)
 
@@ -144,8 +145,8 @@ def test_step_rows_mark_each_detectors_lr_control():
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
     regs = lrstudy.regimes(P, st, PLAN)
     pi = {"per_iter": {"lr": [0.04], "cls_weight": [1.0]}}
-    rs = [rec(base(0.04, 1200), 0, 0.7, **pi), rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.04, 800), 0, 0.7, **pi),
-          rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.08, 800), 0, 0.1, **pi)]
+    rs = [rec(base(0.04, 1200), 0, 0.7, **pi), rec(experiment_of(P, "faster-rcnn", "l1", "base", lr=0.04, iters=800), 0, 0.7, **pi),
+          rec(experiment_of(P, "faster-rcnn", "l1", "base", lr=0.08, iters=800), 0, 0.1, **pi)]
     arms = [(r["detector"], r["arm"]) for r in lrstudy.step_rows(rs, P, regs)]
     assert arms == [("retinanet", "lr control"), ("faster-rcnn", "lr control"), ("faster-rcnn", "base")]
 
@@ -154,10 +155,10 @@ def test_regimes_place_runs_by_schedule_and_lr():
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
     regs = lrstudy.regimes(P, st, PLAN)
     assert [r.name for r in regs] == ["short", "tuned", "paper"]
-    where = lambda e: lrstudy.regime_of(e.name, P, regs)  # noqa: E731
+    where = lambda e: lrstudy.regime_of(e, P, regs)  # noqa: E731
     assert where(base()) == "short" and where(base(0.04, 1200)) == "tuned" and where(base(0.08, 1200)) == "paper"
     assert where(base(0.04)) is None and where(base(None, 2400)) is None and where(base(clip=False)) is None
-    assert where(study.experiment(P, "faster-rcnn", "l1", "alwa1", 0.08, 800)) == "paper"
+    assert where(experiment_of(P, "faster-rcnn", "l1", "alwa1", lr=0.08, iters=800)) == "paper"
 
 
 def test_without_convergence_the_longest_schedule_that_fits_the_budget_is_taken():
@@ -177,7 +178,7 @@ def test_without_convergence_the_longest_schedule_that_fits_the_budget_is_taken(
 
 def test_arm_means_list_every_planned_arm_with_its_finished_seeds():
     st = study.StudyState(stage="regimes", schedule=1200, tuned_lr=0.04)
-    rs = [rec(study.experiment(P, "faster-rcnn", "l1", "base", 0.08, 800), s, m) for s, m in enumerate((0.10, 0.14))]
+    rs = [rec(experiment_of(P, "faster-rcnn", "l1", "base", lr=0.08, iters=800), s, m) for s, m in enumerate((0.10, 0.14))]
     rs += [rec(base(0.04, 1200), 0, 0.70)]
     rows = lrstudy.arm_means(rs, P, PLAN, st)
     planned = study.regime_arms(P, PLAN, 1200, 0.04)

@@ -50,7 +50,7 @@ def test_the_published_runs_are_all_there(cpu):
 def test_grid_claims_and_table1_unchanged(cpu):
     p, results = cpu
     grid = of_specs(results, ex.grid_specs(p))
-    rows = sm.summary_table(grid, sm.baseline_name)
+    rows = sm.summary_table(grid)
     measured = as_json(claims.grid_claims(rows, grid, p, p.curve_window))
     assert same(measured, committed("grid"))
     table, _ = claims.table1(rows, paper_tables(), p)
@@ -63,7 +63,7 @@ def test_alwa_claims_and_tables23_unchanged(cpu):
     measured = as_json(claims.alwa_claims(alwa, p))
     want = committed("alwa")
     assert same(measured, {k: v for k, v in want.items() if k != "C10"})  # C10: the benchmark's records, below
-    table, _ = claims.alwa_table(sm.summary_table(alwa, sm.baseline_name), paper_tables(), p)
+    table, _ = claims.alwa_table(sm.summary_table(alwa), paper_tables(), p)
     assert same(json.loads(json.dumps(table)), json.loads((RESULTS / "tables" / "tables23.json").read_text())["rows"])
 
 
@@ -81,7 +81,7 @@ def test_ablation_claims_unchanged(cpu):
     p, results = cpu
     abl = of_specs(results, ex.ablation_specs(p))
     assert same(as_json(claims.ablation_claims(abl, p)), committed("ablation"))
-    table = json.loads(json.dumps(claims.ablation_table(sm.summary_table(abl, sm.baseline_name), paper_tables(), p)))
+    table = json.loads(json.dumps(claims.ablation_table(sm.summary_table(abl), paper_tables(), p)))
     want = [{k: v for k, v in r.items() if k != "windows per run"} for r in json.loads((RESULTS / "tables" / "tables78.json").read_text())["rows"]]
     assert same(table, want)
 

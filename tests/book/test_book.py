@@ -209,8 +209,8 @@ def test_calibrations_page_sets_an_archived_calibration_beside_the_current_one(t
         (root / "claims").mkdir()
         (root / "claims" / "alwa.json").write_text(json.dumps({"claims": {"C6": {"ours": f"delta at {maps[0]}", "status": status}}}))
         for seed, m in enumerate(maps):  # two seeds of the RetinaNet L1 baseline
-            name = ex.exp_name(params, "retinanet", "l1", "base")
-            spec = next(s for s in ex.alwa_specs(params) if s["name"] == name and s["seed"] == seed)
+            name = ex.experiment_of(params, "retinanet", "l1", "base").name
+            spec = next(s for s in ex.alwa_specs(params) if s.name == name and s.seed == seed).to_dict()
             (root / "runs" / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": 1.0,
                                                                             "spec": spec}))
     (archive / "params.yaml").write_text(yaml.safe_dump(old.as_dict()))

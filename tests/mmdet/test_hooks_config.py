@@ -39,3 +39,4 @@ def test_the_stock_yolox_config_with_the_two_lines_is_named(tmp_path):
     two = tmp_path / "yolox_alwa.py"
     two.write_text(f"_base_ = [{str(stock)!r}]\ncustom_hooks = [dict(type='ALWAHook', mode='alwa2')]\n")
     assert set(lost_custom_hooks(two)) == set(base_hooks)
+

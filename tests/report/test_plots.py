@@ -37,7 +37,8 @@ def legend_clear_of_the_data(fig) -> bool:
 def test_the_lr_study_figures_stack_their_panels_at_the_text_width_with_the_legend_outside(tmp_path):
     rows = [row(reg, arm, "retinanet", 0.01 * (i + 1), 0.7) for i, reg in enumerate(("short", "tuned", "paper"))
             for arm in ("base", "alwa1", "alwa2", "lr control")]
-    traj = [{"regime": reg, "name": f"x_{a}", "weights": [1.0, 0.9, 0.5]} for reg in ("short", "tuned", "paper")
+    traj = [{"regime": reg, "name": f"x_{a}", "weighting": a, "detrend": False, "weights": [1.0, 0.9, 0.5]}
+            for reg in ("short", "tuned", "paper")
             for a in ("alwa1", "alwa2")]
     for fig in (plots.plot_step_size(rows), plots.plot_weight_windows(traj)):
         assert len(fig.axes) == 3 and not any(ax.get_legend() for ax in fig.axes)

@@ -134,12 +134,12 @@ def test_the_gpu_mini_profile_runs_each_configuration_once_on_a_gpu():
 
     p = load_profile("gpu-mini")
     specs = ex.profile_specs(p)
-    assert {s["seed"] for s in specs} == {0} and len({s["name"] for s in specs}) == len(specs) == 55
+    assert {s.seed for s in specs} == {0} and len({s.name for s in specs}) == len(specs) == 55
     assert p.devices == [0] and p.runs_per_device > 1
     cpu = load_profile("cpu")
     assert p.setting == cpu.setting and p.dataset == cpu.dataset and p.data_dir != cpu.data_dir
     # every configuration of the cpu profile's notebooks is in it
-    assert {s["name"] for s in ex.profile_specs(cpu)} == {s["name"] for s in specs}
+    assert {s.name for s in ex.profile_specs(cpu)} == {s.name for s in specs}
 
 
 def test_the_commands_share_one_spelling_of_the_profile_options():

@@ -27,7 +27,7 @@ def lr_records(p, means):
 
 
 def names(specs):
-    return [(s["name"], s["seed"]) for s in specs]
+    return [(s.name, s.seed) for s in specs]
 
 
 def test_the_lr_stage_comes_first_and_the_best_mean_is_the_tuned_lr(p):

@@ -66,3 +66,20 @@ def test_a_run_whose_record_is_bad_is_a_failure_with_the_reason(tmp_path):
     assert summary["failed"] == ["toy__s1"]
     fail = json.loads((tmp_path / "toy__s1.failed.json").read_text())
     assert fail["error"].startswith("the run finished but its record has mAP 55.0, outside [0, 1]")
+
+
+def test_the_store_loads_typed_records_once_with_their_experiment(tmp_path):
+    """``load_results`` returns :class:`RunRecord` objects (selected by field, not by rebuilding names); a record
+    file of any age stays readable (no spec, or a spec)."""
+    from alwa.core.experiment import Experiment, RunRecord, RunSpec
+    from alwa.runs.store import load_results, pending
+
+    e = Experiment.parse("retinanet_r18w16_mini_l1_base_lr0.04_it1500")
+    spec = RunSpec(e, 1, {"work_root": "w"})
+    (tmp_path / f"{spec.key}.json").write_text(json.dumps({"name": e.name, "seed": 1, "mAP": 0.7, "spec": spec.to_dict()}))
+    (tmp_path / f"{e.name}__s0.json").write_text(json.dumps({"name": e.name, "seed": 0, "mAP": 0.6}))
+    recs = load_results(tmp_path)
+    assert all(isinstance(r, RunRecord) for r in recs) and {r.seed for r in recs} == {0, 1}
+    assert all(r.experiment == e for r in recs)
+    assert [r.seed for r in load_results(tmp_path, [spec])] == [1]
+    assert pending([spec, RunSpec(e, 2, {"work_root": "w"})], tmp_path) == [RunSpec(e, 2, {"work_root": "w"})]

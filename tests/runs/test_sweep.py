@@ -14,6 +14,7 @@ from scipy import stats as st
 
 from alwa.analysis import stats
 from alwa.analysis import summaries as sm
+from alwa.core.experiment import Experiment
 from alwa.report import tables
 from alwa.runs import specs as ex
 from alwa.runs.profile import load_profile, params_path, validate
@@ -154,16 +155,16 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
 def test_summary_table_pairs_against_the_baseline():
     res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": 0.6 + 0.01 * s} for s in range(3)]
     res += [{"name": "retinanet_r18w16_mini_l1_alwa2", "seed": s, "mAP": 0.62 + 0.01 * s + 0.001 * (s % 2)} for s in range(3)]
-    rows = sm.rows_by_name(sm.summary_table(res, sm.baseline_name))
-    base, alwa = rows["retinanet_r18w16_mini_l1_base"], rows["retinanet_r18w16_mini_l1_alwa2"]
+    rows = sm.rows_by_experiment(sm.summary_table(res))
+    base, alwa = rows[Experiment.parse("retinanet_r18w16_mini_l1_base")], rows[Experiment.parse("retinanet_r18w16_mini_l1_alwa2")]
     assert base.diff is None and base.verdict is None and "diff" not in base.as_dict()
     assert (base.n, base.mean) == (3, pytest.approx(0.61)) and base.lo < 0.61 < base.hi
     assert alwa.diff.n == 3 and alwa.diff.mean == pytest.approx(0.02 + 0.001 / 3) and alwa.diff_mean == alwa.diff.mean
     assert alwa.verdict == "better" and alwa.as_dict()["verdict"] == "better" and alwa.as_dict()["diff_n"] == 3
     # a method whose baseline has no runs: no difference, and a row of an experiment without runs is empty
-    lone = sm.summary_table([{"name": "retinanet_r18w16_mini_ciou_alwa1", "seed": 0, "mAP": 0.5}], sm.baseline_name)[0]
+    lone = sm.summary_table([{"name": "retinanet_r18w16_mini_ciou_alwa1", "seed": 0, "mAP": 0.5}])[0]
     assert lone.diff is None and lone.n == 1 and math.isnan(lone.lo)
-    empty = sm.row_of([], "retinanet_r18w16_mini_l1_base")
+    empty = sm.row_of([], Experiment.parse("retinanet_r18w16_mini_l1_base"))
     assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.diff_mean)
 
 
@@ -171,11 +172,11 @@ def test_spec_lists_cover_the_papers_tables():
     p = mini(data_dir="data/mini_voc", seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
              abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5, 1.5], abl_seeds=3)
     g = ex.grid_specs(p)
-    assert len(g) == 2 * 11 * 2 and {s["name"] for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
+    assert len(g) == 2 * 11 * 2 and {s.name for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
     a = ex.alwa_specs(p)
-    assert len(a) == 3 * 5 + 3 * 3 and "faster-rcnn_r18w16_mini_l1_alwa1" in {s["name"] for s in a}
+    assert len(a) == 3 * 5 + 3 * 3 and "faster-rcnn_r18w16_mini_l1_alwa1" in {s.name for s in a}
     b = ex.ablation_specs(p)
-    assert {s["name"] for s in b} == {"faster-rcnn_r18w16_mini_l1_base", "faster-rcnn_r18w16_mini_l1_alwa2_C20",
+    assert {s.name for s in b} == {"faster-rcnn_r18w16_mini_l1_base", "faster-rcnn_r18w16_mini_l1_alwa2_C20",
                                       "faster-rcnn_r18w16_mini_l1_alwa2", "faster-rcnn_r18w16_mini_l1_alwa2_init0.5",
                                       "faster-rcnn_r18w16_mini_l1_alwa2_init1.5"}
 
@@ -183,7 +184,7 @@ def test_spec_lists_cover_the_papers_tables():
 def test_faster_setting_reaches_only_two_stage_specs():
     """``faster_setting`` overrides reach Faster R-CNN specs only, so changing them leaves RetinaNet's results current."""
     p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
-    by = {s["name"].split("_")[0]: s["setting"] for s in ex.alwa_specs(p)}
+    by = {s.name.split("_")[0]: s.get("setting") for s in ex.alwa_specs(p)}
     assert by == {"retinanet": {"iters": 700}, "faster-rcnn": {"iters": 700, "rpn_nms_pre": 300}}
     assert p.setting == {"iters": 700}  # the profile's own setting is not changed
 
@@ -199,9 +200,9 @@ def test_profile_specs_orders_for_useful_partial_results():
     union = {spec_key(s) for f in (ex.alwa_specs, ex.grid_specs, ex.ablation_specs) for s in f(p)}
     assert set(keys) == union
     alwa = [s for s in specs[: len(ex.alwa_specs(p))]]
-    dets = [s["name"].split("_")[0] for s in alwa]
+    dets = [s.name.split("_")[0] for s in alwa]
     assert dets == sorted(dets, key=lambda d: d != "retinanet")  # RetinaNet first
-    retina_seeds = [s["seed"] for s in alwa if s["name"].startswith("retinanet")]
+    retina_seeds = [s.seed for s in alwa if s.name.startswith("retinanet")]
     assert retina_seeds == sorted(retina_seeds) and retina_seeds[:6] == [0] * 6  # 2 losses x 3 weightings of seed 0 first
 
 
@@ -243,7 +244,7 @@ def test_baseline_level_reads_the_baseline_row():
 
     p = mini(backbone="r18w16", data="mini")
     res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": v} for s, v in enumerate([0.30, 0.31, 0.32])]
-    rows = sm.summary_table(res, sm.baseline_name)
+    rows = sm.summary_table(res)
     text = claims.baseline_level(rows, p, "retinanet")
     assert text.startswith("31.00 [") and text.endswith("(3 seeds)")  # mean 0.31; t-interval 0.31 +- 4.30 * 0.01 / sqrt(3)
     assert text == "31.00 [28.52, 33.48] (3 seeds)"
@@ -329,14 +330,14 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
     and moving the work folder does not make finished results stale."""
     p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
     smoke, cpu = ex.alwa_specs(p.replace(profile="smoke")), ex.alwa_specs(p.replace(profile="cpu"))
-    assert [s["name"] for s in smoke] == [s["name"] for s in cpu]
+    assert [s.name for s in smoke] == [s.name for s in cpu]
     logs = {str(log_path(s)) for s in smoke} | {str(log_path(s)) for s in cpu}
     assert len(logs) == 2 * len(cpu)
-    assert all(Path(s["work_root"]) == tmp_path / "w" / "cpu" for s in cpu)
+    assert all(Path(s.get("work_root")) == tmp_path / "w" / "cpu" for s in cpu)
     for s in cpu:
         (tmp_path / "r").mkdir(exist_ok=True)
-        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s["name"], "seed": s["seed"], "mAP": 0.5,
-                                                                          "spec": dict(s, work_root="work_dirs")}))
+        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s.name, "seed": s.seed, "mAP": 0.5,
+                                                                          "spec": dict(s.to_dict(), work_root="work_dirs")}))
     assert pending(cpu, tmp_path / "r") == []
 
 
@@ -348,7 +349,7 @@ def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     out = tmp_path / "runs"
     out.mkdir()
     specs = ex.profile_specs(p)
-    by = {spec_key(s): s for s in specs}
+    by = {spec_key(s): s.to_dict() for s in specs}
     for key, wall in (("retinanet_r18w16_mini_l1_base__s0", 100.0), ("retinanet_r18w16_mini_l1_alwa1__s0", 300.0)):
         (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "seed": by[key]["seed"], "mAP": 0.5, "spec": by[key],
                                                    "wall_seconds": wall}))
@@ -372,7 +373,7 @@ def test_weight_summary_ranges_and_runs_whose_weight_went_back_up():
            run("retinanet_r18w16_mini_l1_base", 0, [], "base"), run("faster-rcnn_r18w16_mini_l1_alwa2", 0, [0.01], "alwa2")]
     rows = sm.weight_summary(res)
     assert [r["name"] for r in rows] == ["faster-rcnn_r18w16_mini_l1_alwa2", "retinanet_r18w16_mini_l1_alwa1"]
-    assert rows[1] == {"name": "retinanet_r18w16_mini_l1_alwa1", "runs": 2, "final_min": 0.3, "final_max": 0.8, "runs_went_up": 1}
+    assert rows[1] == {"name": "retinanet_r18w16_mini_l1_alwa1", "detector": "retinanet", "runs": 2, "final_min": 0.3, "final_max": 0.8, "runs_went_up": 1}
     assert sm.weight_range(rows, "retinanet") == "0.3-0.8" and sm.weight_range(rows, "faster-rcnn") == "0.01-0.01"
     assert sm.weight_range(rows, "mask-rcnn") == "no runs yet"
 
@@ -395,7 +396,7 @@ def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
 
     p = load_profile("smoke", None, str(tmp_path))
     src = tmp_path / "smoke"
-    spec = ex.alwa_specs(p)[0]
+    spec = ex.alwa_specs(p)[0].to_dict()
     for part, fname, body in (("runs", f"{spec['name']}__s{spec['seed']}.json", {"name": spec["name"], "seed": spec["seed"], "mAP": 0.4,
                                                                                 "wall_seconds": 2.0, "spec": spec}),
                               ("claims", "alwa.json", {"claims": {"C6": {"ours": "x", "status": "supported"}}}),
@@ -452,11 +453,11 @@ def test_target_check_judges_the_cpu_setting_against_the_issues_targets(tmp_path
     p = load_profile("cpu", None, str(tmp_path))
     out = tmp_path / "cpu" / "runs"
     out.mkdir(parents=True)
-    name = ex.exp_name(p, "retinanet", "l1", "base")
+    name = ex.experiment_of(p, "retinanet", "l1", "base").name
 
     def write(maps, walls):
         for seed, (m, w) in enumerate(zip(maps, walls)):
-            spec = next(s for s in ex.alwa_specs(p) if s["name"] == name and s["seed"] == seed)
+            spec = next(s for s in ex.alwa_specs(p) if s.name == name and s.seed == seed).to_dict()
             (out / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": w, "spec": spec}))
 
     write([0.55, 0.57], [200.0, 260.0])
