@@ -30,27 +30,51 @@ from torchvision.models.detection import retinanet_resnet50_fpn
 from alwa import ALWA
 
 torch.manual_seed(0)
-model = retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=3, min_size=128, max_size=128)
-opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-weighter = ALWA(mode="alwa2", interval=2)  # the paper uses C = 100
+model = retinanet_resnet50_fpn(
+    weights=None,
+    weights_backbone=None,
+    num_classes=3,
+    min_size=128,
+    max_size=128,
+)
+opt = torch.optim.SGD(
+    model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4
+)
+weighter = ALWA(
+    mode="alwa2", interval=2
+)  # the paper uses C = 100
 
 images = [torch.rand(3, 128, 128) for _ in range(2)]
-targets = [{"boxes": torch.tensor([[10.0, 20.0, 70.0, 90.0]]), "labels": torch.tensor([1])} for _ in range(2)]
+targets = [
+    {
+        "boxes": torch.tensor([[10.0, 20.0, 70.0, 90.0]]),
+        "labels": torch.tensor([1]),
+    }
+    for _ in range(2)
+]
 model.train()
 for step in range(4):
     losses = model(images, targets)
-    cls, reg = weighter(losses["classification"], losses["bbox_regression"])
+    cls, reg = weighter(
+        losses["classification"], losses["bbox_regression"]
+    )
     opt.zero_grad()
     (cls + reg).backward()
     opt.step()
-    print(step, f"cls weight in force next: {weighter.cls_weight:.3f}")
+    print(
+        step,
+        f"cls weight in force next: {weighter.cls_weight:.3f}",
+    )
 
 # %%
-state = weighter.state_dict()       # put it in your checkpoint ...
+state = weighter.state_dict()  # put it in your checkpoint ...
 restored = ALWA(mode="alwa2", interval=2)
-restored.load_state_dict(state)     # ... and continue exactly where you were (same options, or an error)
+# ... and go on where you were (same options, or an error)
+restored.load_state_dict(state)
 assert restored.weights == weighter.weights
-assert ALWA.from_state_dict(state).weights == weighter.weights  # or take the options from the state
+assert (
+    ALWA.from_state_dict(state).weights == weighter.weights
+)  # or take the options from the state
 print(restored)
 
 # %% [markdown]

@@ -51,8 +51,15 @@ from alwa.core.files import provenance, write_result
 from alwa.report import notebook as nbh, plots
 
 # checked: unknown keys and parameters fail here
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
-p, label, profile, results_root = nb.params, nb.label, nb.profile, nb.results_root
+nb = nbh.setup(
+    profile, params_file, results_root, max_runs, overrides
+)
+p, label, profile, results_root = (
+    nb.params,
+    nb.label,
+    nb.profile,
+    nb.results_root,
+)
 out = nb.results("box_shifting")
 t_start = time.time()
 glue("bs_profile", nbh.Text(profile), display=False)
@@ -68,16 +75,21 @@ glue("bs_profile", nbh.Text(profile), display=False)
 gt = boxshift.box_from_center(0.0, 0.0, 100.0, 60.0)
 offsets = torch.linspace(-0.2, 1.2, p.bs_slide_points)
 slide = boxshift.analyse(gt, boxshift.slide_1d(gt, offsets))
-fig = plots.plot_slide(gt, offsets, slide, path=out / "figure2_slide.png")
+fig = plots.plot_slide(
+    gt, offsets, slide, path=out / "figure2_slide.png"
+)
 
 # %%
 jumps = slide.cls.diff().abs()
 i = int(jumps.argmax())
-reg_step = {k: float(v.diff().abs().max()) for k, v in slide.reg.items()}
+reg_step = {
+    k: float(v.diff().abs().max()) for k, v in slide.reg.items()
+}
 glue("bs_cls_jump", float(jumps[i]), display=False)
 glue("bs_cls_jump_at", float(offsets[i]), display=False)
 print(
-    "largest step of the counted focal loss between neighbouring positions:",
+    "largest step of the counted focal loss",
+    "between neighbouring positions:",
     f"{float(jumps[i]):.4f} at offset {float(offsets[i]):.2f}",
 )
 print(
@@ -100,10 +112,17 @@ fig = plots.plot_grid(d, d, grid, path=out / "grid_2d.png")
 
 # %%
 factors = torch.logspace(-1.5, 1.5, 121, base=2.0)
-by_scale = boxshift.analyse(gt, boxshift.shift(gt, 0.0, 0.0, scale=factors))
-by_aspect = boxshift.analyse(gt, boxshift.shift(gt, 0.0, 0.0, aspect=factors))
+by_scale = boxshift.analyse(
+    gt, boxshift.shift(gt, 0.0, 0.0, scale=factors)
+)
+by_aspect = boxshift.analyse(
+    gt, boxshift.shift(gt, 0.0, 0.0, aspect=factors)
+)
 fig = plots.plot_scale_aspect(
-    factors.numpy(), by_scale, by_aspect, path=out / "scale_aspect.png"
+    factors.numpy(),
+    by_scale,
+    by_aspect,
+    path=out / "scale_aspect.png",
 )
 
 # %% [markdown]
@@ -117,7 +136,9 @@ fig = plots.plot_scale_aspect(
 # deviations (what ALWA-2 compares); `c1_holds_cv` compares the scale-free CVs.
 
 # %%
-rows = boxshift.c1_table(n_gt=p.bs_n_gt, shifts_per_gt=p.bs_shifts_per_gt, seed=p.seed)
+rows = boxshift.c1_table(
+    n_gt=p.bs_n_gt, shifts_per_gt=p.bs_shifts_per_gt, seed=p.seed
+)
 table = pd.DataFrame(rows)
 cols = [
     "shift_range",
@@ -141,7 +162,10 @@ nbh.table(table[cols], digits=4)
 for m in ["iou", "constant", "logistic"]:
     plots.plot_c1(rows, score_model=m, path=out / f"c1_{m}.png")
 summary = (
-    table.groupby("score_model")[["c1_holds", "c1_holds_cv"]].mean() * 100
+    table.groupby("score_model")[
+        ["c1_holds", "c1_holds_cv"]
+    ].mean()
+    * 100
 ).round(0)
 summary.columns = [
     "% of settings where std(cls) > std(reg)",
@@ -174,7 +198,8 @@ write_result(
     },
 )
 print(
-    f"{label}: std(cls) > std(reg) in {100 * frac_std:.0f}% of {len(table)} settings; "
+    f"{label}: std(cls) > std(reg) in {100 * frac_std:.0f}%"
+    f" of {len(table)} settings; "
     f"CV(cls) > CV(reg) in {100 * frac_cv:.0f}%."
 )
 print("settings where the std comparison holds:", holds_std)

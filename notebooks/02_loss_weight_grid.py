@@ -55,13 +55,17 @@ from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
+nb = nbh.setup(
+    profile, params_file, results_root, max_runs, overrides
+)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.grid_specs(p)
-results, failures = nbh.run_and_load(specs, p, desc="table 1 grid")
+results, failures = nbh.run_and_load(
+    specs, p, desc="table 1 grid"
+)
 pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 
 # %% [markdown]
@@ -74,7 +78,9 @@ nbh.table(table)
 
 # %%
 fig = plots.plot_vs_paper(
-    plot_rows, f"Table 1, {label}: difference to 1:1", path=figs / "table1_diffs.png"
+    plot_rows,
+    f"Table 1, {label}: difference to 1:1",
+    path=figs / "table1_diffs.png",
 )
 
 # %% [markdown]
@@ -89,7 +95,8 @@ for loss in p.grid_losses:
         results,
         experiments,
         p.curve_window,
-        f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs ({label})",
+        f"{ex.LOSS_NAMES[loss]}: 1:1 and the best pairs"
+        f" ({label})",
         path=figs / f"figure3_{loss}.png",
     )
 
@@ -106,6 +113,10 @@ glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
 write_result(
     nb.results("tables") / "table1.json",
-    {"profile": profile, "rows": table, "provenance": provenance()},
+    {
+        "profile": profile,
+        "rows": table,
+        "provenance": provenance(),
+    },
 )
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -48,7 +48,9 @@ from alwa.report import notebook as nbh, plots
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
+nb = nbh.setup(
+    profile, params_file, results_root, max_runs, overrides
+)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
@@ -88,7 +90,8 @@ fig = plots.plot_vs_paper(
 for det in ("retinanet", "faster-rcnn"):
     loss = "l1" if "l1" in p.alwa_losses else p.alwa_losses[0]
     experiments = [
-        ex.experiment_of(p, det, loss, w) for w in ("base", "alwa1", "alwa2")
+        ex.experiment_of(p, det, loss, w)
+        for w in ("base", "alwa1", "alwa2")
     ]
     fig = plots.plot_curves(
         results,
@@ -126,8 +129,16 @@ for det in ("retinanet", "faster-rcnn"):
 
 # %%
 wsum = sm.weight_summary(results)
-glue("alwa_runs_weight_went_up", sum(r["runs_went_up"] for r in wsum), display=False)
-glue("alwa_runs_with_trajectory", sum(r["runs"] for r in wsum), display=False)
+glue(
+    "alwa_runs_weight_went_up",
+    sum(r["runs_went_up"] for r in wsum),
+    display=False,
+)
+glue(
+    "alwa_runs_with_trajectory",
+    sum(r["runs"] for r in wsum),
+    display=False,
+)
 glue(
     "alwa_weight_range_retinanet",
     nbh.Text(sm.weight_range(wsum, "retinanet")),
@@ -170,15 +181,29 @@ from alwa.bench import micro as weighter_bench
 wb = nbh.stored_bench(
     p,
     "weighter",
-    lambda: weighter_bench.run(device="cpu", calls=2000, repeats=5),
+    lambda: weighter_bench.run(
+        device="cpu", calls=2000, repeats=5
+    ),
     "alwa bench --device cpu",
 )
 if wb is not None:
     print(weighter_bench.format_table(wb))
 none = nbh.Text("(not measured)")
-glue("weighter_us", nbh.Text(f"{wb['alwa_us']:.0f}") if wb else none, display=False)
-glue("authors_us", nbh.Text(f"{wb['authors_us']:.0f}") if wb else none, display=False)
-glue("weighter_ratio", nbh.Text(f"{wb['ratio']:.2f}") if wb else none, display=False)
+glue(
+    "weighter_us",
+    nbh.Text(f"{wb['alwa_us']:.0f}") if wb else none,
+    display=False,
+)
+glue(
+    "authors_us",
+    nbh.Text(f"{wb['authors_us']:.0f}") if wb else none,
+    display=False,
+)
+glue(
+    "weighter_ratio",
+    nbh.Text(f"{wb['ratio']:.2f}") if wb else none,
+    display=False,
+)
 
 # %%
 from alwa.bench import train as bench_train
@@ -186,7 +211,9 @@ from alwa.mmdet import run as mmrun
 
 
 def measure_train_step():
-    voc, _ = mmrun.prepare_mini_data(p.data_dir, p.dataset, p.pretrain)
+    voc, _ = mmrun.prepare_mini_data(
+        p.data_dir, p.dataset, p.pretrain
+    )
     return bench_train.run(
         blocks=p.bench_blocks,
         steps=p.bench_steps,
@@ -196,7 +223,9 @@ def measure_train_step():
     )
 
 
-bench = nbh.stored_bench(p, "train_step", measure_train_step, "alwa bench train")
+bench = nbh.stored_bench(
+    p, "train_step", measure_train_step, "alwa bench train"
+)
 if bench is not None:
     print(f"{label}: {bench_train.describe(bench)}")
     plots.plot_block_ratios(bench)
@@ -205,7 +234,8 @@ glue(
     (
         nbh.Text(
             f"{bench['ratio']:.4f} (95% CI "
-            f"{bench['ratio_ci95'][0]:.4f}-{bench['ratio_ci95'][1]:.4f})"
+            f"{bench['ratio_ci95'][0]:.4f}-"
+            f"{bench['ratio_ci95'][1]:.4f})"
         )
         if bench
         else none
@@ -214,7 +244,11 @@ glue(
 )
 glue(
     "bench_hook_pct",
-    nbh.Text(f"{100 * bench['hook_fraction']:.3f}") if bench else none,
+    (
+        nbh.Text(f"{100 * bench['hook_fraction']:.3f}")
+        if bench
+        else none
+    ),
     display=False,
 )
 
@@ -234,7 +268,9 @@ from pathlib import Path
 
 from alwa.bench import gpu as gpu_check
 
-gpu_records = gpu_check.load_records(Path(results_root) / "gpu_check")
+gpu_records = gpu_check.load_records(
+    Path(results_root) / "gpu_check"
+)
 gpu = gpu_records[-1] if gpu_records else None
 if gpu is None:
     print("no GPU check recorded")
@@ -245,7 +281,11 @@ if gpu is None:
     )
 else:
     print(gpu_check.describe(gpu))
-    glue("gpu_check_summary", nbh.Text(gpu_check.summary(gpu)), display=False)
+    glue(
+        "gpu_check_summary",
+        nbh.Text(gpu_check.summary(gpu)),
+        display=False,
+    )
 measured["C10"] = claims.overhead_claim(bench, profile, gpu=gpu)
 nbh.save_claims(p, "alwa", measured)
 nbh.table([gpu_check.record_row(r) for r in gpu_records])
@@ -254,6 +294,10 @@ nbh.table([gpu_check.record_row(r) for r in gpu_records])
 glue("alwa_n_runs", len(results), display=False)
 write_result(
     nb.results("tables") / "tables23.json",
-    {"profile": profile, "rows": table, "provenance": provenance()},
+    {
+        "profile": profile,
+        "rows": table,
+        "provenance": provenance(),
+    },
 )
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

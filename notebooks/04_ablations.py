@@ -42,7 +42,9 @@ from alwa.report import notebook as nbh
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
+nb = nbh.setup(
+    profile, params_file, results_root, max_runs, overrides
+)
 p, label, figs, tables = nb.params, nb.label, nb.figures, nb.paper
 profile, results_root = nb.profile, nb.results_root
 
@@ -63,7 +65,11 @@ measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
 write_result(
     nb.results("tables") / "tables78.json",
-    {"profile": profile, "rows": table, "provenance": provenance()},
+    {
+        "profile": profile,
+        "rows": table,
+        "provenance": provenance(),
+    },
 )
 glue("abl_runs", len(results), display=False)
 nbh.claims_table(measured)

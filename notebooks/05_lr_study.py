@@ -52,8 +52,15 @@ from alwa.runs import settle, study
 from alwa.runs.store import load_results, pending
 
 # checked: unknown keys and parameters fail here
-nb = nbh.setup(profile, params_file, results_root, max_runs, overrides)
-p, label, figs, runs = nb.params, nb.label, nb.figures, nb.results("runs")
+nb = nbh.setup(
+    profile, params_file, results_root, max_runs, overrides
+)
+p, label, figs, runs = (
+    nb.params,
+    nb.label,
+    nb.figures,
+    nb.results("runs"),
+)
 profile, results_root = nb.profile, nb.results_root
 # the cpu profile (and smoke for CI); at other profiles this chapter shows no runs
 planned = profile in study.PLANS
@@ -66,11 +73,18 @@ records = load_results(runs) if planned else []
 st, specs = (
     study.study_specs(p, records)
     if planned
-    else (study.StudyState(stage="not planned at this profile"), [])
+    else (
+        study.StudyState(stage="not planned at this profile"),
+        [],
+    )
 )
 todo = pending(specs, runs)
-done, complete = len(specs) - len(todo), study.is_complete(st, todo)
-status = lrstudy.status_text(profile, planned, st, len(specs), done, complete)
+done, complete = len(specs) - len(todo), study.is_complete(
+    st, todo
+)
+status = lrstudy.status_text(
+    profile, planned, st, len(specs), done, complete
+)
 schedule = lrstudy.schedule_text(st)
 display(Markdown(f"**{status}** Schedule: {schedule}."))
 glue("lr_study_status", nbh.Text(status), display=False)
@@ -81,9 +95,20 @@ glue("lr_study_schedule", nbh.Text(schedule), display=False)
 
 # %%
 cal = lrstudy.calibration_rows(records, p, plan, st)
-display(nbh.table(cal) if cal else Markdown("No calibration run has finished yet."))
+display(
+    nbh.table(cal)
+    if cal
+    else Markdown("No calibration run has finished yet.")
+)
 if st.lr_means:
-    display(nbh.table([{"lr": k, "mean mAP": v} for k, v in st.lr_means.items()]))
+    display(
+        nbh.table(
+            [
+                {"lr": k, "mean mAP": v}
+                for k, v in st.lr_means.items()
+            ]
+        )
+    )
 
 # %% [markdown]
 # ## (a) mAP against the classification step size
@@ -95,7 +120,9 @@ if st.lr_means:
 # %%
 regs = lrstudy.regimes(p, st, plan)
 rows = lrstudy.step_rows(records, p, regs)
-fig = plots.plot_step_size(rows, path=figs / "lr_study_step_size.png")
+fig = plots.plot_step_size(
+    rows, path=figs / "lr_study_step_size.png"
+)
 
 # %% [markdown]
 # ## (b) ALWA's weight, window by window
@@ -106,11 +133,17 @@ fig = plots.plot_step_size(rows, path=figs / "lr_study_step_size.png")
 
 # %%
 traj = lrstudy.weight_windows(records, p, regs)
-fig = plots.plot_weight_windows(traj, path=figs / "lr_study_weights.png")
+fig = plots.plot_weight_windows(
+    traj, path=figs / "lr_study_weights.png"
+)
 after1 = [t["weights"][1] for t in traj if len(t["weights"]) > 1]
 glue(
     "lr_study_w1",
-    nbh.Text(f"{min(after1):.3g}-{max(after1):.3g}" if after1 else "no ALWA run yet"),
+    nbh.Text(
+        f"{min(after1):.3g}-{max(after1):.3g}"
+        if after1
+        else "no ALWA run yet"
+    ),
     display=False,
 )
 
@@ -143,31 +176,75 @@ nbh.comparison_table(eq)
 
 # %%
 d = lrstudy.alwa_vs_control(records, p, plan, st)
-nbh.comparison_table(d) if d else Markdown("No regime run has finished yet.")
+(
+    nbh.comparison_table(d)
+    if d
+    else Markdown("No regime run has finished yet.")
+)
 
 # %%
 
-for key, comparison, regime, det in [  # the rows the text below and the intro quote
-    ("paper_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "retinanet"),
-    ("paper_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "retinanet"),
+for (
+    key,
+    comparison,
+    regime,
+    det,
+) in [  # the rows the text below and the intro quote
+    (
+        "paper_alwa1_same",
+        "alwa1 minus 1:1 at the same lr",
+        "paper",
+        "retinanet",
+    ),
+    (
+        "paper_alwa2_same",
+        "alwa2 minus 1:1 at the same lr",
+        "paper",
+        "retinanet",
+    ),
     (
         "paper_detrend",
         "alwa2 (trend-free statistic) minus lr control",
         "paper",
         "retinanet",
     ),
-    ("paper_half", "0.5:0.5 minus lr control", "paper", "retinanet"),
-    ("faster_alwa1_same", "alwa1 minus 1:1 at the same lr", "paper", "faster-rcnn"),
-    ("faster_alwa2_same", "alwa2 minus 1:1 at the same lr", "paper", "faster-rcnn"),
+    (
+        "paper_half",
+        "0.5:0.5 minus lr control",
+        "paper",
+        "retinanet",
+    ),
+    (
+        "faster_alwa1_same",
+        "alwa1 minus 1:1 at the same lr",
+        "paper",
+        "faster-rcnn",
+    ),
+    (
+        "faster_alwa2_same",
+        "alwa2 minus 1:1 at the same lr",
+        "paper",
+        "faster-rcnn",
+    ),
 ]:
     glue(
         f"lr_{key}",
-        nbh.Text(lrstudy.fmt_comparison(lrstudy.find(d, comparison, regime, det))),
+        nbh.Text(
+            lrstudy.fmt_comparison(
+                lrstudy.find(d, comparison, regime, det)
+            )
+        ),
         display=False,
     )
 answer = lrstudy.answer(d)
 glue("lr_study_answer", nbh.Text(answer), display=False)
-display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {answer}"))
+display(
+    Markdown(
+        f"**The answer{'' if complete else ' so far'}"
+        f" ({label}):**"
+        f" {answer}"
+    )
+)
 
 # %% [markdown]
 # ## Every arm of the regimes
@@ -179,7 +256,9 @@ display(Markdown(f"**The answer{'' if complete else ' so far'} ({label}):** {ans
 # %%
 arms = lrstudy.arm_means(records, p, plan, st)
 display(
-    nbh.table(lrstudy.arm_rows(arms)) if arms else Markdown("No regime is planned yet.")
+    nbh.table(lrstudy.arm_rows(arms))
+    if arms
+    else Markdown("No regime is planned yet.")
 )
 faster_text = lrstudy.faster_baseline_text(arms, st, plan)
 display(Markdown(f"{faster_text} {lrstudy.FASTER_LR_CAVEAT}"))
@@ -216,7 +295,13 @@ write_result(
 )
 nbh.table(
     [
-        {"claim": c, **{reg: f"{v.status}: {v.ours}" for reg, v in by.items()}}
+        {
+            "claim": c,
+            **{
+                reg: f"{v.status}: {v.ours}"
+                for reg, v in by.items()
+            },
+        }
         for c, by in verdicts.items()
     ]
 )
@@ -244,7 +329,11 @@ s_state, s_specs = (
     else (None, [])
 )
 if s_state is None:
-    display(Markdown(f"No settling study is planned for profile {profile}."))
+    display(
+        Markdown(
+            f"No settling study is planned for profile {profile}."
+        )
+    )
 else:
     display(
         Markdown(
@@ -261,7 +350,9 @@ else:
     display(
         nbh.comparison_table(s_rows)
         if s_rows
-        else Markdown("No loss has its lr tuned yet: no comparison so far.")
+        else Markdown(
+            "No loss has its lr tuned yet: no comparison so far."
+        )
     )
 
 # %% [markdown]

@@ -114,12 +114,31 @@ def setup(profile: str, params_file=None, results_root="results", max_runs=None,
         except ImportError:  # pragma: no cover - outside a notebook
             return nb
         pd.set_option("display.width", 200)
+        show_figures_with_their_columns()
         display(Markdown(f"**{nb.label}** — results in `{nb.results_root}/{nb.profile}`"))
         bad = result_problems(nb.results("runs"))
         if bad:  # left out of every table and claim below, never in silence
             display(Markdown(f"**{len(bad)} result file(s) are bad or unreadable and are left out of every table and claim "
                              "on this page (a sweep runs them again):**\n\n" + "\n".join(f"- `{line}`" for line in bad)))
     return nb
+
+
+def show_figures_with_their_columns() -> None:
+    """Show matplotlib figures in this kernel as :func:`alwa.report.plots.png_bytes` (a PNG that says how many panels
+    it sets side by side, for the book's layout test) instead of the inline backend's plain PNG."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    import matplotlib.pyplot  # noqa: F401 - activates the inline backend first, so the formatter below is the last word
+    from matplotlib.figure import Figure
+
+    from alwa.report.plots import png_bytes
+
+    ip.display_formatter.formatters["image/png"].for_type(Figure, png_bytes)
 
 
 def run_and_load(specs: list, p: Profile, desc: str) -> tuple[list, list]:

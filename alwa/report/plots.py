@@ -25,6 +25,32 @@ def _save(fig, path):
     return fig
 
 
+def panel_columns(fig) -> int:
+    """How many panels a figure sets side by side: the distinct grid columns its visible axes start in (a colorbar
+    is not a panel). A reader's page shows the whole figure at the text width, so each of these gets 1/columns of it."""
+    starts = set()
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        spec = ax.get_subplotspec()
+        spec = spec.get_topmost_subplotspec() if spec is not None else None  # a colorbar nests its panel's grid
+        starts.add((id(spec.get_gridspec()), spec.colspan.start) if spec is not None else round(ax.get_position().x0, 2))
+    return max(1, len(starts))
+
+
+COLUMNS_KEY = "alwa:columns"  # the PNG text chunk that carries panel_columns (read by the book's layout test)
+
+
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG (tight box) with its :func:`panel_columns` in the text chunk :data:`COLUMNS_KEY`:
+    how the notebooks show figures (:func:`alwa.report.notebook.setup` registers it for matplotlib figures)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={COLUMNS_KEY: str(panel_columns(fig))})
+    return buf.getvalue()
+
+
 PANEL_W = 6.5  # inches: a panel of a multi-panel figure of the book is as wide as the text (stacked, never side by side)
 
 
@@ -109,9 +135,9 @@ def plot_grid(dxs, dys, result, path=None):
     ny, nx = len(dys), len(dxs)
     panels = [("IoU", result.iou), ("label (1 pos, 0 neg, -1 ignored)", result.label.float()), ("focal loss (counted)", result.cls)]
     panels += [(f"{k} (all boxes)", v) for k, v in result.reg.items()]
-    cols = 4
+    cols = 2  # two side by side: each readable at the book's text width
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(PANEL_W, 2.7 * rows))
     ext = [dxs[0], dxs[-1], dys[-1], dys[0]]
     for ax, (title, v) in zip(axes.flat, panels):
         im = ax.imshow(v.reshape(ny, nx).numpy(), extent=ext, aspect="auto", cmap="viridis")
@@ -237,28 +263,28 @@ def plot_curves(results: list, experiments: list, window: int, title: str, path:
     :class:`~alwa.core.experiment.Experiment` (seeds averaged); ``labels``: {experiment: title}."""
     import numpy as np
 
-    fig, axes = plt.subplots(2, len(experiments), figsize=(4.2 * len(experiments), 6), squeeze=False, sharex=True)
+    # one row per experiment, mean and std side by side: two panels across, readable at the book's text width
+    fig, axes = plt.subplots(len(experiments), 2, figsize=(PANEL_W, 2.4 * len(experiments) + 0.6), squeeze=False, sharex=True)
     for j, exp in enumerate(experiments):
         name = exp.name
         runs = _runs_of(results, exp)
+        head = (labels or {}).get(exp, name)
         if not runs:
-            axes[0, j].set_title(f"{name}\n(no runs yet)", fontsize=8)
+            axes[j, 0].set_title(f"{head} (no runs yet)", fontsize=8, loc="left")
             continue
         curves = [window_curves(r, window) for r in runs]
         it = curves[0]["iter"]
-        for row, stat in enumerate(("mean", "std")):
-            ax = axes[row, j]
+        for col, stat in enumerate(("mean", "std")):
+            ax = axes[j, col]
             for task, style, colour in (("cls", "--", "tab:red"), ("reg", "-", "tab:blue")):
                 y = np.mean([c[f"{task}_{stat}"] for c in curves], axis=0)
                 ax.plot(it, y, ls=style, color=colour, label=f"{'classification' if task == 'cls' else 'regression'}")
-            ax.set_ylabel(f"{stat} per {window} iters")
-            if row == 0:
-                ax.set_title((labels or {}).get(exp, name) + f"\n({len(runs)} seeds)", fontsize=8)
-            if row == 1:
-                ax.set_xlabel("iteration")
-    if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
-        next(ax for ax in axes[0] if ax.get_legend_handles_labels()[0]).legend(fontsize=8)
+            ax.set_ylabel(f"{stat} per {window} iters", fontsize=8)
+        axes[j, 0].set_title(f"{head} ({len(runs)} seeds)", fontsize=8, loc="left")
+    for ax in axes[-1]:
+        ax.set_xlabel("iteration")
     fig.suptitle(title)
+    _legend_outside(fig, axes.ravel())
     fig.tight_layout()
     if path:
         _save(fig, path)
@@ -270,9 +296,13 @@ def plot_trajectories(results: list, experiments: list, title: str, path: Option
     :class:`~alwa.core.experiment.Experiment`."""
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(experiments), figsize=(4.2 * len(experiments), 3.2), squeeze=False, sharey=True)
+    cols = min(2, len(experiments))  # two across at most: each readable at the book's text width
+    rows = -(-len(experiments) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(PANEL_W, 2.6 * rows + 0.4), squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(experiments):]:
+        ax.set_visible(False)
     for j, exp in enumerate(experiments):
-        ax = axes[0, j]
+        ax = axes.ravel()[j]
         name = exp.name
         runs = _runs_of(results, exp)
         ys = [r["per_iter"]["cls_weight"] for r in runs if r["per_iter"]["cls_weight"]]
@@ -284,7 +314,8 @@ def plot_trajectories(results: list, experiments: list, title: str, path: Option
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("iteration")
         ax.axhline(1.0, color="grey", lw=0.5)
-    axes[0, 0].set_ylabel("classification weight")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("classification weight")
     fig.suptitle(title)
     fig.tight_layout()
     if path:

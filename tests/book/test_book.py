@@ -108,8 +108,15 @@ function one(i) {
   f.style.width = '1200px'; f.style.height = '800px';
   f.onload = () => setTimeout(() => {
     const d = f.contentDocument;
-    const imgs = Array.from(d.images).map(im => ({src: im.getAttribute('src'), ok: im.complete && im.naturalWidth > 0}));
-    results.push({page: pages[i], title: d.title, body: d.body ? d.body.innerText.length : 0, imgs: imgs});
+    const imgs = Array.from(d.images).map(im => ({src: im.getAttribute('src'), ok: im.complete && im.naturalWidth > 0,
+                                                  shown: im.getBoundingClientRect().width, natural: im.naturalWidth}));
+    // a code cell a reader has to scroll sideways: its <pre> is wider inside than the box that shows it
+    const code = Array.from(d.querySelectorAll('div.cell_input pre, div.highlight pre'))
+      .filter(p => p.scrollWidth > p.clientWidth + 1)
+      .map(p => ({over: p.scrollWidth - p.clientWidth, line: p.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b, '')}));
+    const main = d.querySelector('main') || d.querySelector('article') || d.body;
+    results.push({page: pages[i], title: d.title, body: d.body ? d.body.innerText.length : 0, imgs: imgs, code: code,
+                  text_width: main ? main.getBoundingClientRect().width : 0});
     f.remove(); one(i + 1);
   }, 300);
   f.src = pages[i];
@@ -119,16 +126,17 @@ one(0);
 </script></body></html>"""
 
 
-@pytest.mark.slow
-def test_pages_load_and_images_render_in_chromium(smoke_book, tmp_path):
+def browse(html: Path, profile_dir: Path) -> list[dict]:
+    """Every page of the built book ``html`` loaded in headless Chromium at a 1200 px wide window: per page its
+    images (loaded, shown width, natural width), the code cells that overflow sideways and the text's width."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is installed by `make setup` (tools/install_browser.sh)"
-    rel = [p.relative_to(smoke_book).as_posix() for p in pages(smoke_book)]
-    (smoke_book / "__check.html").write_text(CHECK_PAGE % json.dumps(rel))
+    rel = [p.relative_to(html).as_posix() for p in pages(html)]
+    (html / "__check.html").write_text(CHECK_PAGE % json.dumps(rel))
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a, **k):
-            super().__init__(*a, directory=str(smoke_book), **k)
+            super().__init__(*a, directory=str(html), **k)
 
         def log_message(self, *a):
             pass
@@ -138,21 +146,87 @@ def test_pages_load_and_images_render_in_chromium(smoke_book, tmp_path):
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/__check.html"
         res = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=60000", "--dump-dom", url],
+                              f"--user-data-dir={profile_dir}", "--virtual-time-budget=60000", "--dump-dom", url],
                              capture_output=True, text=True, timeout=300)
     finally:
         httpd.shutdown()
+        (html / "__check.html").unlink()
     m = re.search(r'<pre id="out">(.*?)</pre>', res.stdout, flags=re.S)
     assert m, res.stderr[-2000:]
     import html as htmllib
 
     data = json.loads(htmllib.unescape(m.group(1)))
     assert len(data) == len(rel)
-    for page in data:
+    return data
+
+
+@pytest.fixture(scope="module")
+def browsed(smoke_book, tmp_path_factory):
+    return browse(smoke_book, tmp_path_factory.mktemp("chromium"))
+
+
+@pytest.mark.slow
+def test_pages_load_and_images_render_in_chromium(browsed):
+    for page in browsed:
         assert page["body"] > 100, page["page"]  # the page loaded and has content
         bad = [i["src"] for i in page["imgs"] if not i["ok"]]
         assert not bad, (page["page"], bad)
-    assert sum(len(p["imgs"]) for p in data) >= 5  # the figures are there
+    assert sum(len(p["imgs"]) for p in browsed) >= 5  # the figures are there
+
+
+MIN_PANEL_PX = 200  # a panel of a figure, as shown on a reader's page (1200 px window: a 612 px text column), is at least this wide
+
+
+def layout_problems(data: list[dict], html: Path) -> list[str]:
+    """What a reader of the pages ``data`` (:func:`browse`) would have to fight: a code cell wider than its box,
+    or a figure whose panels side by side (the PNG's ``alwa:columns``, written by the notebooks' figure display)
+    are shown narrower than :data:`MIN_PANEL_PX` each."""
+    from PIL import Image
+
+    from alwa.report.plots import COLUMNS_KEY
+
+    out = []
+    for page in data:
+        for c in page["code"]:
+            out.append(f"{page['page']}: a code line runs {c['over']} px past its box: {c['line'][:90]!r}")
+        for im in page["imgs"]:
+            f = (html / page["page"]).parent / im["src"]
+            cols = Image.open(f).text.get(COLUMNS_KEY) if f.suffix == ".png" and f.exists() else None
+            if cols is not None and im["shown"] / int(cols) < MIN_PANEL_PX:
+                out.append(f"{page['page']}: {im['src']} shows {cols} panels side by side in {im['shown']:.0f} px "
+                           f"({im['shown'] / int(cols):.0f} px each, fewer than {MIN_PANEL_PX})")
+    return out
+
+
+@pytest.mark.slow
+def test_code_fits_its_box_and_every_figure_panel_reads_at_the_books_width(browsed, smoke_book):
+    """Headless Chromium at 1200 px: no code cell of any page scrolls sideways, and every figure the notebooks show
+    gives each of its side-by-side panels at least MIN_PANEL_PX (figures carry their panel columns)."""
+    shown = [im for page in browsed for im in page["imgs"] if im["src"].endswith(".png")]
+    assert shown, "no figure on any page"
+    assert layout_problems(browsed, smoke_book) == []
+
+
+def test_the_layout_check_names_an_overflowing_cell_and_a_squeezed_figure(tmp_path):
+    """The check above can fail: a page with a code line past its box and a 4-panel figure shown 700 px wide."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alwa.report.plots import png_bytes
+
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3))
+    (tmp_path / "wide.png").write_bytes(png_bytes(fig))
+    plt.close(fig)
+    fig, axes = plt.subplots(2, 1, figsize=(6.5, 5))
+    (tmp_path / "stacked.png").write_bytes(png_bytes(fig))
+    plt.close(fig)
+    data = [{"page": "a.html", "code": [{"over": 120, "line": "x = 1"}],
+             "imgs": [{"src": "wide.png", "shown": 700.0}, {"src": "stacked.png", "shown": 600.0}]}]
+    problems = layout_problems(data, tmp_path)
+    assert len(problems) == 2 and "runs 120 px past its box" in problems[0]
+    assert "wide.png shows 4 panels side by side in 700 px (175 px each" in problems[1]
 
 
 def test_tuning_page_lists_every_recorded_run():
