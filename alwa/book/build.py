@@ -81,11 +81,14 @@ def hide_injected_parameters(path: Path) -> None:
 
 
 def stage_sources(stage: Path, keep_executed: bool = False, source=".") -> None:
-    """Copy the book sources of ``source`` into ``stage`` (its executed notebooks are kept if asked)."""
+    """Copy the book sources of ``source`` into ``stage``: the configuration, the table of contents, the style sheets
+    of ``_static/`` and ``book/`` (its executed notebooks are kept if asked)."""
     source = Path(source)
     stage.mkdir(parents=True, exist_ok=True)
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy2(source / f, stage / f)
+    if (source / "_static").is_dir():
+        shutil.copytree(source / "_static", stage / "_static", dirs_exist_ok=True)
     for item in source.joinpath("book").iterdir():
         if item.name in ("executed", "generated", "_build"):
             continue

@@ -14,6 +14,7 @@ import yaml
 
 from alwa.analysis.records import Claim, claims_of
 from alwa.core.files import provenance, read_json, write_json_atomic, write_result
+from alwa.report.plots import png_bytes
 from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, result_problems, spec_key
 from alwa.runs.sweep import run_sweep
@@ -135,8 +136,6 @@ def show_figures_with_their_columns() -> None:
         return
     import matplotlib.pyplot  # noqa: F401 - activates the inline backend first, so the formatter below is the last word
     from matplotlib.figure import Figure
-
-    from alwa.report.plots import png_bytes
 
     ip.display_formatter.formatters["image/png"].for_type(Figure, png_bytes)
 

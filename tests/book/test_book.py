@@ -229,6 +229,19 @@ def test_the_layout_check_names_an_overflowing_cell_and_a_squeezed_figure(tmp_pa
     assert "wide.png shows 4 panels side by side in 700 px (175 px each" in problems[1]
 
 
+def test_a_staged_book_carries_the_style_sheets_that_make_its_code_fit(tmp_path):
+    """The smoke and gpu books are built from a staged copy of the sources: it has _static/ (alwa.css wraps outputs),
+    so a staged page is laid out as the published one."""
+    from alwa.book.build import stage_sources
+
+    stage_sources(tmp_path / "stage", source=ROOT)
+    for f in (ROOT / "_static").rglob("*"):
+        if f.is_file():
+            copy = tmp_path / "stage" / f.relative_to(ROOT)
+            assert copy.read_bytes() == f.read_bytes(), copy
+    assert (tmp_path / "stage" / "_static" / "alwa.css").is_file()
+
+
 def test_tuning_page_lists_every_recorded_run():
     """Every entry of book/data/tuning_runs.yaml becomes one table row of the tuning page."""
     import yaml

@@ -758,7 +758,8 @@ def test_the_forkserver_changes_no_number(tmp_path):
     from alwa.runs.profile import load_profile
 
     p = load_profile("smoke", results_root=str(tmp_path))
-    s = [dict(x, data_dir=str(tmp_path / "data" / "voc"), work_root=str(tmp_path / "w")) for x in ex.alwa_specs(p)[:2]]
+    s = [dict(x.to_dict(), data_dir=str(tmp_path / "data" / "voc"), work_root=str(tmp_path / "w"))
+         for x in ex.alwa_specs(p)[:2]]
     got = {}
     for method in ("spawn", "forkserver"):
         run_sweep(s, tmp_path / method, workers=2, progress=False, start_method=method)
