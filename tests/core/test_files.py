@@ -1,6 +1,8 @@
-"""alwa.core.files: a result is rewritten only when what it says changed."""
+"""alwa.core.files: a result is rewritten only when what it says changed; a JSON file is written whole or not at all."""
 import json
 import math
+
+import pytest
 
 from alwa.core.files import write_result
 
@@ -22,3 +24,22 @@ def test_an_unreadable_result_is_written_anew(tmp_path):
     assert write_result(path, {"rows": []}) and json.loads(path.read_text()) == {"rows": []}
     path.write_text("[1, 2]")
     assert write_result(path, {"rows": []})
+
+
+def test_write_json_atomic_leaves_a_readable_file_or_nothing(tmp_path):
+    """A result is written whole with the umask's permissions (not mkstemp's 0600); a failed write leaves no file behind."""
+    import os
+    import stat
+
+    from alwa.core.files import read_json, write_json_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_json_atomic(tmp_path / "r.json", {"mAP": 0.3, "nan": float("nan")})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert read_json(path)["mAP"] == 0.3
+    with pytest.raises(TypeError):
+        write_json_atomic(tmp_path / "bad.json", {"x": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]

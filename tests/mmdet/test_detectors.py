@@ -7,7 +7,6 @@ check that the stored record the book renders (``results/mmdet/detectors.json``)
 import pytest
 
 from alwa.core.checks import DETECTOR_RECORD, load_detector_checks
-from alwa.mmdet import detectors as det
 from alwa.mmdet.detectors import STOCK_DETECTORS, check_detector, check_detectors, detector_key, find_detectors
 from alwa.mmdet.hook import ALWAHook
 

@@ -49,3 +49,12 @@ def test_tables_have_no_index_column_and_round_floats():
     assert ">0.04<" in html and ">72.61<" in html and "72.612" not in html and ">-<" in html
     assert "row_heading" not in html  # the index is hidden
     assert nbh.table([{"a": 1.5}]).to_html() == nbh.table([{"a": 1.5}]).to_html()  # no random ids: a render is stable
+
+
+def test_glued_text_displays_without_quotes():
+    from IPython.core.formatters import PlainTextFormatter
+
+    from alwa.report.notebook import Text
+
+    fmt = PlainTextFormatter()
+    assert fmt(Text("30.05 [29.47, 30.62]")) == "30.05 [29.47, 30.62]" and fmt("plain") == "'plain'"

@@ -3,7 +3,6 @@ import math
 
 import pytest
 
-from alwa.core.experiment import run_key
 from alwa.runs.profile import load_profile
 from alwa.runs.settle import SettlePlan, arm_experiment, decide, half_width
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from alwa.runs.store import load_results, pending, read_record, record_problem, result_problems
+from alwa.runs.store import load_results, of_specs, pending, read_record, record_problem, result_problems
 
 GOOD = {"name": "retinanet_r18w16_mini_l1_base", "seed": 0, "mAP": 0.58, "iters": 600, "wall_seconds": 200.0}
 KEY = "retinanet_r18w16_mini_l1_base__s0"
@@ -83,3 +83,14 @@ def test_the_store_loads_typed_records_once_with_their_experiment(tmp_path):
     assert all(r.experiment == e for r in recs)
     assert [r.seed for r in load_results(tmp_path, [spec])] == [1]
     assert pending([spec, RunSpec(e, 2, {"work_root": "w"})], tmp_path) == [RunSpec(e, 2, {"work_root": "w"})]
+
+
+def test_of_specs_keeps_only_records_of_the_same_spec():
+    """Records are matched by key and by spec (a stale record with the same key is dropped;
+    where the work files went does not matter); records without a spec are dropped."""
+    a = {"name": "a", "seed": 0, "iters": 10, "work_root": "w1"}
+    b = {"name": "b", "seed": 1, "iters": 10}
+    recs = [{"spec": dict(a, work_root="w2"), "mAP": 1}, {"spec": dict(b, iters=20), "mAP": 2},
+            {"spec": {"name": "c", "seed": 0}, "mAP": 3}, {"mAP": 4}]
+    assert [r["mAP"] for r in of_specs(recs, [a, b])] == [1]
+    assert of_specs(recs, []) == []

@@ -1,36 +1,22 @@
-"""alwa.runs.sweep (resumable parallel runner) and alwa.analysis.stats (scipy-based statistics)."""
+"""alwa.runs.sweep: the resumable parallel runner (processes, start methods, faults, GPUs and cluster executors) and
+the `alwa sweep` command that drives it."""
 
 import json
-import math
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from scipy import stats as st
 
-from alwa.analysis import stats
-from alwa.analysis import summaries as sm
-from alwa.core.experiment import Experiment
-from alwa.report import tables
 from alwa.runs import specs as ex
-from alwa.runs.profile import load_profile, params_path, validate
-from alwa.runs.store import load_failures, load_results, of_specs, pending, spec_key
+from alwa.runs.profile import load_profile
+from alwa.runs.store import load_failures, load_results, pending, spec_key
 from alwa.runs.sweep import run_sweep
-from alwa.runs.worker import log_path
 
 FN = "toy_worker:run"
 TESTS = Path(__file__).resolve().parents[1]
-
-
-def mini(**kw):
-    """A checked profile: the cpu profile's parameters with ``kw`` changed."""
-    import yaml
-
-    return validate({**yaml.safe_load(params_path("cpu").read_text()), **kw})
 
 
 def specs(n, **kw):
@@ -128,84 +114,6 @@ def test_killed_sweep_loses_nothing(tmp_path):
     assert (out / "slow__s0.json").stat().st_mtime_ns == first
 
 
-# ------------------------------------------------------------------ stats
-def test_mean_ci_equals_the_t_interval():
-    x = [0.71, 0.74, 0.69, 0.73, 0.75]
-    r = stats.mean_ci(x)
-    m, se = np.mean(x), st.sem(x)
-    h = se * st.t.ppf(0.975, len(x) - 1)
-    assert r["mean"] == pytest.approx(m) and r["lo"] == pytest.approx(m - h) and r["hi"] == pytest.approx(m + h)
-    assert math.isnan(stats.mean_ci([0.7])["lo"]) and stats.mean_ci([])["n"] == 0
-
-
-def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
-    a = {0: 0.75, 1: 0.77, 2: 0.74, 3: 0.80}
-    b = {0: 0.74, 1: 0.75, 2: 0.74, 9: 0.1}
-    r = stats.paired_diff(a, b)
-    assert r.seeds == (0, 1, 2) and r.n == 3
-    ref = st.ttest_rel([0.75, 0.77, 0.74], [0.74, 0.75, 0.74])
-    ci = ref.confidence_interval()
-    assert r.p == pytest.approx(ref.pvalue) and (r.lo, r.hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
-    assert r.mean == pytest.approx(0.01)
-    assert r.verdict == "inconclusive"
-    assert stats.paired_diff({0: 1.0, 1: 1.1, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.05}).verdict == "better"
-    assert stats.paired_diff({0: 1.0}, {0: 0.0}).verdict == "too few seeds"
-
-
-def test_summary_table_pairs_against_the_baseline():
-    res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": 0.6 + 0.01 * s} for s in range(3)]
-    res += [{"name": "retinanet_r18w16_mini_l1_alwa2", "seed": s, "mAP": 0.62 + 0.01 * s + 0.001 * (s % 2)} for s in range(3)]
-    rows = sm.rows_by_experiment(sm.summary_table(res))
-    base, alwa = rows[Experiment.parse("retinanet_r18w16_mini_l1_base")], rows[Experiment.parse("retinanet_r18w16_mini_l1_alwa2")]
-    assert base.diff is None and base.verdict is None and "diff" not in base.as_dict()
-    assert (base.n, base.mean) == (3, pytest.approx(0.61)) and base.lo < 0.61 < base.hi
-    assert alwa.diff.n == 3 and alwa.diff.mean == pytest.approx(0.02 + 0.001 / 3) and alwa.diff_mean == alwa.diff.mean
-    assert alwa.verdict == "better" and alwa.as_dict()["verdict"] == "better" and alwa.as_dict()["diff_n"] == 3
-    # a method whose baseline has no runs: no difference, and a row of an experiment without runs is empty
-    lone = sm.summary_table([{"name": "retinanet_r18w16_mini_ciou_alwa1", "seed": 0, "mAP": 0.5}])[0]
-    assert lone.diff is None and lone.n == 1 and math.isnan(lone.lo)
-    empty = sm.row_of([], Experiment.parse("retinanet_r18w16_mini_l1_base"))
-    assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.diff_mean)
-
-
-def test_spec_lists_cover_the_papers_tables():
-    p = mini(data_dir="data/mini_voc", seed=0, grid_losses=["l1", "ciou"], grid_pairs=[], grid_seeds=2, alwa_losses=["l1"], retina_seeds=5, faster_seeds=3,
-             abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5, 1.5], abl_seeds=3)
-    g = ex.grid_specs(p)
-    assert len(g) == 2 * 11 * 2 and {s.name for s in g} >= {"retinanet_r18w16_mini_ciou_w0.25-0.50", "retinanet_r18w16_mini_l1_base"}
-    a = ex.alwa_specs(p)
-    assert len(a) == 3 * 5 + 3 * 3 and "faster-rcnn_r18w16_mini_l1_alwa1" in {s.name for s in a}
-    b = ex.ablation_specs(p)
-    assert {s.name for s in b} == {"faster-rcnn_r18w16_mini_l1_base", "faster-rcnn_r18w16_mini_l1_alwa2_C20",
-                                      "faster-rcnn_r18w16_mini_l1_alwa2", "faster-rcnn_r18w16_mini_l1_alwa2_init0.5",
-                                      "faster-rcnn_r18w16_mini_l1_alwa2_init1.5"}
-
-
-def test_faster_setting_reaches_only_two_stage_specs():
-    """``faster_setting`` overrides reach Faster R-CNN specs only, so changing them leaves RetinaNet's results current."""
-    p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, setting={"iters": 700}, faster_setting={"rpn_nms_pre": 300})
-    by = {s.name.split("_")[0]: s.get("setting") for s in ex.alwa_specs(p)}
-    assert by == {"retinanet": {"iters": 700}, "faster-rcnn": {"iters": 700, "rpn_nms_pre": 300}}
-    assert p.setting == {"iters": 700}  # the profile's own setting is not changed
-
-
-def test_profile_specs_orders_for_useful_partial_results():
-    """The background sweep runs every notebook spec once, RetinaNet before Faster R-CNN
-    within a part, and all configurations of a seed before the next seed."""
-    p = mini(data_dir="data/mini_voc", seed=0, grid_losses=["l1"], grid_pairs=["0.50:0.50"], grid_seeds=2, alwa_losses=["l1", "ciou"], retina_seeds=3,
-             faster_seeds=2, abl_losses=["l1"], abl_C=[20, 100], abl_init=[0.5], abl_seeds=2)
-    specs = ex.profile_specs(p, ["alwa", "grid", "ablation"])
-    keys = [spec_key(s) for s in specs]
-    assert len(keys) == len(set(keys))
-    union = {spec_key(s) for f in (ex.alwa_specs, ex.grid_specs, ex.ablation_specs) for s in f(p)}
-    assert set(keys) == union
-    alwa = [s for s in specs[: len(ex.alwa_specs(p))]]
-    dets = [s.name.split("_")[0] for s in alwa]
-    assert dets == sorted(dets, key=lambda d: d != "retinanet")  # RetinaNet first
-    retina_seeds = [s.seed for s in alwa if s.name.startswith("retinanet")]
-    assert retina_seeds == sorted(retina_seeds) and retina_seeds[:6] == [0] * 6  # 2 losses x 3 weightings of seed 0 first
-
-
 def test_sweep_command_lists_pending_runs(tmp_path):
     """`alwa sweep --list` names what is left without running it."""
     r = subprocess.run([sys.executable, "-m", "alwa.cli", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"],
@@ -238,263 +146,6 @@ def test_sweep_command_reads_another_params_file(tmp_path):
     assert r.returncode != 0 and "is for profile 'cpu'" in r.stderr
 
 
-def test_baseline_level_reads_the_baseline_row():
-    """The prose level of a baseline (glued into the book's intro): mean and CI in points with the seed count."""
-    from alwa.analysis import claims
-
-    p = mini(backbone="r18w16", data="mini")
-    res = [{"name": "retinanet_r18w16_mini_l1_base", "seed": s, "mAP": v} for s, v in enumerate([0.30, 0.31, 0.32])]
-    rows = sm.summary_table(res)
-    text = claims.baseline_level(rows, p, "retinanet")
-    assert text.startswith("31.00 [") and text.endswith("(3 seeds)")  # mean 0.31; t-interval 0.31 +- 4.30 * 0.01 / sqrt(3)
-    assert text == "31.00 [28.52, 33.48] (3 seeds)"
-    assert claims.baseline_level(rows, p, "faster-rcnn") == "no runs yet"
-
-
-def test_write_json_atomic_leaves_a_readable_file_or_nothing(tmp_path):
-    """A result is written whole with the umask's permissions (not mkstemp's 0600); a failed write leaves no file behind."""
-    import os
-    import stat
-
-    from alwa.core.files import read_json, write_json_atomic
-
-    old = os.umask(0o022)
-    try:
-        path = write_json_atomic(tmp_path / "r.json", {"mAP": 0.3, "nan": float("nan")})
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert read_json(path)["mAP"] == 0.3
-    with pytest.raises(TypeError):
-        write_json_atomic(tmp_path / "bad.json", {"x": object()})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
-
-
-def test_alwa_claims_say_no_runs_instead_of_nan():
-    """With RetinaNet runs only, C6 has numbers, C7 says 'no paired runs yet' (never 'nan') and is 'too few runs'."""
-    from alwa.analysis import claims
-
-    p = mini(backbone="r18w16", data="mini", alwa_losses=["l1"])
-    res = [{"name": f"retinanet_r18w16_mini_l1_{w}", "seed": s, "mAP": m + 0.01 * s}
-           for w, m in (("base", 0.30), ("alwa1", 0.28), ("alwa2", 0.25)) for s in range(3)]
-    c = claims.alwa_claims(res, p)
-    assert "alwa1: -2.00 pts" in c["C6"].ours and c["C6"].status == "not supported"
-    assert "nan" not in c["C7"].ours + c["C11"].ours and "no paired runs yet" in c["C7"].ours
-    assert c["C7"].status == "too few runs" and c["C11"].status == "too few runs"
-
-
-# ------------------------------------------------------------------ train-step benchmark statistics (C10)
-def test_ratio_ci_is_the_t_interval_of_log_ratios():
-    from alwa.analysis.stats import ratio_ci
-
-    alwa, plain = [1.02, 0.99, 1.05, 1.00], [1.0, 1.0, 1.0, 1.0]
-    r, lo, hi = ratio_ci(alwa, plain)
-    logs = np.log(alwa)
-    ref = st.t.interval(0.95, len(logs) - 1, loc=logs.mean(), scale=st.sem(logs))
-    assert r == pytest.approx(math.exp(logs.mean()))
-    assert (lo, hi) == pytest.approx(tuple(np.exp(ref)))
-    assert lo < r < hi
-
-
-def test_ratio_ci_is_scale_invariant_and_exact_for_a_constant_ratio():
-    from alwa.analysis.stats import ratio_ci
-
-    a, p = [0.21, 0.25, 0.19], [0.20, 0.24, 0.18]
-    assert ratio_ci([10 * x for x in a], [10 * x for x in p]) == pytest.approx(ratio_ci(a, p))
-    assert ratio_ci([0.3, 0.6], [0.2, 0.4]) == pytest.approx((1.5, 1.5, 1.5))
-    with pytest.raises(ValueError):
-        ratio_ci([1.0], [1.0])
-
-
-def _bench(ratio, lo, hi, frac):
-    return {"ratio": ratio, "ratio_ci95": [lo, hi], "goal": 1.005, "hook_fraction": frac, "blocks": 20, "steps_per_block": 10}
-
-
-def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
-    from alwa.analysis import claims
-    from alwa.analysis.stats import ratio_verdict as verdict
-
-    assert verdict(0.99, 1.004, 1.005) == "within"
-    assert verdict(1.01, 1.02, 1.005) == "above"
-    assert verdict(0.98, 1.03, 1.005) == "unresolved"
-    assert claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.01), "cpu").status == "supported"
-    assert claims.overhead_claim(_bench(1.02, 1.01, 1.03, 0.0001), "cpu").status == "not supported"
-    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.0004), "cpu").status == "supported"
-    assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu").status == "inconclusive at mini scale"
-    c = claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.0004), "smoke")
-    assert c.status == "too few runs" and "0.040%" in c.ours and "[95% CI 0.9980, 1.0030]" in c.ours
-
-
-def test_each_profile_has_its_own_work_folder(tmp_path):
-    """A smoke run (e.g. the test suite) never writes into the logs of a cpu run of the same name,
-    and moving the work folder does not make finished results stale."""
-    p = mini(data_dir="data/mini_voc", seed=0, alwa_losses=["l1"], retina_seeds=1, faster_seeds=1, work_root=str(tmp_path / "w"))
-    smoke, cpu = ex.alwa_specs(p.replace(profile="smoke")), ex.alwa_specs(p.replace(profile="cpu"))
-    assert [s.name for s in smoke] == [s.name for s in cpu]
-    logs = {str(log_path(s)) for s in smoke} | {str(log_path(s)) for s in cpu}
-    assert len(logs) == 2 * len(cpu)
-    assert all(Path(s.get("work_root")) == tmp_path / "w" / "cpu" for s in cpu)
-    for s in cpu:
-        (tmp_path / "r").mkdir(exist_ok=True)
-        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s.name, "seed": s.seed, "mAP": 0.5,
-                                                                          "spec": dict(s.to_dict(), work_root="work_dirs")}))
-    assert pending(cpu, tmp_path / "r") == []
-
-
-def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
-    """Done/failed/pending per part from the result files; time to go = pending runs x the mean
-    wall seconds of finished runs of the same detector, unknown while a detector has none."""
-    p = mini(data_dir="data/mini_voc", profile="cpu", seed=0, workers=2, alwa_losses=["l1"], retina_seeds=2, faster_seeds=1, grid_losses=["l1"],
-             grid_pairs=["0.50:0.50"], grid_seeds=2, abl_losses=["l1"], abl_C=[20], abl_init=[], abl_seeds=1)
-    out = tmp_path / "runs"
-    out.mkdir()
-    specs = ex.profile_specs(p)
-    by = {spec_key(s): s.to_dict() for s in specs}
-    for key, wall in (("retinanet_r18w16_mini_l1_base__s0", 100.0), ("retinanet_r18w16_mini_l1_alwa1__s0", 300.0)):
-        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "seed": by[key]["seed"], "mAP": 0.5, "spec": by[key],
-                                                   "wall_seconds": wall}))
-    key = "retinanet_r18w16_mini_l1_alwa2__s0"
-    (out / f"{key}.failed.json").write_text(json.dumps({"spec": by[key], "error": "boom"}))
-    st_ = ex.sweep_status(p, out)
-    a, g = st_["parts"]["alwa"], st_["parts"]["grid"]
-    assert (a["planned"], a["done"], a["failed"]) == (3 * 2 + 3, 2, 1)
-    assert a["compute_s"] == 400.0 and a["remaining_s"] is None  # no Faster R-CNN run has finished
-    # the grid's base runs are the alwa part's: only w0.50-0.50 x 2 seeds are its own, each 200 s to go
-    assert (g["planned"], g["done"], g["remaining_s"]) == (2, 0, 400.0)
-    assert st_["total"]["planned"] == len(specs) and st_["total"]["wall_h"] == pytest.approx(400 / 2 / 3600)
-    assert "2/9" in tables.format_status(st_).replace(" ", "")
-
-
-def test_weight_summary_ranges_and_runs_whose_weight_went_back_up():
-    def run(name, seed, traj, weighting="alwa1"):
-        return {"name": name, "seed": seed, "weight_trajectory": traj, "experiment": {"weighting": weighting}}
-
-    res = [run("retinanet_r18w16_mini_l1_alwa1", 0, [0.8, 0.8]), run("retinanet_r18w16_mini_l1_alwa1", 1, [0.5, 0.9, 0.3]),
-           run("retinanet_r18w16_mini_l1_base", 0, [], "base"), run("faster-rcnn_r18w16_mini_l1_alwa2", 0, [0.01], "alwa2")]
-    rows = sm.weight_summary(res)
-    assert [r["name"] for r in rows] == ["faster-rcnn_r18w16_mini_l1_alwa2", "retinanet_r18w16_mini_l1_alwa1"]
-    assert rows[1] == {"name": "retinanet_r18w16_mini_l1_alwa1", "detector": "retinanet", "runs": 2, "final_min": 0.3, "final_max": 0.8, "runs_went_up": 1}
-    assert sm.weight_range(rows, "retinanet") == "0.3-0.8" and sm.weight_range(rows, "faster-rcnn") == "0.01-0.01"
-    assert sm.weight_range(rows, "mask-rcnn") == "no runs yet"
-
-
-def test_glued_text_displays_without_quotes():
-    from IPython.core.formatters import PlainTextFormatter
-
-    from alwa.report.notebook import Text
-
-    fmt = PlainTextFormatter()
-    assert fmt(Text("30.05 [29.47, 30.62]")) == "30.05 [29.47, 30.62]" and fmt("plain") == "'plain'"
-
-
-def test_archive_moves_a_calibrations_results_and_keeps_its_params(tmp_path):
-    """Before a re-calibration: runs/claims/tables go to results/archive/NAME with the params file, verbatim;
-    box-shifting results stay; the sweep then names stale results instead of overwriting them silently."""
-    import yaml
-
-    from alwa.report.pages import calibrations_page
-
-    p = load_profile("smoke", None, str(tmp_path))
-    src = tmp_path / "smoke"
-    spec = ex.alwa_specs(p)[0].to_dict()
-    for part, fname, body in (("runs", f"{spec['name']}__s{spec['seed']}.json", {"name": spec["name"], "seed": spec["seed"], "mAP": 0.4,
-                                                                                "wall_seconds": 2.0, "spec": spec}),
-                              ("claims", "alwa.json", {"claims": {"C6": {"ours": "x", "status": "supported"}}}),
-                              ("tables", "tables23.json", {"rows": []}), ("box_shifting", "c1.json", {"frac": 0.05}),
-                              ("bench", "train_step.json", {"ratio": 1.0})):
-        (src / part).mkdir(parents=True)
-        (src / part / fname).write_text(json.dumps(body))
-    with pytest.raises(ValueError, match="plain folder name"):
-        ex.archive_results(p, tmp_path, "../elsewhere")
-    params_file = params_path("smoke")
-    dest = ex.archive_results(p, tmp_path, "first", params_file)
-    assert dest == tmp_path / "archive" / "first"
-    assert sorted(x.name for x in dest.iterdir()) == ["claims", "params.yaml", "runs", "tables"]
-    assert (dest / "params.yaml").read_text() == params_file.read_text()  # comments and all
-    assert (src / "box_shifting" / "c1.json").exists() and (src / "bench" / "train_step.json").exists() and not (src / "runs").exists()
-    assert "| archive/first |" in calibrations_page("smoke", str(tmp_path)) and "| 1 of " in calibrations_page("smoke", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="nothing to archive"):
-        ex.archive_results(p, tmp_path, "second")
-    (src / "runs").mkdir(exist_ok=True)  # (the page above made it again, empty)
-    (src / "runs" / "x.json").write_text("{}")
-    with pytest.raises(FileExistsError, match="choose another name"):
-        ex.archive_results(p, tmp_path, "first")
-    # a result made with other settings is named by the sweep command before it would be overwritten
-    stale = dict(spec, setting=dict(spec["setting"], iters=999))
-    (src / "runs" / f"{spec['name']}__s{spec['seed']}.json").write_text(json.dumps({"name": spec["name"], "seed": spec["seed"], "mAP": 0.5,
-                                                                                            "spec": stale}))
-    r = subprocess.run([sys.executable, "-m", "alwa.cli", "sweep", "--profile", "smoke", "--results", str(tmp_path), "--list"],
-                       capture_output=True, text=True, check=True, cwd=TESTS.parent)
-    assert "1 of them have a result made with other settings" in r.stdout and "alwa archive" in r.stdout
-    assert yaml.safe_load((dest / "params.yaml").read_text())["profile"] == "smoke"
-
-
-def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_never_acted():
-    """C9 by hand: C=2 runs 0.40/0.42 (no window ended), C=100 runs 0.44/0.46: range 4.00 pts against a seed sd of
-    1.41 pts (> 2 sd: not insensitive); the C whose runs ended no window is named."""
-    from alwa.analysis import claims
-
-    p = mini(backbone="r18w16", data="mini", abl_losses=["l1"], abl_C=[2, 100], abl_init=[0.5])
-    res = [{"name": "faster-rcnn_r18w16_mini_l1_alwa2_C2", "seed": s, "mAP": m, "windows": []} for s, m in enumerate([0.40, 0.42])]
-    res += [{"name": "faster-rcnn_r18w16_mini_l1_alwa2", "seed": s, "mAP": m, "windows": [{"updated": True}]}
-            for s, m in enumerate([0.44, 0.46])]
-    c9 = claims.ablation_claims(res, p)["C9"]
-    assert c9.status == "not supported"
-    assert c9.ours == "L1 C: range 4.00 pts (seed sd 1.41); C=2: no window ends within a run, so ALWA never acts there"
-    close = [dict(r, mAP=r["mAP"] - 0.03) if r["name"].endswith("alwa2") else r for r in res]  # C=100 at 0.41/0.43
-    c9 = claims.ablation_claims(close, p)["C9"]
-    assert c9.status == "supported" and c9.ours.startswith("L1 C: range 1.00 pts (seed sd 1.41)")
-    assert claims.ablation_claims([], p)["C9"].status == "too few runs"
-
-
-def test_target_check_judges_the_cpu_setting_against_the_issues_targets(tmp_path):
-    """Two RetinaNet baseline runs (200 s and 260 s; mAP 0.55 and 0.57): run time met on average (230 s, one run over),
-    mAP met (0.560); the sweep's wall time not known while runs are missing; a lower baseline misses the band."""
-    p = load_profile("cpu", None, str(tmp_path))
-    out = tmp_path / "cpu" / "runs"
-    out.mkdir(parents=True)
-    name = ex.experiment_of(p, "retinanet", "l1", "base").name
-
-    def write(maps, walls):
-        for seed, (m, w) in enumerate(zip(maps, walls)):
-            spec = next(s for s in ex.alwa_specs(p) if s.name == name and s.seed == seed).to_dict()
-            (out / f"{name}__s{seed}.json").write_text(json.dumps({"name": name, "seed": seed, "mAP": m, "wall_seconds": w, "spec": spec}))
-
-    write([0.55, 0.57], [200.0, 260.0])
-    rows = {r["target"]: r for r in sm.target_check(p, out)}
-    assert rows["wall time of the profile's sweep"]["met"] is None
-    assert rows["time of one RetinaNet run"]["met"] is True
-    assert rows["time of one RetinaNet run"]["measured"] == "230 s on average over 2 runs (max 260 s; 1 over 240 s)"
-    assert rows["RetinaNet baseline mAP@0.5 (1:1, L1)"] == {"target": "RetinaNet baseline mAP@0.5 (1:1, L1)", "goal": "0.5-0.85",
-                                                           "measured": "0.560 (mean of 2 seeds)", "met": True}
-    assert not any(k.startswith("time of one Faster") for k in rows)  # no Faster R-CNN run yet: no verdict on it
-    write([0.45, 0.47], [300.0, 320.0])
-    rows = {r["target"]: r for r in sm.target_check(p, out)}
-    assert rows["RetinaNet baseline mAP@0.5 (1:1, L1)"]["met"] is False and rows["time of one RetinaNet run"]["met"] is False
-    assert "MISSED" in tables.format_targets(list(rows.values()))
-    assert sm.target_check(load_profile("smoke", None, str(tmp_path)), out) == []
-
-
-def test_target_check_judges_the_sweeps_wall_time_once_complete(tmp_path, monkeypatch):
-    p = load_profile("cpu", None, str(tmp_path))
-    for wall_h, met in ((5.5, True), (6.7, False)):
-        total = {"done": 153, "planned": 153, "wall_h": wall_h, "remaining_wall_h": 0.0}
-        monkeypatch.setattr(sm, "sweep_status", lambda *a, **k: {"total": total, "workers": 2})
-        row = sm.target_check(p, tmp_path)[0]
-        assert row["met"] is met and row["measured"] == f"{wall_h:.2f} h with 2 worker(s)"
-
-
-def test_of_specs_keeps_only_records_of_the_same_spec():
-    """Records are matched by key and by spec (a stale record with the same key is dropped;
-    where the work files went does not matter); records without a spec are dropped."""
-    a = {"name": "a", "seed": 0, "iters": 10, "work_root": "w1"}
-    b = {"name": "b", "seed": 1, "iters": 10}
-    recs = [{"spec": dict(a, work_root="w2"), "mAP": 1}, {"spec": dict(b, iters=20), "mAP": 2},
-            {"spec": {"name": "c", "seed": 0}, "mAP": 3}, {"mAP": 4}]
-    assert [r["mAP"] for r in of_specs(recs, [a, b])] == [1]
-    assert of_specs(recs, []) == []
-
-
 # ------------------------------------------------------------------ faults (issue 17, sweep runner)
 from alwa.runs.store import result_problems  # noqa: E402
 from alwa.runs.worker import SweepLocked, SweepStorageError  # noqa: E402
@@ -519,7 +170,7 @@ sys.path.insert(0, {tests!r})
 from alwa.runs.sweep import run_sweep
 from alwa.runs.worker import SweepInterrupted
 if __name__ == "__main__":
-    specs = [{{"name": "slow", "seed": i, "sleep": 60, "mark_dir": {marks!r}, "ignore_sigint": {stuck!r}}} for i in range(5)]
+    specs = [{{"name": "slow", "seed": i, "sleep": 300, "mark_dir": {marks!r}, "ignore_sigint": {stuck!r}}} for i in range(5)]
     try:
         run_sweep(specs, {out!r}, workers=2, fn="toy_worker:run", progress=False)
     except SweepInterrupted as e:
@@ -542,15 +193,15 @@ def _start_sweep(tmp_path, stuck=False):
 
 @pytest.mark.parametrize("stuck", [False, True])
 def test_ctrl_c_stops_the_sweep_within_seconds(tmp_path, stuck):
-    """SIGINT to the process group (Ctrl-C): the sweep ends in seconds, even with runs that
-    ignore SIGINT/SIGTERM (stuck=True: ended by SIGKILL), starts nothing queued, leaves no result."""
+    """SIGINT to the process group (Ctrl-C): the sweep ends its runs instead of waiting for them, even runs that
+    ignore SIGINT/SIGTERM (stuck=True: ended by SIGKILL), starts nothing queued, leaves no result.
+    No stopwatch: the runs sleep 300 s, so a sweep that waited for them would write their results and outlive
+    the 120 s a slow machine is given; one that ends them needs GRACE_S (3 s) and leaves no result."""
     import os
 
     proc, marks, out = _start_sweep(tmp_path, stuck)
-    t0 = time.time()
     os.killpg(proc.pid, signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=20)
-    assert time.time() - t0 < 10
+    stdout, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "INTERRUPTED" in stdout and "3 not started" in stdout
     assert len(list(marks.glob("*"))) == 2  # nothing queued was started
     assert list(out.glob("*.json")) == [] and list(out.glob(".*.tmp")) == []
@@ -565,23 +216,21 @@ def test_a_second_ctrl_c_never_hangs(tmp_path):
     import os
 
     proc, _, out = _start_sweep(tmp_path, stuck=True)
-    t0 = time.time()
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGINT)  # impatient user, while the runs are being ended
-    proc.communicate(timeout=20)
-    assert time.time() - t0 < 10 and proc.returncode != 0
+    proc.communicate(timeout=120)  # the runs sleep 300 s: a hang (or waiting for them) outlives this
+    assert proc.returncode != 0
     assert list(out.glob("*.json")) == []
 
 
 def test_one_sweep_per_results_folder(tmp_path):
-    """A second sweep on the same results folder stops at once and names the holder's pid."""
+    """A second sweep on the same results folder stops at once and names the holder's pid (a sweep that waited for
+    the lock would run once the holder's 300 s runs ended, and raise nothing)."""
     proc, _, out = _start_sweep(tmp_path)
     try:
-        t0 = time.time()
         with pytest.raises(SweepLocked, match=rf"process {proc.pid} "):
             run_sweep(specs(2), out, fn=FN, progress=False)
-        assert time.time() - t0 < 5
         assert not list(out.glob("toy*.json"))
     finally:
         import os
@@ -698,22 +347,6 @@ def test_the_submitit_executor_keeps_the_local_pools_records(tmp_path, monkeypat
     assert again["skipped"] == 2 and again["done"] == []
     stale = [dict(x, setting={"iters": 3}) for x in s[:1]]
     assert run_sweep(stale, tmp_path, fn=FN, executor="submitit-local", progress=False)["stale"] == ["toy0__s0"]
-
-
-def test_slurm_options_reach_the_executor(tmp_path, monkeypatch):
-    import os
-
-    from alwa.runs.cluster import executor_for
-
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (fake / "srun").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")  # submitit looks for srun
-    ex = executor_for(tmp_path, "slurm", {"partition": "gpu", "time_min": 90, "gpus_per_job": 2, "mem_gb": 32,
-                                          "extra": {"constraint": "a100"}}, threads=4)
-    p = ex._executor.parameters
-    assert (p["partition"], p["time"], p["gpus_per_node"], p["mem"], p["constraint"]) == ("gpu", 90, 2, "32GB", "a100")
 
 
 def test_max_runs_zero_reads_while_another_sweep_holds_the_folder(tmp_path):
