@@ -40,6 +40,15 @@ def notebooks(source=".") -> list[Path]:
     return sorted((Path(source) / "notebooks").glob("[0-9]*.ipynb"))
 
 
+def check_parameters(nb: Path, params: dict) -> None:
+    """Refuse, before a kernel starts, a parameter that ``nb`` does not declare in its ``parameters`` cell (as
+    ``papermill.inspect_notebook`` reads it): papermill would inject it and the notebook would never read it."""
+    declared = pm.inspect_notebook(str(nb))
+    unknown = [k for k in params if k not in declared]
+    if unknown:
+        raise ValueError(f"{nb.name} has no parameter {', '.join(map(repr, unknown))}; its parameters: {', '.join(declared)}")
+
+
 def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False,
             max_runs: Optional[int] = None, source=".") -> list[Path]:
     """papermill every notebook of ``source`` (or ``names``) into ``dest``, run in ``source``; ``max_runs`` caps the
@@ -51,6 +60,7 @@ def execute(profile: str, results_root: str, dest: Path, names: Optional[list] =
     for nb in notebooks(source):
         if names and nb.stem not in names:
             continue
+        check_parameters(nb, params)
         target = dest / nb.name
         t = time.time()
         print(f"[book] executing {nb.name} at profile {profile}", flush=True)

@@ -3,6 +3,10 @@ before any work when a key is unknown (at any level: the top level, ``setting``,
 ``dataset``, ``pretrain``, ``paper``), of the wrong type or out of range. Every error names the key
 (``setting.iter``) and, for an unknown key, the closest known one.
 
+The schema is pydantic's (strict types, bounds, unknown keys forbidden at every level); this module turns its
+errors into today's one-line messages and keeps every value exactly as the file gives it (pydantic checks, it does
+not convert: a ``10`` stays an int, so run specs and result keys do not change).
+
 :func:`load_profile` is the one way in: the sweep and status commands, the book build and the notebooks
 all call it, so a typo cannot be dropped by one of them and kept by another.
 """
@@ -15,9 +19,10 @@ import difflib
 import math
 import typing
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from alwa.core.experiment import BACKBONES, DATASETS, REG_LOSSES
 from alwa.core.settings import MiniSetting, MiniVOCOptions, PretrainOptions
@@ -44,7 +49,7 @@ class ProfileError(ValueError):
     """A profile's parameters are not usable; the message names the key."""
 
 
-# ------------------------------------------------------------------ checkers: (key path, value) -> value
+# ------------------------------------------------------------------ the schema (pydantic types) and its messages
 def _type_name(v: Any) -> str:
     return "null" if v is None else type(v).__name__
 
@@ -53,136 +58,179 @@ MAX_COUNT = 10**6  # any count of a profile (points, blocks, steps, workers ...)
 MAX_SEEDS = 1000  # seeds of one part of a sweep
 
 
-def int_(lo: Optional[int] = None, hi: Optional[int] = MAX_COUNT) -> Callable:
-    def check(key, v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ProfileError(f"{key} must be a whole number, got {v!r} ({_type_name(v)})")
-        if lo is not None and v < lo:
-            raise ProfileError(f"{key} must be >= {lo}, got {v}")
-        if hi is not None and v > hi:
-            raise ProfileError(f"{key} must be <= {hi}, got {v}")
-        return v
-    return check
+def Int(lo: Optional[int] = None, hi: Optional[int] = MAX_COUNT):
+    """A whole number (never a bool, a float or a string) in ``[lo, hi]``."""
+    return Annotated[int, Field(strict=True, ge=lo, le=hi)]
 
 
-def float_(positive: bool = False) -> Callable:
-    def check(key, v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ProfileError(f"{key} must be a finite number, got {v!r} ({_type_name(v)})")
-        if positive and v <= 0:
-            raise ProfileError(f"{key} must be > 0, got {v}")
-        return v
-    return check
+Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]  # a finite number (an int is one too)
+PositiveFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
+Str = Annotated[str, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]
+SEEDS = Int(1, MAX_SEEDS)
 
 
-def str_(choices: Optional[tuple] = None) -> Callable:
-    def check(key, v):
-        if not isinstance(v, str):
-            raise ProfileError(f"{key} must be a string, got {v!r} ({_type_name(v)})")
-        if choices is not None and v not in choices:
-            raise ProfileError(f"{key} must be one of {list(choices)}, got {v!r}")
-        return v
-    return check
-
-
-def bool_(key, v):
-    if not isinstance(v, bool):
-        raise ProfileError(f"{key} must be true or false, got {v!r} ({_type_name(v)})")
-    return v
-
-
-def optional(check: Callable) -> Callable:
-    return lambda key, v: None if v is None else check(key, v)
-
-
-def list_(item: Callable, nonempty: bool = False) -> Callable:
-    def check(key, v):
-        if not isinstance(v, (list, tuple)):
-            raise ProfileError(f"{key} must be a list (e.g. [a, b]), got {v!r} ({_type_name(v)})")
-        if nonempty and not v:
-            raise ProfileError(f"{key} must not be empty")
-        return [item(f"{key}[{i}]", x) for i, x in enumerate(v)]
-    return check
-
-
-def pair_(key, v):
+def _weight_pair(v: Any) -> str:
     if not isinstance(v, str) or v.count(":") != 1:
-        raise ProfileError(f"{key} must be a weight pair 'cls:reg' such as '0.50:0.75', got {v!r}")
+        raise ValueError(f"must be a weight pair 'cls:reg' such as '0.50:0.75', got {v!r}")
     for part in v.split(":"):
         try:
             f = float(part)
         except ValueError:
-            raise ProfileError(f"{key} must be a weight pair 'cls:reg' of numbers, got {v!r}") from None
+            raise ValueError(f"must be a weight pair 'cls:reg' of numbers, got {v!r}") from None
         if not (math.isfinite(f) and f > 0):
-            raise ProfileError(f"{key}: weights must be > 0, got {v!r}")
+            raise ValueError(f": weights must be > 0, got {v!r}")
     return v
 
 
-def _from_annotation(ann) -> Callable:
-    """A checker for a dataclass field's annotation (int, float, bool, str, tuple, Optional[...])."""
+WeightPair = Annotated[Any, AfterValidator(_weight_pair)]
+
+
+def _of_annotation(ann) -> Any:
+    """The schema type of a settings dataclass field's annotation (int, float, bool, str, tuple, Optional[...]); a tuple
+    is given as a YAML list."""
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if origin is typing.Union and type(None) in args:
         rest = [a for a in args if a is not type(None)]
-        return optional(_from_annotation(rest[0]) if len(rest) == 1 else (lambda k, v: v))
-    if ann is bool:
-        return bool_
-    if ann is int:
-        return int_()
-    if ann is float:
-        return float_()
-    if ann is str:
-        return str_()
+        return Optional[_of_annotation(rest[0])] if len(rest) == 1 else Any
+    simple = {bool: Bool, int: Int(), float: Float, str: Str}
+    if ann in simple:
+        return simple[ann]
     if ann is tuple or origin is tuple:
         items = [a for a in args if a is not Ellipsis]
-        item = _from_annotation(items[0]) if items and len(set(items)) == 1 else (lambda k, v: v)
-        return list_(item)
-    return lambda k, v: v
+        return list[_of_annotation(items[0])] if items and len(set(items)) == 1 else list
+    return Any
 
 
-def dataclass_(cls, what: str) -> Callable:
-    """A mapping whose keys are ``cls``'s fields, each checked against its annotation."""
+class _Changes(BaseModel):
+    """A nested mapping of a profile: only the fields it names, each checked; unknown ones refused."""
+    model_config = ConfigDict(extra="forbid")
+    what: ClassVar[str] = ""
+
+
+def _changes_of(cls, what: str) -> type[_Changes]:
+    """The schema of a mapping whose keys are the settings dataclass ``cls``'s fields (none required)."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: _from_annotation(hints[f.name]) for f in dataclasses.fields(cls)}
-    return mapping(fields, what)
+    fields = {f.name: (_of_annotation(hints[f.name]), None) for f in dataclasses.fields(cls)}
+    model = create_model(f"{cls.__name__}Changes", __base__=_Changes, **fields)
+    model.what = what
+    return model
 
 
-def mapping(schema: dict, what: str) -> Callable:
-    def check(key, v):
-        if v is None:
-            v = {}
-        if not isinstance(v, dict):
-            raise ProfileError(f"{key} must be a mapping ({what}), got {v!r} ({_type_name(v)})")
-        return {k: schema[k](f"{key}.{k}", x) for k, x in _known(v, schema, key, what).items()}
-    return check
+class _Slurm(_Changes):
+    """--executor slurm (submitit): where and how long each run's job may run."""
+    what: ClassVar[str] = "SLURM options of --executor slurm"
+    partition: Optional[Str] = None
+    time_min: Int(1) = None
+    gpus_per_job: Int(0) = None
+    cpus_per_job: Int(1) = None
+    mem_gb: Optional[Int(1)] = None
+    account: Optional[Str] = None
+    extra: dict = None
 
 
-def _known(d: dict, schema: dict, where: str, what: str) -> dict:
-    for k in d:
-        if k not in schema:
-            close = difflib.get_close_matches(str(k), list(schema), n=1, cutoff=0.5)
-            hint = f"; did you mean {(where + '.' if where else '') + close[0]!r}?" if close else ""
-            raise ProfileError(f"unknown key {(where + '.' if where else '') + str(k)!r} ({what}){hint} "
-                               f"Known: {', '.join(sorted(schema))}")
-    return d
+class _Paper(_Changes):
+    what: ClassVar[str] = "paper_config keywords"
+    gpus: Int(1) = None
+    batch_per_gpu: Int(1) = None
+    auto_scale_lr: Bool = None
 
 
-def any_mapping(key, v):
-    if not isinstance(v, dict):
-        raise ProfileError(f"{key} must be a mapping, got {v!r} ({_type_name(v)})")
+def _nested(model: type[_Changes]):
+    """A mapping field checked by ``model`` (YAML's empty value is the empty mapping)."""
+    return Annotated[Optional[model], BeforeValidator(lambda v: {} if v is None else v)]
+
+
+def _key(loc: tuple) -> str:
+    """``('setting', 'iters')`` -> ``setting.iters``; ``('alwa_losses', 1)`` -> ``alwa_losses[1]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: tuple) -> type[BaseModel]:
+    model = _SCHEMA
+    for part in loc:
+        ann = model.model_fields[part].annotation if isinstance(part, str) and part in model.model_fields else None
+        nested = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, _Changes)]
+        if not nested:
+            break
+        model = nested[0]
+    return model
+
+
+def _message(e: dict, source: str) -> str:
+    """Today's one-line message for one pydantic error: the key path, what it must be, what it got."""
+    kind, loc, got, ctx = e["type"], tuple(e["loc"]), e.get("input"), e.get("ctx") or {}
+    key = _key(loc)
+    shown = f"{got!r} ({_type_name(got)})"
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields)
+        where = _key(loc[:-1])
+        what = model.what if issubclass(model, _Changes) else f"a parameter of {source}"
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+        hint = f"; did you mean {(where + '.' if where else '') + close[0]!r}?" if close else ""
+        return f"unknown key {key!r} ({what}){hint} Known: {', '.join(sorted(known))}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{key} must be a whole number, got {shown}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"{key} must be a finite number, got {shown}"
+    if kind == "greater_than_equal":
+        return f"{key} must be >= {ctx['ge']}, got {got}"
+    if kind == "less_than_equal":
+        return f"{key} must be <= {ctx['le']}, got {got}"
+    if kind == "greater_than":
+        return f"{key} must be > {ctx['gt']:g}, got {got}"
+    if kind == "string_type":
+        return f"{key} must be a string, got {shown}"
+    if kind == "bool_type":
+        return f"{key} must be true or false, got {shown}"
+    if kind in ("list_type", "tuple_type"):
+        return f"{key} must be a list (e.g. [a, b]), got {shown}"
+    if kind == "too_short":
+        return f"{key} must not be empty"
+    if kind == "literal_error":
+        return f"{key} must be one of {ctx['expected']}, got {got!r}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        what = _model_at(loc).what if loc else "parameters"
+        return f"{key} must be a mapping ({what}), got {shown}"
+    if kind == "value_error":  # a check of this module's (a weight pair): its message follows the key
+        said = str(ctx.get("error", e["msg"]))
+        return f"{key}{said}" if said.startswith(":") else f"{key} {said}"
+    return f"{key}: {e['msg']}"
+
+
+def _check(values: dict, source: Optional[str] = None) -> None:
+    """Check a profile's values against the schema; the first problem (unknown keys first, then missing ones, then the
+    rest in the order of the fields) as a one-line :class:`ProfileError`, prefixed with ``source`` where given."""
+    try:
+        _SCHEMA.model_validate(values)
+    except ValidationError as err:
+        errors = err.errors(include_url=False)
+        unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+        missing = [e["loc"][0] for e in errors if e["type"] == "missing" and len(e["loc"]) == 1]
+        if unknown:
+            raise ProfileError(_message(unknown[0], source or "parameters")) from None
+        if missing:
+            raise ProfileError(f"{source or 'the parameters'} has no {', '.join(repr(m) for m in missing)}") from None
+        message = _message(errors[0], source or "parameters")
+        raise ProfileError(f"{source}: {message}" if source else message) from None
+
+
+def _field(schema: Any, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING, doc: str = ""):
+    """A :class:`Profile` field: its schema type (a pydantic type), its default (none: required) and what it means."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"schema": schema, "doc": doc})
+
+
+def _plain(v: Any) -> Any:
+    """A checked value as YAML gives it: tuples as lists, the empty value of a mapping as ``{}``; nothing else changes."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
     return v
-
-
-# --executor slurm (submitit): where and how long each run's job may run
-SLURM_KEYS = {"partition": optional(str_()), "time_min": int_(1), "gpus_per_job": int_(0), "cpus_per_job": int_(1),
-              "mem_gb": optional(int_(1)), "account": optional(str_()), "extra": any_mapping}
-
-
-def _field(check: Callable, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING, doc: str = ""):
-    """A :class:`Profile` field: its checker (key path, value) -> value, its default (none: required) and what it means."""
-    return dataclasses.field(default=default, default_factory=factory, metadata={"check": check, "doc": doc})
-
-
-SEEDS = int_(1, MAX_SEEDS)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -200,49 +248,50 @@ class Profile:
     :meth:`mini_setting` the complete typed setting.
     """
 
-    profile: str = _field(str_(PROFILES), doc="smoke | cpu | gpu | gpu-mini")
-    seed: int = _field(int_(0), 0, doc="the first seed; a part with n seeds uses seed .. seed + n - 1")
-    results_root: str = _field(str_(), "results", doc="results go to <results_root>/<profile>/")
-    work_root: str = _field(str_(), "work_dirs", doc="mmengine work folders go to <work_root>/<profile>/")
-    workers: int = _field(int_(1), 1, doc="runs at the same time")
-    threads: int = _field(int_(1), 1, doc="torch threads per run")
-    devices: Optional[list] = _field(optional(list_(int_(0), nonempty=True)), None, doc="GPU indices; None: CPU")
-    runs_per_device: int = _field(int_(1), 1, doc="runs sharing one GPU")
-    max_runs: Optional[int] = _field(optional(int_(0)), None, doc="training runs a notebook may start; None: all, 0: none")
-    slurm: dict = _field(mapping(SLURM_KEYS, "SLURM options of --executor slurm"), factory=dict)
+    profile: str = _field(Literal[PROFILES], doc="smoke | cpu | gpu | gpu-mini")
+    seed: int = _field(Int(0), 0, doc="the first seed; a part with n seeds uses seed .. seed + n - 1")
+    results_root: str = _field(Str, "results", doc="results go to <results_root>/<profile>/")
+    work_root: str = _field(Str, "work_dirs", doc="mmengine work folders go to <work_root>/<profile>/")
+    workers: int = _field(Int(1), 1, doc="runs at the same time")
+    threads: int = _field(Int(1), 1, doc="torch threads per run")
+    devices: Optional[list] = _field(Optional[Annotated[list[Int(0)], Field(min_length=1)]], None, doc="GPU indices; None: CPU")
+    runs_per_device: int = _field(Int(1), 1, doc="runs sharing one GPU")
+    max_runs: Optional[int] = _field(Optional[Int(0)], None, doc="training runs a notebook may start; None: all, 0: none")
+    slurm: dict = _field(_nested(_Slurm), factory=dict)
     # 01 box shifting
-    bs_n_gt: int = _field(int_(1), doc="ground-truth boxes of the C1 table")
-    bs_shifts_per_gt: int = _field(int_(1))
-    bs_slide_points: int = _field(int_(2))
-    bs_grid_points: int = _field(int_(2))
+    bs_n_gt: int = _field(Int(1), doc="ground-truth boxes of the C1 table")
+    bs_shifts_per_gt: int = _field(Int(1))
+    bs_slide_points: int = _field(Int(2))
+    bs_grid_points: int = _field(Int(2))
     # 02-05 training
-    data: str = _field(str_(DATASETS), "mini")
-    backbone: str = _field(str_(BACKBONES), "r18w16")
-    data_dir: Optional[str] = _field(optional(str_()), None, doc="the synthetic set's folder (data: mini; required there)")
-    data_root: Optional[str] = _field(optional(str_()), None, doc="the dataset's folder (data: voc | coco; required there)")
-    dataset: dict = _field(dataclass_(MiniVOCOptions, "alwa.data.synthetic.MiniVOCOptions fields"), factory=dict)
-    pretrain: dict = _field(dataclass_(PretrainOptions, "alwa.mmdet.pretrain.PretrainOptions fields"), factory=dict)
-    setting: dict = _field(dataclass_(MiniSetting, "alwa.mmdet.configs.MiniSetting fields"), factory=dict)
-    faster_setting: dict = _field(dataclass_(MiniSetting, "MiniSetting fields for Faster R-CNN"), factory=dict)
-    paper: dict = _field(mapping({"gpus": int_(1), "batch_per_gpu": int_(1), "auto_scale_lr": bool_}, "paper_config keywords"),
-                         factory=dict)
-    curve_window: int = _field(int_(2), doc="iterations per point of the loss curves")
-    grid_losses: list = _field(list_(str_(REG_LOSSES)))
-    grid_pairs: list = _field(list_(pair_), doc="weight pairs 'cls:reg' of table 1; []: the paper's")
+    data: str = _field(Literal[DATASETS], "mini")
+    backbone: str = _field(Literal[BACKBONES], "r18w16")
+    data_dir: Optional[str] = _field(Optional[Str], None, doc="the synthetic set's folder (data: mini; required there)")
+    data_root: Optional[str] = _field(Optional[Str], None, doc="the dataset's folder (data: voc | coco; required there)")
+    dataset: dict = _field(_nested(_changes_of(MiniVOCOptions, "alwa.data.synthetic.MiniVOCOptions fields")), factory=dict)
+    pretrain: dict = _field(_nested(_changes_of(PretrainOptions, "alwa.mmdet.pretrain.PretrainOptions fields")), factory=dict)
+    setting: dict = _field(_nested(_changes_of(MiniSetting, "alwa.mmdet.configs.MiniSetting fields")), factory=dict)
+    faster_setting: dict = _field(_nested(_changes_of(MiniSetting, "MiniSetting fields for Faster R-CNN")), factory=dict)
+    paper: dict = _field(_nested(_Paper), factory=dict)
+    curve_window: int = _field(Int(2), doc="iterations per point of the loss curves")
+    grid_losses: list = _field(list[Literal[REG_LOSSES]])
+    grid_pairs: list = _field(list[WeightPair], doc="weight pairs 'cls:reg' of table 1; []: the paper's")
     grid_seeds: int = _field(SEEDS)
-    alwa_losses: list = _field(list_(str_(REG_LOSSES)))
+    alwa_losses: list = _field(list[Literal[REG_LOSSES]])
     retina_seeds: int = _field(SEEDS)
     faster_seeds: int = _field(SEEDS)
-    abl_losses: list = _field(list_(str_(REG_LOSSES)))
-    abl_C: list = _field(list_(int_(2)))
-    abl_init: list = _field(list_(float_(positive=True)))
+    abl_losses: list = _field(list[Literal[REG_LOSSES]])
+    abl_C: list = _field(list[Int(2)])
+    abl_init: list = _field(list[PositiveFloat])
     abl_seeds: int = _field(SEEDS)
-    bench_blocks: int = _field(int_(1))
-    bench_steps: int = _field(int_(1))
+    bench_blocks: int = _field(Int(1))
+    bench_steps: int = _field(Int(1))
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        _check(values)
+        for name, v in values.items():
+            object.__setattr__(self, name, {} if v is None and name in _MAPPINGS else _plain(v))
         if self.data == "mini" and self.data_dir is None:
             raise ProfileError(f"profile {self.profile}: data 'mini' needs data_dir (where this profile's synthetic set lives); "
                                "without it the profile would use, or regenerate, another profile's data")
@@ -261,12 +310,7 @@ class Profile:
             raise ProfileError(f"{source} is empty: expected a mapping of a profile's parameters (see notebooks/params/cpu.yaml)")
         if not isinstance(params, dict):
             raise ProfileError(f"{source} must be a mapping of parameters, got {_type_name(params)}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        _known(params, fields, "", f"a parameter of {source}")
-        missing = [n for n, f in fields.items() if n not in params
-                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-        if missing:
-            raise ProfileError(f"{source} has no {', '.join(repr(m) for m in missing)}")
+        _check(params, source)
         try:
             return cls(**params)
         except ProfileError as e:
@@ -296,6 +340,20 @@ class Profile:
     def seeds(self, n: int) -> list[int]:
         """``n`` seeds from the profile's first one."""
         return list(range(self.seed, self.seed + int(n)))
+
+
+def _schema_of(cls) -> type[BaseModel]:
+    """The pydantic model of :class:`Profile`'s fields (unknown keys refused); it checks, the dataclass keeps the values
+    as given."""
+    fields = {}
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        fields[f.name] = (f.metadata["schema"], ... if required else None)
+    return create_model("ProfileSchema", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+_SCHEMA = _schema_of(Profile)
+_MAPPINGS = {f.name for f in dataclasses.fields(Profile) if f.default_factory is dict}  # None given: {}
 
 
 def profile_keys() -> tuple[str, ...]:

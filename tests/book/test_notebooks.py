@@ -6,7 +6,6 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -64,6 +63,12 @@ def test_prepares_with_gpu_params(nb, tmp_path):
     assert injected and "profile = \"gpu\"" in injected[0].source
 
 
+CLAIM_FILE = {"01_box_shifting": "box_shifting.json", "02_loss_weight_grid": "grid.json", "03_alwa_training": "alwa.json",
+              "04_ablations": "ablation.json", "05_lr_study": "regimes.json"}
+CLAIMS_OF = {"01_box_shifting": {"C1"}, "02_loss_weight_grid": {"C2", "C3", "C4", "C5"},
+             "03_alwa_training": {"C6", "C7", "C10", "C11"}, "04_ablations": {"C9"}, "05_lr_study": {"C3", "C6", "C7", "C9", "C11"}}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
@@ -73,23 +78,22 @@ def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
-    produced = list((smoke_results_root / "smoke").rglob("*.json"))
-    assert produced, "the notebook wrote no result file"
-    for p in produced:
-        data = json.loads(p.read_text())
-        assert data.get("profile", "smoke") == "smoke"
-
-
-def _parameter_names(nb: Path) -> set:
-    cell = next(c for c in nbformat.read(nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
-    return {line.partition("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.lstrip().startswith("#")}
+    # its own part of the claim store (not any file an earlier notebook of the session left), for this profile,
+    # naming the claims the chapter measures
+    claims = smoke_results_root / "smoke" / "claims" / CLAIM_FILE[nb.stem]
+    assert claims.is_file(), f"{nb.stem} wrote no {claims.name}"
+    data = json.loads(claims.read_text())
+    assert data["profile"] == "smoke"
+    assert set(data["by_regime"] if nb.stem == "05_lr_study" else data["claims"]) >= CLAIMS_OF[nb.stem]
+    runs = [json.loads(f.read_text()) for f in (smoke_results_root / "smoke" / "runs").glob("*.json")]
+    assert all(r["spec"]["work_root"].endswith("smoke") for r in runs)  # no run of another profile's folder
 
 
 def test_every_notebook_has_the_few_parameters():
     from alwa.report.notebook import NOTEBOOK_PARAMETERS
 
     for nb in NOTEBOOKS:
-        assert _parameter_names(nb) == set(NOTEBOOK_PARAMETERS), nb.stem
+        assert list(pm.inspect_notebook(str(nb))) == list(NOTEBOOK_PARAMETERS), nb.stem
 
 
 def _profile_reads(tree) -> set[str]:
@@ -248,3 +252,14 @@ def test_the_code_a_reader_sees_fits_the_page(nb):
         if cell.cell_type == "code" and not {"remove-cell", "remove-input"} & set(tags):
             long += [line for line in cell.source.splitlines() if len(line) > 66]
     assert not long, long
+
+
+def test_the_book_refuses_a_parameter_a_notebook_does_not_declare(tmp_path):
+    """papermill would inject an unknown parameter and the notebook would ignore it: the book build names it before
+    any kernel starts."""
+    from alwa.book.build import check_parameters
+
+    nb = NOTEBOOKS[0]
+    check_parameters(nb, {"profile": "smoke", "results_root": "r", "max_runs": 0})
+    with pytest.raises(ValueError, match=rf"{nb.name} has no parameter 'retina_seeds'; its parameters: profile, "):
+        check_parameters(nb, {"profile": "smoke", "retina_seeds": 2})

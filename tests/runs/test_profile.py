@@ -156,3 +156,21 @@ def test_the_commands_share_one_spelling_of_the_profile_options():
     bare = argparse.ArgumentParser()
     add_profile_options(bare, default="gpu", results=False, params=False)
     assert vars(bare.parse_args([])) == {"profile": "gpu"}
+
+
+def test_checking_changes_no_value_a_file_gives():
+    """pydantic checks the schema; the profile keeps the values as given (an int where a float may be stays an int, so
+    a run's spec and result key do not change), tuples become YAML's lists and an empty mapping is {}."""
+    p = validate({**CPU, "setting": {"lr": 1, "img_scale": (160, 160)}, "dataset": None, "abl_init": (1, 1.5)})
+    assert p.setting == {"lr": 1, "img_scale": [160, 160]} and type(p.setting["lr"]) is int
+    assert p.dataset == {} and p.abl_init == [1, 1.5] and type(p.abl_init[0]) is int
+
+
+def test_the_schema_is_pydantics_and_names_every_field():
+    from pydantic import BaseModel
+
+    from alwa.runs import profile
+
+    assert issubclass(profile._SCHEMA, BaseModel)
+    assert set(profile._SCHEMA.model_fields) == set(Profile.keys())
+    assert set(profile._SCHEMA.model_fields["setting"].annotation.__args__[0].model_fields) == set(MiniSetting.__dataclass_fields__)
