@@ -1,0 +1,83 @@
+"""alwa.analysis.settled: the settling study's comparisons per loss and schedule (hand-made records, no training)."""
+import math
+import statistics
+
+import pytest
+from scipy import stats as st
+
+from alwa.analysis import settled
+from alwa.runs.profile import load_profile
+from alwa.runs.settle import Cell, SettleState, arm_experiment
+
+
+@pytest.fixture
+def p():
+    return load_profile("cpu")
+
+
+def rec(exp, seed, mAP, init=None, final=1.0):
+    fp = {"init_state": init or f"s{seed}", "data": "d", "pretrained": "b", "first_batches": [1, 2], "setting_version": 1}
+    return {"name": exp.name, "seed": seed, "mAP": mAP, "fingerprints": fp, "final_weights": [final, 1.0],
+            "experiment": {"weighting": exp.weighting}}
+
+
+CTRL = [0.70, 0.72, 0.69, 0.71]
+ALWA1 = [0.71, 0.72, 0.71, 0.72]  # minus the control: +1, 0, +2, +1 points
+ALWA2 = [0.66, 0.69, 0.66, 0.67]  # -4, -3, -3, -4
+
+
+def study(p, seeds=4, frozen_init=None):
+    E = lambda w, **kw: arm_experiment(p, "l1", w, 0.04, 1500, **kw)  # noqa: E731
+    recs = [rec(E("base"), s, CTRL[s]) for s in range(seeds)]
+    recs += [rec(E("alwa1"), s, ALWA1[s]) for s in range(seeds)]
+    recs += [rec(E("alwa2"), s, ALWA2[s], final=0.93) for s in range(seeds)]
+    recs += [rec(E("fixed", cls_weight=0.93), s, CTRL[s] - 0.01, init=(frozen_init or {}).get(s)) for s in range(seeds)]
+    cell = Cell("l1", 1500, lr_means={0.04: 0.7}, tuned_lr=0.04, seeds=seeds, frozen={s: 0.93 for s in range(seeds)})
+    untuned = Cell("smoothl1", 1500, lr_means={0.04: None})
+    return recs, SettleState("arms", cells=[cell, untuned], cuts=["Faster R-CNN"], estimate_h=3.0, spent_h=1.0)
+
+
+def test_each_arm_minus_the_control_is_the_paired_t_interval_per_tuned_cell(p):
+    recs, state = study(p)
+    rows = settled.comparisons(recs, p, state)
+    assert [r.label for r in rows] == ["ALWA-1 minus control", "ALWA-2 minus control", "ALWA frozen minus control",
+                                       "ALWA-2 minus ALWA frozen"]  # the untuned SmoothL1 cell has no row
+    assert all(r.loss == "l1" and r.regime == "1500 it, lr 0.04" and r.detector == "retinanet" for r in rows)
+    a1 = rows[0]
+    diffs = [a - c for a, c in zip(ALWA1, CTRL)]
+    ref = st.ttest_rel(ALWA1, CTRL).confidence_interval()
+    assert a1.diff.n == 4 and a1.diff.mean == pytest.approx(0.01)
+    assert (a1.diff.lo, a1.diff.hi) == (pytest.approx(ref.low), pytest.approx(ref.high))
+    assert a1.dropped == 0 and a1.mde > statistics.stdev(diffs)  # 4 pairs detect no less than one sd
+    assert rows[2].diff.mean == pytest.approx(-0.01) and rows[2].diff.n == 4  # frozen: the control minus 1 point
+    assert str(rows[1].verdict) == "worse"
+
+
+def test_pairs_whose_runs_started_elsewhere_are_dropped_and_counted(p):
+    recs, state = study(p, frozen_init={1: "elsewhere", 3: "elsewhere"})
+    rows = {r.label: r for r in settled.comparisons(recs, p, state)}
+    frozen = rows["ALWA frozen minus control"]
+    assert frozen.diff.n == 2 and frozen.dropped == 2 and frozen.diff.seeds == (0, 2)
+    assert rows["ALWA-1 minus control"].dropped == 0
+    assert "2 pair(s) dropped" in settled.fmt_row(frozen)
+
+
+def test_a_row_says_n_the_interval_and_what_the_design_detects(p):
+    recs, state = study(p)
+    line = settled.fmt_row(settled.comparisons(recs, p, state)[0])
+    assert line.startswith("l1       1500 it, lr 0.04: ALWA-1 minus control: +1.00 [")
+    assert "pts, n=4; detectable " in line and line.endswith("(inconclusive)")
+    recs, state = study(p, seeds=1)
+    assert "n=1" in settled.fmt_row(settled.comparisons(recs, p, state)[0]) and "no interval" in settled.fmt_row(
+        settled.comparisons(recs, p, state)[0])
+    assert math.isnan(settled.comparisons(recs, p, state)[0].mde)
+
+
+def test_the_cells_table_and_the_status_line(p):
+    _, state = study(p)
+    rows = settled.cells_table(state)
+    assert rows[0]["lr: mean mAP (pts)"] == "0.04: 70.0" and rows[0]["tuned lr"] == 0.04 and rows[0]["seeds"] == 4
+    assert rows[1]["lr: mean mAP (pts)"] == "0.04: -" and rows[1]["state"] == "lr sweep running"
+    line = settled.status_line(state, planned=30, done=12, budget_h=12)
+    assert line.startswith("**12 of 30 planned runs done** (stage: arms; estimated 3.0 h of the 12 h budget")
+    assert "interim" in line and "interim" not in settled.status_line(SettleState("done", estimate_h=3.0), 30, 30, 12)
