@@ -329,11 +329,8 @@ s_state, s_specs = (
     else (None, [])
 )
 if s_state is None:
-    display(
-        Markdown(
-            f"No settling study is planned for profile {profile}."
-        )
-    )
+    s_answer = f"Profile {profile} plans no settling study."
+    display(Markdown(s_answer))
 else:
     display(
         Markdown(
@@ -354,11 +351,15 @@ else:
             "No loss has its lr tuned yet: no comparison so far."
         )
     )
+    s_answer = settled.answer(s_records, p, s_state)
+    display(Markdown(f"**{nb.label}.** {s_answer}"))
+glue("settle_answer", nbh.Text(s_answer), display=False)
 
 # %% [markdown]
 # ## What this shows, and what it does not
 #
 # - **The answer** (section (d)): {glue:text}`lr_study_answer`
+# - **The settling study** (section (e)): {glue:text}`settle_answer`
 # - **The paper's own comparison** (C6: ALWA against 1:1 at the same lr), in the paper regime: ALWA-1
 #   {glue:text}`lr_paper_alwa1_same`; ALWA-2 {glue:text}`lr_paper_alwa2_same`.
 # - **Beyond the paper**, ALWA-2 with the trend-free window statistic (L1) minus the lr control:

@@ -8,11 +8,12 @@ import math
 import statistics
 from typing import Iterable
 
+from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Comparison
 from alwa.core.experiment import RunRecord, run_key
 from alwa.runs.profile import Profile
-from alwa.runs.settle import SettleState, arm_experiment
+from alwa.runs.settle import Cell, SettleState, arm_experiment
 
 LABELS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2", "frozen": "ALWA frozen"}
 
@@ -34,23 +35,79 @@ def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Compa
                       dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)))
 
 
+def _cell_rows(by: dict, p: Profile, c: Cell) -> list[Comparison]:
+    """A tuned cell's four rows: ALWA-1, ALWA-2 and ALWA frozen minus the control, ALWA-2 minus ALWA frozen."""
+    seeds = range(c.seeds)
+    ctrl = _by_seed(by, arm_experiment(p, c.loss, "base", c.tuned_lr, c.schedule), seeds)
+    arms = {w: _by_seed(by, arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), seeds) for w in ("alwa1", "alwa2")}
+    frozen = {s: by[k] for s, w in c.frozen.items()
+              if (k := run_key(arm_experiment(p, c.loss, "fixed", c.tuned_lr, c.schedule, cls_weight=w).name, s)) in by}
+    out = [_row(c.loss, c.schedule, c.tuned_lr, LABELS[w], "control", arms[w], ctrl) for w in ("alwa1", "alwa2")]
+    out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["frozen"], "control", frozen, ctrl))
+    out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["alwa2"], "ALWA frozen", arms["alwa2"], frozen))
+    return out
+
+
+def _tuned(records: Iterable[dict], p: Profile, st: SettleState) -> list[tuple[Cell, list[Comparison]]]:
+    by = {r.key: r for r in map(RunRecord.of, records)}
+    return [(c, _cell_rows(by, p, c)) for c in st.cells if c.tuned_lr is not None]
+
+
 def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Comparison]:
     """ALWA-1, ALWA-2 and ALWA frozen minus the control, and ALWA-2 minus ALWA frozen, for every cell whose lr is tuned."""
-    by = {r.key: r for r in map(RunRecord.of, records)}
-    out = []
-    for c in st.cells:
-        if c.tuned_lr is None:
+    return [r for _, rows in _tuned(records, p, st) for r in rows]
+
+
+PAPER_GAIN = 0.01  # the paper's ALWA gain on RetinaNet, about +1 point of mAP
+
+
+def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
+    """The settling study's answer in words, per loss and schedule, from its rows: each ALWA arm minus the lr control
+    with n, the paired 95 % CI and what the design detects; where a +1 point gain (the paper's size) is excluded and
+    where not; how the two schedules compare; ALWA-2 against one fixed weight. Interim until the plan is done."""
+    cells = _tuned(records, p, st)
+    if not any(r.diff.n for _, rows in cells for r in rows):
+        return "No loss has its lr tuned and paired runs yet: the settling study gives no answer so far."
+    parts, by_cell = [], {}
+    for c, rows in cells:
+        by_cell[(c.loss, c.schedule)] = {r.label: r for r in rows}
+        said = "; ".join(f"{r.label.replace(' minus control', '')} {fmt_comparison(r)}"
+                         + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "") for r in rows[:3] if r.diff.n)
+        if said:
+            parts.append(f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
+    text = ("" if st.stage == "done" else "Interim, until the plan is done: ") + (
+        "each arm minus the lr control (1:1 at the same tuned lr), in points of mAP with the paired 95 % CI. "
+        + ". ".join(parts) + ".")
+    alwa = [(c, r) for c, rows in cells for r in rows[:2] if r.diff.n > 1 and math.isfinite(r.diff.hi)]
+
+    def name(c, r):
+        return f"{r.label.split(' ')[0]} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
+
+    excluded = [name(c, r) for c, r in alwa if r.diff.hi < PAPER_GAIN]
+    kept = [name(c, r) for c, r in alwa if r.diff.hi >= PAPER_GAIN]
+    if excluded:
+        text += f" A gain of +1 point, the size the paper reports, lies above the interval of {', '.join(excluded)}"
+        text += f"; it is not excluded for {', '.join(kept)}." if kept else "."
+    elif kept:
+        text += f" A gain of +1 point, the size the paper reports, is not excluded for {', '.join(kept)}."
+    trend = []
+    for loss in dict.fromkeys(c.loss for c, _ in cells):
+        schedules = sorted(s for (lo, s) in by_cell if lo == loss)
+        if len(schedules) < 2:
             continue
-        seeds = range(c.seeds)
-        ctrl = _by_seed(by, arm_experiment(p, c.loss, "base", c.tuned_lr, c.schedule), seeds)
-        arms = {w: _by_seed(by, arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), seeds) for w in ("alwa1", "alwa2")}
-        frozen = {s: by[k] for s, w in c.frozen.items()
-                  if (k := run_key(arm_experiment(p, c.loss, "fixed", c.tuned_lr, c.schedule, cls_weight=w).name, s)) in by}
-        for w in ("alwa1", "alwa2"):
-            out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS[w], "control", arms[w], ctrl))
-        out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["frozen"], "control", frozen, ctrl))
-        out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["alwa2"], "ALWA frozen", arms["alwa2"], frozen))
-    return out
+        for label in (LABELS["alwa1"], LABELS["alwa2"]):
+            a, b = (by_cell[(loss, s)][f"{label} minus control"] for s in (schedules[0], schedules[-1]))
+            if a.diff.n and b.diff.n:
+                trend.append(f"{label} on {LOSS_WORDS.get(loss, loss)} {100 * a.diff.mean:+.1f} at {schedules[0]} and "
+                             f"{100 * b.diff.mean:+.1f} at {schedules[-1]}")
+    if trend:
+        text += " Twice the training: " + "; ".join(trend) + " points."
+    frozen = [(c, rows[3]) for c, rows in cells if rows[3].diff.n]
+    if frozen:
+        text += (" ALWA-2 minus ALWA frozen (1:1 with the classification weight fixed from iteration 0 at the value the same "
+                 "seed's ALWA-2 run ended with): " + "; ".join(
+                     f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it {fmt_comparison(r)}" for c, r in frozen) + ".")
+    return text
 
 
 def fmt_row(r: Comparison) -> str:

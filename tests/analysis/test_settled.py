@@ -81,3 +81,25 @@ def test_the_cells_table_and_the_status_line(p):
     line = settled.status_line(state, planned=30, done=12, budget_h=12)
     assert line.startswith("**12 of 30 planned runs done** (stage: arms; estimated 3.0 h of the 12 h budget")
     assert "interim" in line and "interim" not in settled.status_line(SettleState("done", estimate_h=3.0), 30, 30, 12)
+
+
+def test_the_answer_says_per_cell_where_a_one_point_gain_is_excluded(p):
+    recs, state = study(p)
+    text = settled.answer(recs, p, state)
+    assert text.startswith("Interim, until the plan is done: ")  # stage 'arms'
+    assert "L1 at 1500 iterations (lr 0.04): ALWA-1 +1.0 points [" in text and ", n = 4, inconclusive, detectable " in text
+    assert "lies above the interval of ALWA-2 (L1, 1500 it); it is not excluded for ALWA-1 (L1, 1500 it)." in text
+    assert "ALWA-2 minus ALWA frozen" in text and "Twice the training" not in text  # one schedule only
+    done = SettleState("done", cells=state.cells[:1])
+    assert not settled.answer(recs, p, done).startswith("Interim")
+    assert "no answer so far" in settled.answer([], p, state)
+
+
+def test_the_answer_compares_the_two_schedules_where_both_have_pairs(p):
+    recs, state = study(p)
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 3000)  # noqa: E731
+    recs += [rec(E("base"), s, 0.75) for s in range(4)] + [rec(E("alwa1"), s, 0.75) for s in range(4)]
+    recs += [rec(E("alwa2"), s, 0.73 + 0.002 * s) for s in range(4)]  # -2.0 .. -1.4: mean -1.7
+    state.cells.append(Cell("l1", 3000, lr_means={0.04: 0.75}, tuned_lr=0.04, seeds=4))
+    text = settled.answer(recs, p, state)
+    assert "Twice the training: ALWA-1 on L1 +1.0 at 1500 and +0.0 at 3000; ALWA-2 on L1 -3.5 at 1500 and -1.7 at 3000 points." in text
