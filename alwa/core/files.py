@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import json
+import math
 import os
 import platform
 import tempfile
@@ -58,19 +59,35 @@ def read_json(path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+SAME_REL = 1e-6  # two floats closer than this (relative) are one number: another CPU's rounding, not a new result
+
+
+def same_result(a, b, rel: float = SAME_REL) -> bool:
+    """Whether two results read back from JSON say the same: equal keys, lengths and values, where floats may differ
+    by less than ``rel`` (relative; NaN equals NaN). The float sums of one computation differ in their last digits
+    between CPUs (vector widths); no number a table or claim shows changes at one part in a million."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_result(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_result(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+    return type(a) is type(b) and a == b
+
+
 def write_result(path, data: dict, volatile=("provenance", "seconds")) -> bool:
-    """:func:`write_json_atomic` a result (a table, a claim record) unless ``path`` already holds the same result,
-    its ``volatile`` keys (when and how fast it was made) aside: a render that changes no number changes no file.
-    Returns whether it wrote."""
+    """:func:`write_json_atomic` a result (a table, a claim record) unless ``path`` already holds the same result
+    (:func:`same_result`), its ``volatile`` keys (when and how fast it was made) aside: a render that changes no
+    number changes no file. Returns whether it wrote."""
     path = Path(path)
 
-    def core(d) -> str:  # as it reads back (a number key becomes text), compared as text (NaN equals NaN)
+    def core(d):  # as it reads back (a number key becomes text)
         text = json.dumps({k: v for k, v in d.items() if k not in volatile}, default=_default, allow_nan=True)
-        return json.dumps(json.loads(text), sort_keys=True)
+        return json.loads(text)
 
     if path.exists():
         try:
-            if core(json.loads(path.read_text())) == core(data):
+            if same_result(core(json.loads(path.read_text())), core(data)):
                 return False
         except (ValueError, AttributeError):  # unreadable or not an object: write it anew
             pass

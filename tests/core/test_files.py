@@ -18,6 +18,19 @@ def test_a_result_is_not_rewritten_when_only_its_provenance_or_timing_changed(tm
     assert json.loads(path.read_text())["provenance"] == {"time_utc": "C"}
 
 
+def test_another_cpus_rounding_is_not_a_new_result(tmp_path):
+    """The box-shifting statistics of one computation, made on two CPUs (measured 2026-12-05: they differ from the
+    8th digit): the file is not rewritten; a difference a table could show (1e-4) is written."""
+    path = tmp_path / "c1.json"
+    assert write_result(path, {"rows": [{"cls_mean": 0.0072726336343030195, "reg_std": 0.1319982337393348, "n": 3}]})
+    first = path.read_text()
+    assert not write_result(path, {"rows": [{"cls_mean": 0.007272633680536637, "reg_std": 0.13199823115110346, "n": 3}]})
+    assert path.read_text() == first
+    assert write_result(path, {"rows": [{"cls_mean": 0.0072736336, "reg_std": 0.1319982337393348, "n": 3}]})
+    assert write_result(path, {"rows": [{"cls_mean": 0.0072736336, "reg_std": 0.1319982337393348, "n": 4}]})
+    assert write_result(path, {"rows": [{"cls_mean": 0.0072736336, "reg_std": 0.1319982337393348}]})  # a key less
+
+
 def test_an_unreadable_result_is_written_anew(tmp_path):
     path = tmp_path / "t.json"
     path.write_text("{half")
