@@ -12,6 +12,7 @@ from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Comparison
 from alwa.core.experiment import RunRecord, run_key
+from alwa.core.pairing import backbones_note
 from alwa.runs.profile import Profile
 from alwa.runs.settle import Cell, SettleState, arm_experiment
 
@@ -64,7 +65,9 @@ PAPER_GAIN = 0.01  # the paper's ALWA gain on RetinaNet, about +1 point of mAP
 def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     """The settling study's answer in words, per loss and schedule, from its rows: each ALWA arm minus the lr control
     with n, the paired 95 % CI and what the design detects; where a +1 point gain (the paper's size) is excluded and
-    where not; how the two schedules compare; ALWA-2 against one fixed weight. Interim until the plan is done."""
+    where not; how the two schedules compare; ALWA-2 against one fixed weight; whether the runs started from more
+    than one pre-trained backbone. Interim until the plan is done."""
+    records = list(records)
     cells = _tuned(records, p, st)
     if not any(r.diff.n for _, rows in cells for r in rows):
         return "No loss has its lr tuned and paired runs yet: the settling study gives no answer so far."
@@ -107,7 +110,8 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         text += (" ALWA-2 minus ALWA frozen (1:1 with the classification weight fixed from iteration 0 at the value the same "
                  "seed's ALWA-2 run ended with): " + "; ".join(
                      f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it {fmt_comparison(r)}" for c, r in frozen) + ".")
-    return text
+    note = backbones_note(records)
+    return text + (f" Note: {note}." if note else "")
 
 
 def fmt_row(r: Comparison) -> str:

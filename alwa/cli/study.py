@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from alwa.analysis import lrstudy, settled
+from alwa.core.pairing import backbones_note
 from alwa.runs.profile import ProfileError, add_profile_options, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
 from alwa.runs.study import PLANS, is_complete, plan_for, run_study, study_specs
@@ -94,6 +95,8 @@ def _settle(a, p) -> None:
             lrs = ", ".join(f"{lr:g}: {'-' if m is None else f'{100 * m:.2f}'}" for lr, m in sorted(c.lr_means.items()))
             print(f"  {c.loss:8s} {c.schedule:5d} it: lr means [{lrs}]; tuned lr {c.tuned_lr if c.tuned_lr else '-'}; "
                   f"{c.seeds} seeds; {c.stop or '-'}")
+        if backbones_note(records):
+            print(f"note: {backbones_note(records)}")
         if a.cmd == "list":
             for s in todo:
                 print(f"  pending {spec_key(s)}")

@@ -58,3 +58,19 @@ def pairing(method: Mapping[int, Mapping], baseline: Mapping[int, Mapping]) -> P
     both = sorted(set(method) & set(baseline))
     ok = [s for s in both if pair_key(method[s]) is not None and pair_key(method[s]) == pair_key(baseline[s])]
     return Pairing(tuple(ok), tuple(s for s in both if s not in ok))
+
+
+def backbones_note(records) -> str:
+    """'' when every record with fingerprints started from one pre-trained backbone; otherwise a sentence naming each
+    backbone (its hash's first 8 digits) and how many runs used it. The pre-training's float sums differ between
+    CPUs, so runs made on another machine start elsewhere and pair only among themselves."""
+    counts: dict = {}
+    for r in records:
+        fp = r.get("fingerprints")
+        if isinstance(fp, Mapping) and fp.get("pretrained"):
+            counts[fp["pretrained"]] = counts.get(fp["pretrained"], 0) + 1
+    if len(counts) < 2:
+        return ""
+    each = ", ".join(f"{h[:8]}: {n} run{'s' if n != 1 else ''}" for h, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return (f"these runs started from {len(counts)} different pre-trained backbones ({each}; the pre-training's float "
+            "sums differ between CPUs): a run pairs only with runs made from the same one")

@@ -27,7 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from alwa.core.pairing import pairing
+from alwa.core.pairing import backbones_note, pairing
 from alwa.core.experiment import Experiment, RunRecord, run_key
 from alwa.runs.profile import Profile
 from alwa.runs.specs import experiment_of, make_spec
@@ -273,10 +273,13 @@ def run_settle(p: Profile, out_dir, workers: Optional[int] = None, threads: Opti
     plan = settle_plan_for(p.profile)
     started = 0
     while True:
-        st, specs = decide(p, plan, load_results(out_dir))
+        records = load_results(out_dir)
+        st, specs = decide(p, plan, records)
         todo = pending(specs, out_dir)
         log(f"settle: stage {st.stage}; {len(specs) - len(todo)} of {len(specs)} planned runs done; "
             f"estimate {st.estimate_h:.1f} h of {plan.budget_h:g}; cuts {st.cuts}")
+        if backbones_note(records):
+            log(f"settle: note: {backbones_note(records)}")
         if not todo or (max_runs is not None and started >= max_runs):
             return st
         left = len(todo) if max_runs is None else min(len(todo), max_runs - started)

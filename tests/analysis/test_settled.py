@@ -103,3 +103,10 @@ def test_the_answer_compares_the_two_schedules_where_both_have_pairs(p):
     state.cells.append(Cell("l1", 3000, lr_means={0.04: 0.75}, tuned_lr=0.04, seeds=4))
     text = settled.answer(recs, p, state)
     assert "Twice the training: ALWA-1 on L1 +1.0 at 1500 and +0.0 at 3000; ALWA-2 on L1 -3.5 at 1500 and -1.7 at 3000 points." in text
+
+
+def test_the_answer_says_when_runs_started_from_two_backbones(p):
+    recs, state = study(p)
+    assert "Note:" not in settled.answer(recs, p, state)
+    recs[0] = {**recs[0], "fingerprints": {**recs[0]["fingerprints"], "pretrained": "other"}}
+    assert settled.answer(iter(recs), p, state).endswith("a run pairs only with runs made from the same one.")

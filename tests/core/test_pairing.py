@@ -32,3 +32,15 @@ def test_pairing_names_the_dropped_seeds():
     pr = pairing(method, base)
     assert pr.seeds == (0, 2) and pr.dropped == (1,) and "seeds [1]" in pr.note()
     assert pairing({0: {"per_iter": {}}}, {0: {"per_iter": {}}}).dropped == (0,)  # unknown state: never paired
+
+
+def test_runs_from_two_pretrained_backbones_are_named_with_their_counts():
+    from alwa.core.pairing import backbones_note
+
+    def run(h):
+        return {"fingerprints": {"init_state": "x", "pretrained": h}}
+
+    assert backbones_note([run("744f2c937d1a4a20")] * 3 + [{"mAP": 0.5}]) == ""  # one backbone; no fingerprints: unknown
+    note = backbones_note([run("744f2c937d1a4a20")] * 3 + [run("1eed8effc707cf77")])
+    assert note.startswith("these runs started from 2 different pre-trained backbones (744f2c93: 3 runs, 1eed8eff: 1 run;")
+    assert note.endswith("a run pairs only with runs made from the same one")
