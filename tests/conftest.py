@@ -14,3 +14,13 @@ def smoke_results_root(tmp_path_factory):
     """One results folder for every smoke execution in a test session: the
     notebooks' sweeps run once and later executions reuse them (as `make book` does)."""
     return tmp_path_factory.mktemp("smoke_results")
+
+
+@pytest.fixture(scope="module")
+def tiny_voc(tmp_path_factory):
+    """A synthetic VOC set of 16 training and 4 test images (its VOCdevkit folder, with a trailing slash)."""
+    from alwa.data import synthetic
+
+    root = tmp_path_factory.mktemp("tiny_voc")
+    synthetic.generate(root, synthetic.MiniVOCOptions(n_trainval=16, n_test=4, seed=1), workers=1, progress=False)
+    return str(root / "VOCdevkit") + "/"

@@ -92,3 +92,20 @@ def test_env_pins_check_maps_environment_yml_to_pip_requirements():
 
     real = mod.requirements(yaml.safe_load((ROOT / "environment.yml").read_text()))
     assert "torch==2.1.2" in real and not any(r.startswith("mmcv") for r in real)
+
+
+def test_requires_python_is_what_the_pinned_stack_needs():
+    """pyproject's requires-python is no looser than the Requires-Python of the pinned numpy, scipy and pandas."""
+    import re
+    from importlib import metadata
+
+    text = (ROOT / "pyproject.toml").read_text()
+    ours = re.search(r'requires-python\s*=\s*">=(\d+)\.(\d+)"', text)
+    assert ours, "requires-python must be a plain lower bound"
+    low = (int(ours[1]), int(ours[2]))
+    for dist in ("numpy", "scipy", "pandas", "torch"):
+        need = metadata.metadata(dist).get("Requires-Python") or ""
+        m = re.search(r">=\s*(\d+)\.(\d+)", need)
+        if m:
+            assert low >= (int(m[1]), int(m[2])), f"{dist} {metadata.version(dist)} needs Python {need}, we say >={low}"
+    assert sys.version_info[:2] >= low
