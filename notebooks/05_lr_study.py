@@ -353,6 +353,15 @@ else:
     )
     s_answer = settled.answer(s_records, p, s_state)
     display(Markdown(f"**{nb.label}.** {s_answer}"))
+    nbh.save_loss_claims(
+        p,
+        settled.loss_claims(s_records, p, s_state),
+        {
+            "stage": s_state.stage,
+            "runs_done": len(s_specs) - len(pending(s_specs, s_out)),
+            "runs_planned": len(s_specs),
+        },
+    )
 glue("settle_answer", nbh.Text(s_answer), display=False)
 
 # %% [markdown]

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
-from alwa.analysis.records import Comparison
+from alwa.analysis.records import Claim, Comparison, Status, combined_status
 from alwa.core.experiment import RunRecord, run_key
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import Profile
@@ -57,6 +57,31 @@ def _tuned(records: Iterable[dict], p: Profile, st: SettleState) -> list[tuple[C
 def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Comparison]:
     """ALWA-1, ALWA-2 and ALWA frozen minus the control, and ALWA-2 minus ALWA frozen, for every cell whose lr is tuned."""
     return [r for _, rows in _tuned(records, p, st) for r in rows]
+
+
+LOSS_CLAIMS = ("C6", "C11")  # what the settling study measures per regression loss (RetinaNet, at the tuned lr)
+
+
+def loss_claims(records: Iterable[dict], p: Profile, st: SettleState) -> dict[str, dict[str, Claim]]:
+    """``{claim: {loss: Claim}}`` from the settling study: C6 (ALWA-1 and ALWA-2 minus the lr control) and C11 (ALWA-2
+    minus ALWA-1), per regression loss over the schedules whose lr is tuned, each part with n and its paired 95 % CI;
+    the status combines the parts (:func:`alwa.analysis.records.combined_status`)."""
+    by = {r.key: r for r in map(RunRecord.of, records)}
+    out: dict = {c: {} for c in LOSS_CLAIMS}
+    for loss in dict.fromkeys(c.loss for c in st.cells):
+        parts: dict = {c: [] for c in LOSS_CLAIMS}
+        for c in (c for c in st.cells if c.loss == loss and c.tuned_lr is not None):
+            rows = _cell_rows(by, p, c)
+            arm = {w: _by_seed(by, arm_experiment(p, loss, w, c.tuned_lr, c.schedule), range(c.seeds)) for w in ("alwa1", "alwa2")}
+            c11 = _row(loss, c.schedule, c.tuned_lr, LABELS["alwa2"], LABELS["alwa1"], arm["alwa2"], arm["alwa1"])
+            parts["C6"] += [(f"{c.schedule} it, {r.label.split(' ')[0]}", r) for r in rows[:2]]
+            parts["C11"].append((f"{c.schedule} it, ALWA-2 minus ALWA-1", c11))
+        for cid, ps in parts.items():
+            told = [(what, r) for what, r in ps if r.diff.n]
+            out[cid][loss] = (Claim(cid, "; ".join(f"{what} {fmt_comparison(r)}" for what, r in told),
+                                    combined_status(r.verdict.status for _, r in told)) if told else
+                              Claim(cid, "no paired runs yet", Status.NOT_RUN_YET))
+    return out
 
 
 PAPER_GAIN = 0.01  # the paper's ALWA gain on RetinaNet, about +1 point of mAP

@@ -195,6 +195,26 @@ def save_regime_claims(p: Profile, by_regime: dict, context: dict) -> Path:
     return path
 
 
+def save_loss_claims(p: Profile, by_loss: dict, context: dict) -> Path:
+    """The settling study's verdicts per regression loss (``{'C6': {'l1': Claim, 'smoothl1': ...}}``) and where it stands
+    (``context``: stage, runs_done, runs_planned), in the claim store: ``claims/by_loss.json``."""
+    path = results_dir(p.results_root, p.profile, "claims") / "by_loss.json"
+    by = {c: {loss: v.as_dict() for loss, v in claims_of(per).items()} for c, per in by_loss.items()}
+    write_result(path, {"profile": p.profile, "claims": {}, "by_loss": by, "context": context})
+    return path
+
+
+def load_loss_claims(results_root, profile: str) -> Optional[dict]:
+    """``{'by_loss': {claim: {loss: Claim}}, 'context': {...}}`` from ``claims/by_loss.json``; None where the settling
+    study's section has not stored it."""
+    f = Path(results_root) / profile / "claims" / "by_loss.json"
+    if not f.exists():
+        return None
+    d = read_json(f)
+    by = {c: {loss: Claim.from_dict(c, v) for loss, v in per.items()} for c, per in d.get("by_loss", {}).items()}
+    return {"by_loss": by, "context": d.get("context", {})}
+
+
 def load_regime_claims(results_root, profile: str) -> Optional[dict]:
     """``{'by_regime': {claim: {regime: Claim}}, 'context': {...}}`` from ``claims/regimes.json``; None where the
     learning-rate chapter has not stored it."""

@@ -23,7 +23,7 @@ from alwa.analysis.records import Claim, Status
 from alwa.core.checks import DETECTOR_RECORD, DetectorCheck, load_detector_checks
 from alwa.core.settings import CLASSES
 from alwa.data.check import check_voc
-from alwa.report.notebook import load_claims, load_regime_claims, profile_label
+from alwa.report.notebook import load_claims, load_loss_claims, load_regime_claims, profile_label
 from alwa.report.plots import plot_report
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile, load_profile, params_path, results_dir
@@ -81,6 +81,24 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
             "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
 
 
+LOSS_WORDS = {"l1": "L1", "smoothl1": "SmoothL1"}
+
+
+def losses_context(profile: str, results_root: str) -> Optional[dict]:
+    """The settling study's verdicts of C6 and C11 per regression loss, from the claim store (``claims/by_loss.json``,
+    written by the learning-rate chapter's section (e)); None where it has not run."""
+    rec = load_loss_claims(results_root, profile)
+    if rec is None:
+        return None
+    by, state = rec["by_loss"], rec["context"]
+    losses = list(dict.fromkeys(loss for per in by.values() for loss in per))
+    rows = [{"id": c, "cells": [{"status": "smoke: no verdict" if profile == "smoke" else per[loss].status,
+                                 "ours": per[loss].ours} if loss in per else {"status": Status.NOT_RUN, "ours": ""}
+                                for loss in losses]} for c, per in by.items()]
+    return {"losses": [LOSS_WORDS.get(loss, loss) for loss in losses], "rows": rows, "stage": state.get("stage"),
+            "runs_done": state.get("runs_done"), "runs_planned": state.get("runs_planned")}
+
+
 def claims_page(profile: str, results_root: str, source=".") -> str:
     """Every claim C1-C11: the paper's statement and evidence beside our result and its status."""
     claims = all_claims(load_claims(results_root, profile))
@@ -91,7 +109,8 @@ def claims_page(profile: str, results_root: str, source=".") -> str:
                      "status": "smoke: no verdict" if profile == "smoke" else rec.status})
     p = load_profile(profile, params_path(profile, source), results_root)
     return render("claims", profile=profile, label=profile_label(profile), results_root=results_root,
-                  runs=runs_context(profile, results_root, p), rows=rows, regimes=regimes_context(profile, results_root))
+                  runs=runs_context(profile, results_root, p), rows=rows, regimes=regimes_context(profile, results_root),
+                  losses=losses_context(profile, results_root))
 
 
 def archived_calibrations(results_root) -> list[Path]:

@@ -110,3 +110,13 @@ def test_the_answer_says_when_runs_started_from_two_backbones(p):
     assert "Note:" not in settled.answer(recs, p, state)
     recs[0] = {**recs[0], "fingerprints": {**recs[0]["fingerprints"], "pretrained": "other"}}
     assert settled.answer(iter(recs), p, state).endswith("a run pairs only with runs made from the same one.")
+
+
+def test_c6_and_c11_per_loss_combine_the_arms_of_every_tuned_schedule(p):
+    recs, state = study(p)
+    by = settled.loss_claims(recs, p, state)
+    c6, c11 = by["C6"]["l1"], by["C11"]["l1"]
+    assert c6.ours.startswith("1500 it, ALWA-1 +1.0 points [") and "; 1500 it, ALWA-2 -3.5 points [" in c6.ours
+    assert str(c6.status) == "inconclusive at mini scale"  # ALWA-1 inconclusive, ALWA-2 worse
+    assert c11.ours.startswith("1500 it, ALWA-2 minus ALWA-1 -4.5 points [") and str(c11.status) == "not supported"
+    assert str(by["C6"]["smoothl1"].status) == "not run yet"  # its lr is not tuned

@@ -335,6 +335,24 @@ def test_claims_page_gives_a_verdict_per_regime(tmp_path):
         assert says in pages.claims_page("cpu", str(tmp_path)).split("## Per regime")[1]
 
 
+def test_claims_page_gives_the_settling_studys_verdicts_per_loss(tmp_path):
+    """C6 and C11 per regression loss come from the claim store (claims/by_loss.json), with the study's state."""
+    from alwa.analysis.records import Claim
+    from alwa.report import pages
+    from alwa.report.notebook import save_loss_claims
+    from alwa.runs.profile import load_profile
+
+    assert "no verdict per loss" in pages.claims_page("cpu", str(tmp_path))
+    p = load_profile("cpu", results_root=str(tmp_path))
+    by = {"C6": {"l1": Claim("C6", "a", "inconclusive at mini scale"), "smoothl1": Claim("C6", "b", "not supported")},
+          "C11": {"l1": Claim("C11", "c", "not supported")}}
+    save_loss_claims(p, by, {"stage": "arms", "runs_done": 155, "runs_planned": 160})
+    part = pages.claims_page("cpu", str(tmp_path)).split("## Per regression loss")[1]
+    assert "| claim | L1 | SmoothL1 |" in part and "155 of 160 planned runs finished (stage: arms; **interim**" in part
+    rows = [x for x in part.splitlines() if x.startswith("| C")]
+    assert rows == ["| C6 | **inconclusive at mini scale**: a | **not supported**: b |", "| C11 | **not supported**: c | **not run**:  |"]
+
+
 @pytest.mark.slow
 def test_a_chapter_opens_without_its_plumbing(smoke_book):
     """The parameters cell, papermill's injected one and the setup cell's code are not on a reader's page; the setup
