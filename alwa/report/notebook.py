@@ -185,45 +185,47 @@ def save_claims(p: Profile, part: str, claims: dict) -> Path:
     return path
 
 
+def _save_claims_by(p: Profile, name: str, key: str, by: dict, context: dict) -> Path:
+    """``claims/<name>.json``: claims split by a second key (``{'C6': {'l1': Claim, ...}}`` under ``key``) and the state
+    of the study that made them (``context``), beside the flat claims (its own ``claims`` is empty)."""
+    path = results_dir(p.results_root, p.profile, "claims") / f"{name}.json"
+    out = {c: {k: (v if isinstance(v, Claim) else Claim.from_dict(c, v)).as_dict() for k, v in per.items()} for c, per in by.items()}
+    write_result(path, {"profile": p.profile, "claims": {}, key: out, "context": context})
+    return path
+
+
+def _load_claims_by(results_root, profile: str, name: str, key: str) -> Optional[dict]:
+    f = Path(results_root) / profile / "claims" / f"{name}.json"
+    if not f.exists():
+        return None
+    d = read_json(f)
+    by = {c: {k: Claim.from_dict(c, v) for k, v in per.items()} for c, per in d.get(key, {}).items()}
+    return {key: by, "context": d.get("context", {})}
+
+
 def save_regime_claims(p: Profile, by_regime: dict, context: dict) -> Path:
     """The learning-rate study's verdicts per regime (``{'C3': {'short': Claim, 'tuned': ..., 'paper': ...}}``) and
     where the study stands (``context``: stage, schedule, converged, tuned_lr, runs_done, runs_planned), in the claim
     store beside the flat claims: ``claims/regimes.json``."""
-    path = results_dir(p.results_root, p.profile, "claims") / "regimes.json"
-    by = {c: {reg: v.as_dict() for reg, v in claims_of(regs).items()} for c, regs in by_regime.items()}
-    write_result(path, {"profile": p.profile, "claims": {}, "by_regime": by, "context": context})
-    return path
-
-
-def save_loss_claims(p: Profile, by_loss: dict, context: dict) -> Path:
-    """The settling study's verdicts per regression loss (``{'C6': {'l1': Claim, 'smoothl1': ...}}``) and where it stands
-    (``context``: stage, runs_done, runs_planned), in the claim store: ``claims/by_loss.json``."""
-    path = results_dir(p.results_root, p.profile, "claims") / "by_loss.json"
-    by = {c: {loss: v.as_dict() for loss, v in claims_of(per).items()} for c, per in by_loss.items()}
-    write_result(path, {"profile": p.profile, "claims": {}, "by_loss": by, "context": context})
-    return path
-
-
-def load_loss_claims(results_root, profile: str) -> Optional[dict]:
-    """``{'by_loss': {claim: {loss: Claim}}, 'context': {...}}`` from ``claims/by_loss.json``; None where the settling
-    study's section has not stored it."""
-    f = Path(results_root) / profile / "claims" / "by_loss.json"
-    if not f.exists():
-        return None
-    d = read_json(f)
-    by = {c: {loss: Claim.from_dict(c, v) for loss, v in per.items()} for c, per in d.get("by_loss", {}).items()}
-    return {"by_loss": by, "context": d.get("context", {})}
+    return _save_claims_by(p, "regimes", "by_regime", by_regime, context)
 
 
 def load_regime_claims(results_root, profile: str) -> Optional[dict]:
     """``{'by_regime': {claim: {regime: Claim}}, 'context': {...}}`` from ``claims/regimes.json``; None where the
     learning-rate chapter has not stored it."""
-    f = Path(results_root) / profile / "claims" / "regimes.json"
-    if not f.exists():
-        return None
-    d = read_json(f)
-    by = {c: {reg: Claim.from_dict(c, v) for reg, v in regs.items()} for c, regs in d.get("by_regime", {}).items()}
-    return {"by_regime": by, "context": d.get("context", {})}
+    return _load_claims_by(results_root, profile, "regimes", "by_regime")
+
+
+def save_loss_claims(p: Profile, by_loss: dict, context: dict) -> Path:
+    """The settling study's verdicts per regression loss (``{'C6': {'l1': Claim, 'smoothl1': ...}}``) and where it stands
+    (``context``: stage, runs_done, runs_planned), in the claim store: ``claims/by_loss.json``."""
+    return _save_claims_by(p, "by_loss", "by_loss", by_loss, context)
+
+
+def load_loss_claims(results_root, profile: str) -> Optional[dict]:
+    """``{'by_loss': {claim: {loss: Claim}}, 'context': {...}}`` from ``claims/by_loss.json``; None where the settling
+    study's section has not stored it."""
+    return _load_claims_by(results_root, profile, "by_loss", "by_loss")
 
 
 def load_claims(results_root, profile: str) -> dict[str, Claim]:
