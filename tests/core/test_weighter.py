@@ -343,28 +343,6 @@ def test_no_host_device_sync_except_one_per_window_end():
     assert len(w.history) == 3
 
 
-def test_bench_reports_both_timings_and_their_ratio():
-    from alwa.bench import micro as bench
-
-    r = bench.run(calls=60, repeats=2, interval=20)
-    assert r["alwa_us"] > 0 and r["authors_us"] > 0
-    assert r["ratio"] == pytest.approx(r["alwa_us"] / r["authors_us"])
-    table = bench.format_table(r)
-    assert "ratio alwa / authors" in table and f"{r['ratio']:.3f}" in table and "cls_weight=0.5" in table
-
-
-def test_bench_compares_like_with_like():
-    """Both sides start from the same weights and return the same weighted losses."""
-    from alwa.bench import micro as bench
-
-    cls = [torch.tensor(float(i + 1)) for i in range(5)]
-    reg = [torch.tensor(0.5 * (i + 1)) for i in range(5)]
-    a = ALWA("alwa2", interval=100, cls_weight=0.5)(cls, reg)
-    b = bench.AuthorsStyle(100, cls_weight=0.5)(cls, reg)
-    for x, y in zip(a[0] + a[1], b[0] + b[1]):
-        assert x.item() == y.item()
-
-
 # ---------------------------------------------------------------- the trend-free window statistic (stat="detrended")
 def test_detrended_hand_computed_values():
     """cls falls on a straight line (4, 3, 2, 1): its std is sqrt(5/3) = 1.291, but around its line it is 0,
@@ -517,7 +495,6 @@ def test_detrended_exactly_linear_windows_make_no_update(dtype):
     assert detrended_std(y, t) == 0.0 and detrended_std(y, t, rtol=0.0) < 1e-6
     noisy = y + torch.tensor([0.01, -0.01] * 5, dtype=torch.float64)
     assert detrended_std(noisy, t) == pytest.approx(detrended_std(noisy, t, rtol=0.0)) and detrended_std(noisy, t) > 0.005
-
 
 
 def test_shape_1_losses_are_weighted_like_0d_ones_and_keep_their_shape():
