@@ -328,6 +328,7 @@ s_state, s_specs = (
     if profile in settle.SETTLE_PLANS
     else (None, [])
 )
+s_done = len(s_specs) - len(pending(s_specs, s_out))
 if s_state is None:
     s_answer = f"Profile {profile} plans no settling study."
     display(Markdown(s_answer))
@@ -337,7 +338,7 @@ else:
             settled.status_line(
                 s_state,
                 len(s_specs),
-                len(s_specs) - len(pending(s_specs, s_out)),
+                s_done,
                 settle.settle_plan_for(profile).budget_h,
             )
         )
@@ -358,7 +359,7 @@ else:
         settled.loss_claims(s_records, p, s_state),
         {
             "stage": s_state.stage,
-            "runs_done": len(s_specs) - len(pending(s_specs, s_out)),
+            "runs_done": s_done,
             "runs_planned": len(s_specs),
         },
     )
