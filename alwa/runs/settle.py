@@ -18,7 +18,8 @@ same plan), for each loss and schedule (``schedules``: the lr study's 1500 itera
 Budget: ``budget_h`` wall hours with the profile's workers, estimated from the finished runs' seconds per
 iteration. Cut in this order when the estimate does not fit, never dropping a finished run: Faster R-CNN (not in
 the plan at all: its rows read "not evaluable" in the chapter), ALWA frozen at the long schedule, the long
-schedule's SmoothL1, extra rounds. Never fewer than ``min_seeds`` (10) seeds per ALWA arm and control.
+schedule's SmoothL1, extra rounds (no new round begins; one begun is finished). A cut that would drop a finished
+run is passed over and the next one tried. Never fewer than ``min_seeds`` (10) seeds per ALWA arm and control.
 """
 
 from __future__ import annotations
@@ -181,10 +182,17 @@ def _decide_cell(p: Profile, plan: SettlePlan, by: dict, loss: str, schedule: in
         if cell.seeds >= plan.max_seeds:
             cell.stop = f"{plan.max_seeds} seeds (the most the rule allows)"
             return cell
-        if not rounds:
+        nxt = min(plan.max_seeds, cell.seeds + plan.round_seeds)
+        if not rounds and not _started(p, by, cell, range(cell.seeds, nxt)):
             cell.stop = f"{cell.seeds} seeds; further rounds cut by the budget"
             return cell
-        cell.seeds = min(plan.max_seeds, cell.seeds + plan.round_seeds)
+        cell.seeds = nxt
+
+
+def _started(p: Profile, by: dict, cell: Cell, seeds) -> bool:
+    """Whether any arm of ``cell`` has a finished run at one of ``seeds``: a round once begun is finished, whatever
+    the budget says later (cutting it would drop finished runs)."""
+    return any(_records(by, arm_experiment(p, cell.loss, w, cell.tuned_lr, cell.schedule), seeds) for w in ARMS)
 
 
 def _cells(p: Profile, plan: SettlePlan, by: dict, cuts) -> list[Cell]:
@@ -250,8 +258,8 @@ def decide(p: Profile, plan: SettlePlan, records: list[dict]) -> tuple[SettleSta
             break
         fewer_cells = _cells(p, plan, by, cuts + [cut])
         fewer = _specs_of(p, plan, fewer_cells, cuts + [cut], project=True)
-        if ({spec_key(s) for s in projected} - {spec_key(s) for s in fewer}) & set(by):  # never drop a finished run
-            break
+        if ({spec_key(s) for s in projected} - {spec_key(s) for s in fewer}) & set(by):  # never drop a finished run:
+            continue  # this cut is past; the next one may still save time
         cuts, cells, projected = cuts + [cut], fewer_cells, fewer
     specs = _specs_of(p, plan, cells, cuts)
     st = SettleState(stage="lr" if any(c.tuned_lr is None for c in cells) else "arms", cells=cells, cuts=cuts,

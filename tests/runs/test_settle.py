@@ -91,3 +91,30 @@ def test_the_estimate_uses_the_median_speed():
 
     recs = [{"train_seconds": t, "iters": 100} for t in (20.0, 21.0, 80.0)]  # one run was paused
     assert seconds_per_iter(recs, 0.2) == 0.21 and seconds_per_iter([], 0.2) == 0.2
+
+
+def test_over_budget_no_new_round_begins_though_a_finished_cell_cannot_be_cut(p):
+    """Past the budget, the long SmoothL1 cell cannot be cut (its runs are finished), so the next cut is taken: no
+    new round of seeds begins. A round already begun is finished, since cutting it would drop finished runs."""
+    plan = SettlePlan(losses=("l1", "smoothl1"), schedules=(100, 200), lrs=(0.02, 0.04, 0.08), lr_seeds=2,
+                      min_seeds=3, round_seeds=2, max_seeds=5, target_half_width=0.01, budget_h=0.01)
+    noisy = [0.0, 0.05, -0.05, 0.04, -0.04]  # ALWA minus control: CI far wider than +-1 point
+    recs = []
+    for loss in plan.losses:
+        for it in plan.schedules:
+            E = lambda w, lr=0.04: arm_experiment(p, loss, w, lr, it)  # noqa: E731
+            recs += [rec(E("base", lr), s, m) for lr, m in {0.02: 0.5, 0.04: 0.6, 0.08: 0.55}.items() for s in range(2)]
+            for s in range(3):
+                recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.6 + noisy[s]), rec(E("alwa2"), s, 0.6 + noisy[s])]
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 100)  # noqa: E731
+    recs.append(rec(E("alwa1"), 3, 0.6))  # the short L1 cell began its second round
+    st, specs = decide(p, plan, recs)
+    assert st.spent_h > plan.budget_h
+    assert "the long schedule's SmoothL1" not in st.cuts and st.cuts[-1] == "extra rounds"
+    stops = {(c.loss, c.schedule): (c.seeds, c.stop) for c in st.cells}
+    assert stops[("l1", 100)][0] == 5 and stops[("l1", 100)][1] == "running 5 seeds"
+    for cell in (("smoothl1", 100), ("l1", 200), ("smoothl1", 200)):
+        assert stops[cell] == (3, "3 seeds; further rounds cut by the budget")
+    assert (E("alwa2").name, 4) in names(specs)
+    short_l1 = {E(w).name for w in ("base", "alwa1", "alwa2")}
+    assert not [n for n, s in names(specs) if s >= 3 and n not in short_l1]
