@@ -318,7 +318,10 @@ nbh.table(
 # early?). The stopping rule, fixed before any run: 10 seeds, then 5 more at a time while an ALWA-vs-control
 # 95 % interval is wider than ±1 point, up to 20. Every run is new, made with the pinned pre-training, and
 # pairs only where its fingerprints match. Its budget is 12 h with two workers; Faster R-CNN is not in it
-# (no lr sweep of its own fits), so its rows above stay "not evaluable" at a tuned lr.
+# (no lr sweep of its own fits), so its rows above stay "not evaluable" at a tuned lr. When the estimate
+# passes the budget, it cuts, in this order, ALWA frozen at the long schedule, the long schedule's SmoothL1
+# and further rounds of seeds (a round begun is finished), never a finished run: a cell that stopped for
+# the budget says so below, and its interval may be wider than ±1 point.
 
 # %%
 s_out = nb.results("settle")
