@@ -36,14 +36,25 @@ def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Compa
                       dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)))
 
 
-def _cell_rows(by: dict, p: Profile, c: Cell) -> list[Comparison]:
-    """A tuned cell's four rows: ALWA-1, ALWA-2 and ALWA frozen minus the control, ALWA-2 minus ALWA frozen."""
+FROZEN_CUT = "ALWA frozen at the long schedule"  # the budget's cut (alwa.runs.settle.CUTS) that leaves cells without it
+
+
+def frozen_cut(st: SettleState, c: Cell) -> bool:
+    """Whether the budget cut ALWA frozen from cell ``c`` (the long schedule's cells)."""
+    return FROZEN_CUT in st.cuts and c.schedule == max(x.schedule for x in st.cells)
+
+
+def _cell_rows(by: dict, p: Profile, c: Cell, frozen_too: bool = True) -> list[Comparison]:
+    """A tuned cell's rows: ALWA-1 and ALWA-2 minus the control and, unless ``frozen_too`` is false (the budget cut
+    it), ALWA frozen minus the control and ALWA-2 minus ALWA frozen."""
     seeds = range(c.seeds)
     ctrl = _by_seed(by, arm_experiment(p, c.loss, "base", c.tuned_lr, c.schedule), seeds)
     arms = {w: _by_seed(by, arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), seeds) for w in ("alwa1", "alwa2")}
     frozen = {s: by[k] for s, w in c.frozen.items()
               if (k := run_key(arm_experiment(p, c.loss, "fixed", c.tuned_lr, c.schedule, cls_weight=w).name, s)) in by}
     out = [_row(c.loss, c.schedule, c.tuned_lr, LABELS[w], "control", arms[w], ctrl) for w in ("alwa1", "alwa2")]
+    if not frozen_too:
+        return out
     out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["frozen"], "control", frozen, ctrl))
     out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["alwa2"], "ALWA frozen", arms["alwa2"], frozen))
     return out
@@ -51,11 +62,12 @@ def _cell_rows(by: dict, p: Profile, c: Cell) -> list[Comparison]:
 
 def _tuned(records: Iterable[dict], p: Profile, st: SettleState) -> list[tuple[Cell, list[Comparison]]]:
     by = {r.key: r for r in map(RunRecord.of, records)}
-    return [(c, _cell_rows(by, p, c)) for c in st.cells if c.tuned_lr is not None]
+    return [(c, _cell_rows(by, p, c, not frozen_cut(st, c))) for c in st.cells if c.tuned_lr is not None]
 
 
 def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Comparison]:
-    """ALWA-1, ALWA-2 and ALWA frozen minus the control, and ALWA-2 minus ALWA frozen, for every cell whose lr is tuned."""
+    """ALWA-1, ALWA-2 and ALWA frozen minus the control, and ALWA-2 minus ALWA frozen, for every cell whose lr is tuned
+    (the frozen rows only where the budget did not cut them)."""
     return [r for _, rows in _tuned(records, p, st) for r in rows]
 
 
@@ -100,7 +112,7 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     for c, rows in cells:
         by_cell[(c.loss, c.schedule)] = {r.label: r for r in rows}
         said = "; ".join(f"{r.label.replace(' minus control', '')} {fmt_comparison(r)}"
-                         + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "") for r in rows[:3] if r.diff.n)
+                         + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "") for r in rows if r.diff.n and r.label.endswith(" minus control"))
         if said:
             parts.append(f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
     text = ("" if st.stage == "done" else "Interim, until the plan is done: ") + (
@@ -130,7 +142,15 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
                              f"{100 * b.diff.mean:+.1f} at {schedules[-1]}")
     if trend:
         text += " Twice the training: " + "; ".join(trend) + " points."
-    frozen = [(c, rows[3]) for c, rows in cells if rows[3].diff.n]
+    budget = [f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it stopped at {c.seeds} seeds for the budget, with "
+              + ", ".join(f"{LABELS[w]}'s interval ±{100 * h:.1f}" for w, h in c.half_widths.items()) + " points"
+              for c, _ in cells if c.stop.startswith("further rounds cut")]
+    if budget:
+        text += " " + "; ".join(budget) + " (the stopping rule aims at ±1)."
+    cut = [f"{c.schedule} iterations" for c, _ in cells if frozen_cut(st, c)]
+    if cut:
+        text += f" ALWA frozen was not run at {' and '.join(dict.fromkeys(cut))} (cut by the budget)."
+    frozen = [(c, r) for c, rows in cells for r in rows if r.label == f"{LABELS['alwa2']} minus {LABELS['frozen']}" and r.diff.n]
     if frozen:
         text += (" ALWA-2 minus ALWA frozen (1:1 with the classification weight fixed from iteration 0 at the value the same "
                  "seed's ALWA-2 run ended with): " + "; ".join(

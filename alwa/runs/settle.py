@@ -184,7 +184,7 @@ def _decide_cell(p: Profile, plan: SettlePlan, by: dict, loss: str, schedule: in
             return cell
         nxt = min(plan.max_seeds, cell.seeds + plan.round_seeds)
         if not rounds and not _started(p, by, cell, range(cell.seeds, nxt)):
-            cell.stop = f"{cell.seeds} seeds; further rounds cut by the budget"
+            cell.stop = f"further rounds cut by the budget at {cell.seeds} seeds"
             return cell
         cell.seeds = nxt
 

@@ -120,3 +120,22 @@ def test_c6_and_c11_per_loss_combine_the_arms_of_every_tuned_schedule(p):
     assert str(c6.status) == "inconclusive at mini scale"  # ALWA-1 inconclusive, ALWA-2 worse
     assert c11.ours.startswith("1500 it, ALWA-2 minus ALWA-1 -4.5 points [") and str(c11.status) == "not supported"
     assert str(by["C6"]["smoothl1"].status) == "not run yet"  # its lr is not tuned
+
+
+def test_a_cell_without_frozen_runs_for_the_budget_has_no_frozen_rows_and_the_answer_says_why(p):
+    recs, state = study(p)
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 3000)  # noqa: E731
+    recs += [rec(E("base"), s, 0.75) for s in range(4)] + [rec(E("alwa1"), s, 0.75) for s in range(4)]
+    recs += [rec(E("alwa2"), s, 0.73 + 0.002 * s) for s in range(4)]
+    long = Cell("l1", 3000, lr_means={0.04: 0.75}, tuned_lr=0.04, seeds=4, half_widths={"alwa1": 0.0, "alwa2": 0.0123},
+                stop="further rounds cut by the budget at 4 seeds")
+    state = SettleState("done", cells=state.cells + [long], cuts=["Faster R-CNN", "ALWA frozen at the long schedule",
+                                                                   "extra rounds"])
+    rows = settled.comparisons(recs, p, state)
+    assert [r.label for r in rows if r.regime.startswith("3000")] == ["ALWA-1 minus control", "ALWA-2 minus control"]
+    assert len([r for r in rows if r.regime.startswith("1500")]) == 4  # the short schedule keeps its frozen rows
+    text = settled.answer(recs, p, state)
+    assert "ALWA frozen was not run at 3000 iterations (cut by the budget)." in text and "no pair" not in text
+    assert ("L1 at 3000 it stopped at 4 seeds for the budget, with ALWA-1's interval ±0.0, ALWA-2's interval ±1.2 "
+            "points (the stopping rule aims at ±1).") in text
+    assert "ALWA-2 minus ALWA frozen (1:1" in text and "L1 at 3000 it +" not in text.split("ALWA-2 minus ALWA frozen (1:1")[1]

@@ -114,7 +114,7 @@ def test_over_budget_no_new_round_begins_though_a_finished_cell_cannot_be_cut(p)
     stops = {(c.loss, c.schedule): (c.seeds, c.stop) for c in st.cells}
     assert stops[("l1", 100)][0] == 5 and stops[("l1", 100)][1] == "running 5 seeds"
     for cell in (("smoothl1", 100), ("l1", 200), ("smoothl1", 200)):
-        assert stops[cell] == (3, "3 seeds; further rounds cut by the budget")
+        assert stops[cell] == (3, "further rounds cut by the budget at 3 seeds")
     assert (E("alwa2").name, 4) in names(specs)
     short_l1 = {E(w).name for w in ("base", "alwa1", "alwa2")}
     assert not [n for n, s in names(specs) if s >= 3 and n not in short_l1]
