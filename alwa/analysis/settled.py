@@ -115,8 +115,8 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
                          + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "") for r in rows if r.diff.n and r.label.endswith(" minus control"))
         if said:
             parts.append(f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
-    text = ("" if st.stage == "done" else "Interim, until the plan is done: ") + (
-        "each arm minus the lr control (1:1 at the same tuned lr), in points of mAP with the paired 95 % CI. "
+    text = ("Each" if st.stage == "done" else "Interim, until the plan is done: each") + (
+        " arm minus the lr control (1:1 at the same tuned lr), in points of mAP with the paired 95 % CI. "
         + ". ".join(parts) + ".")
     alwa = [(c, r) for c, rows in cells for r in rows[:2] if r.diff.n > 1 and math.isfinite(r.diff.hi)]
 

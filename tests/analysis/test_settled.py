@@ -91,7 +91,7 @@ def test_the_answer_says_per_cell_where_a_one_point_gain_is_excluded(p):
     assert "lies above the interval of ALWA-2 (L1, 1500 it); it is not excluded for ALWA-1 (L1, 1500 it)." in text
     assert "ALWA-2 minus ALWA frozen" in text and "Twice the training" not in text  # one schedule only
     done = SettleState("done", cells=state.cells[:1])
-    assert not settled.answer(recs, p, done).startswith("Interim")
+    assert settled.answer(recs, p, done).startswith("Each arm minus the lr control")
     assert "no answer so far" in settled.answer([], p, state)
 
 
