@@ -14,7 +14,7 @@ from alwa.analysis.records import Claim, Comparison, Status, combined_status
 from alwa.core.experiment import RunRecord, run_key
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import Profile
-from alwa.runs.settle import Cell, SettleState, arm_experiment
+from alwa.runs.settle import BUDGET_STOP, FROZEN_CUT, Cell, SettleState, arm_experiment
 
 LABELS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2", "frozen": "ALWA frozen"}
 
@@ -34,9 +34,6 @@ def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Compa
     sd = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
     return Comparison(f"{label} minus {baseline}", d, regime=cell_name(schedule, lr), detector="retinanet", loss=loss,
                       dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)))
-
-
-FROZEN_CUT = "ALWA frozen at the long schedule"  # the budget's cut (alwa.runs.settle.CUTS) that leaves cells without it
 
 
 def frozen_cut(st: SettleState, c: Cell) -> bool:
@@ -144,7 +141,7 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         text += " Twice the training: " + "; ".join(trend) + " points."
     budget = [f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it stopped at {c.seeds} seeds for the budget, with "
               + ", ".join(f"{LABELS[w]}'s interval ±{100 * h:.1f}" for w, h in c.half_widths.items()) + " points"
-              for c, _ in cells if c.stop.startswith("further rounds cut")]
+              for c, _ in cells if c.stop.startswith(BUDGET_STOP)]
     if budget:
         text += " " + "; ".join(budget) + " (the stopping rule aims at ±1)."
     cut = [f"{c.schedule} iterations" for c, _ in cells if frozen_cut(st, c)]

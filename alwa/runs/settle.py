@@ -38,6 +38,8 @@ from alwa.runs.worker import DEFAULT_FN
 
 ARMS = ("base", "alwa1", "alwa2")  # the control first
 CUTS = ("Faster R-CNN", "ALWA frozen at the long schedule", "the long schedule's SmoothL1", "extra rounds")
+FROZEN_CUT = CUTS[1]
+BUDGET_STOP = "further rounds cut by the budget"  # how a cell stopped by the budget's last cut begins its stop
 START_S = 12.0  # a run's start and evaluation (seconds), on top of its iterations, for the estimate
 
 
@@ -184,7 +186,7 @@ def _decide_cell(p: Profile, plan: SettlePlan, by: dict, loss: str, schedule: in
             return cell
         nxt = min(plan.max_seeds, cell.seeds + plan.round_seeds)
         if not rounds and not _started(p, by, cell, range(cell.seeds, nxt)):
-            cell.stop = f"further rounds cut by the budget at {cell.seeds} seeds"
+            cell.stop = f"{BUDGET_STOP} at {cell.seeds} seeds"
             return cell
         cell.seeds = nxt
 
@@ -220,7 +222,7 @@ def _specs_of(p: Profile, plan: SettlePlan, cells: list[Cell], cuts, project: bo
     pairs = []
     for c in cells:
         c = _projected(plan, c) if project else c
-        pairs += cell_specs(p, plan, c, frozen=not (c.schedule == long and "ALWA frozen at the long schedule" in cuts))
+        pairs += cell_specs(p, plan, c, frozen=not (c.schedule == long and FROZEN_CUT in cuts))
     seen, out = set(), []
     for exp, s in pairs:
         if (exp.name, s) not in seen:
