@@ -14,7 +14,7 @@ from alwa.analysis.records import Claim, Comparison, Status, combined_status
 from alwa.core.experiment import RunRecord, run_key
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import Profile
-from alwa.runs.settle import BUDGET_STOP, FROZEN_CUT, Cell, SettleState, arm_experiment
+from alwa.runs.settle import BUDGET_STOP, Cell, SettleState, arm_experiment, frozen_is_cut
 
 LABELS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2", "frozen": "ALWA frozen"}
 
@@ -38,7 +38,7 @@ def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Compa
 
 def frozen_cut(st: SettleState, c: Cell) -> bool:
     """Whether the budget cut ALWA frozen from cell ``c`` (the long schedule's cells)."""
-    return FROZEN_CUT in st.cuts and c.schedule == max(x.schedule for x in st.cells)
+    return frozen_is_cut(st.cuts, c.schedule, max(x.schedule for x in st.cells))
 
 
 def _cell_rows(by: dict, p: Profile, c: Cell, frozen_too: bool = True) -> list[Comparison]:

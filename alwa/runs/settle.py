@@ -208,6 +208,12 @@ def _cells(p: Profile, plan: SettlePlan, by: dict, cuts) -> list[Cell]:
     return out
 
 
+def frozen_is_cut(cuts, schedule: int, longest: int) -> bool:
+    """Whether the budget's cut removes ALWA frozen from a cell on ``schedule`` (iterations; ``longest``: the
+    study's longest schedule, the only one the cut touches)."""
+    return FROZEN_CUT in cuts and schedule == longest
+
+
 def _projected(plan: SettlePlan, c: Cell) -> Cell:
     """For the budget: a cell whose lr is not tuned yet as if it were (the middle lr, ``min_seeds`` seeds, every
     frozen run); a decided cell as it is."""
@@ -222,7 +228,7 @@ def _specs_of(p: Profile, plan: SettlePlan, cells: list[Cell], cuts, project: bo
     pairs = []
     for c in cells:
         c = _projected(plan, c) if project else c
-        pairs += cell_specs(p, plan, c, frozen=not (c.schedule == long and FROZEN_CUT in cuts))
+        pairs += cell_specs(p, plan, c, frozen=not frozen_is_cut(cuts, c.schedule, long))
     seen, out = set(), []
     for exp, s in pairs:
         if (exp.name, s) not in seen:

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from alwa.runs.profile import load_profile
-from alwa.runs.settle import SettlePlan, arm_experiment, decide, half_width
+from alwa.runs.settle import FROZEN_CUT, SettlePlan, arm_experiment, decide, frozen_is_cut, half_width
 
 PLAN = SettlePlan(losses=("l1",), schedules=(100,), lrs=(0.02, 0.04, 0.08), lr_seeds=2, min_seeds=3, round_seeds=2,
                   max_seeds=5, target_half_width=0.01, budget_h=100.0)
@@ -118,3 +118,10 @@ def test_over_budget_no_new_round_begins_though_a_finished_cell_cannot_be_cut(p)
     assert (E("alwa2").name, 4) in names(specs)
     short_l1 = {E(w).name for w in ("base", "alwa1", "alwa2")}
     assert not [n for n, s in names(specs) if s >= 3 and n not in short_l1]
+
+
+def test_the_frozen_cut_touches_only_the_longest_schedule_and_only_once_made():
+    assert frozen_is_cut([FROZEN_CUT], 3000, 3000)
+    assert not frozen_is_cut([FROZEN_CUT], 1500, 3000)  # the short schedule keeps its frozen arm
+    assert not frozen_is_cut(["Faster R-CNN"], 3000, 3000)  # another cut leaves it
+    assert not frozen_is_cut([], 3000, 3000)
