@@ -334,6 +334,7 @@ s_state, s_specs = (
 s_done = len(s_specs) - len(pending(s_specs, s_out))
 if s_state is None:
     s_answer = f"Profile {profile} plans no settling study."
+    s_head = s_answer
     display(Markdown(s_answer))
 else:
     display(
@@ -355,8 +356,10 @@ else:
             "No loss has its lr tuned yet: no comparison so far."
         )
     )
+    s_head = settled.headline(s_records, p, s_state)
     s_answer = settled.answer(s_records, p, s_state)
-    display(Markdown(f"**{nb.label}.** {s_answer}"))
+    display(Markdown(f"**{nb.label}.** {s_head}"))
+    display(Markdown(s_answer))
     nbh.save_loss_claims(
         p,
         settled.loss_claims(s_records, p, s_state),
@@ -366,13 +369,15 @@ else:
             "runs_planned": len(s_specs),
         },
     )
-glue("settle_answer", nbh.Text(s_answer), display=False)
+glue("settle_headline", nbh.Text(s_head), display=False)
 
 # %% [markdown]
 # ## What this shows, and what it does not
 #
-# - **The answer** (section (d)): {glue:text}`lr_study_answer`
-# - **The settling study** (section (e)): {glue:text}`settle_answer`
+# - **The answer** (the settling study, section (e), where every comparison is given):
+#   {glue:text}`settle_headline`
+# - **The first study** (section (d); 2-5 true pairs per loss, too few to see +1 point):
+#   {glue:text}`lr_study_answer`
 # - **The paper's own comparison** (C6: ALWA against 1:1 at the same lr), in the paper regime: ALWA-1
 #   {glue:text}`lr_paper_alwa1_same`; ALWA-2 {glue:text}`lr_paper_alwa2_same`.
 # - **Beyond the paper**, ALWA-2 with the trend-free window statistic (L1) minus the lr control:

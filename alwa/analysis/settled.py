@@ -96,6 +96,48 @@ def loss_claims(records: Iterable[dict], p: Profile, st: SettleState) -> dict[st
 PAPER_GAIN = 0.01  # the paper's ALWA gain on RetinaNet, about +1 point of mAP
 
 
+def _alwa_rows(cells) -> list[tuple[Cell, Comparison]]:
+    """ALWA-1 and ALWA-2 minus the control, per tuned cell, where the pairs give an interval."""
+    return [(c, r) for c, rows in cells for r in rows[:2] if r.diff.n > 1 and math.isfinite(r.diff.hi)]
+
+
+def _arm_name(c: Cell, r: Comparison) -> str:
+    return f"{r.label.split(' ')[0]} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
+
+
+def _span(lo, hi, fmt="{:g}") -> str:
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+
+def headline(records: Iterable[dict], p: Profile, st: SettleState) -> str:
+    """The settling study's verdict in two or three sentences, for a reader who reads nothing else: of its ALWA-vs-
+    control comparisons (ALWA-1 and ALWA-2, per loss and schedule) how many end below the lr control, how many above
+    and which are not told apart (with their intervals); how many intervals lie below the paper's +1 point; the
+    seeds each pairs and the effect the design could detect (80 % power). "No" only where no comparison is
+    better and every interval excludes +1 point. Interim until the plan is done."""
+    rows = _alwa_rows(_tuned(list(records), p, st))
+    if not rows:
+        return "The settling study has no paired comparison of ALWA with the lr control yet."
+    worse = [(c, r) for c, r in rows if r.diff.hi < 0]
+    better = [(c, r) for c, r in rows if r.diff.lo > 0]
+    untold = [(c, r) for c, r in rows if (c, r) not in worse and (c, r) not in better]
+    below = sum(r.diff.hi < PAPER_GAIN for _, r in rows)
+    lead = "In part" if better else ("No" if below == len(rows) else "Not settled")
+    text = (f"{lead}{'' if st.stage == 'done' else ' (interim, until the plan is done)'}: against the lr control "
+            f"(1:1 at the same tuned lr), ALWA ends below it in {len(worse)} of the {len(rows)} comparisons per loss "
+            f"and schedule and above it in {len(better) or 'none'}")
+    if untold:
+        text += "; not told apart: " + "; ".join(f"{_arm_name(c, r)} {fmt_comparison(r)}" for c, r in untold)
+    ns = [r.diff.n for _, r in rows]
+    mdes = [r.mde for _, r in rows if math.isfinite(r.mde)]
+    share = f"all {below}" if below == len(rows) else f"{below} of the {len(rows)}"
+    text += (f". A gain of +1 point, the size the paper reports, lies above {share} intervals. "
+             f"Each comparison pairs {_span(min(ns), max(ns))} seeds")
+    if mdes:
+        text += f" and could detect a difference of {_span(100 * min(mdes), 100 * max(mdes), '{:.1f}')} points (80 % power)"
+    return text + "."
+
+
 def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     """The settling study's answer in words, per loss and schedule, from its rows: each ALWA arm minus the lr control
     with n, the paired 95 % CI and what the design detects; where a +1 point gain (the paper's size) is excluded and
@@ -115,13 +157,9 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     text = ("Each" if st.stage == "done" else "Interim, until the plan is done: each") + (
         " arm minus the lr control (1:1 at the same tuned lr), in points of mAP with the paired 95 % CI. "
         + ". ".join(parts) + ".")
-    alwa = [(c, r) for c, rows in cells for r in rows[:2] if r.diff.n > 1 and math.isfinite(r.diff.hi)]
-
-    def name(c, r):
-        return f"{r.label.split(' ')[0]} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
-
-    excluded = [name(c, r) for c, r in alwa if r.diff.hi < PAPER_GAIN]
-    kept = [name(c, r) for c, r in alwa if r.diff.hi >= PAPER_GAIN]
+    alwa = _alwa_rows(cells)
+    excluded = [_arm_name(c, r) for c, r in alwa if r.diff.hi < PAPER_GAIN]
+    kept = [_arm_name(c, r) for c, r in alwa if r.diff.hi >= PAPER_GAIN]
     if excluded:
         text += f" A gain of +1 point, the size the paper reports, lies above the interval of {', '.join(excluded)}"
         text += f"; it is not excluded for {', '.join(kept)}." if kept else "."

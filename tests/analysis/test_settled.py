@@ -139,3 +139,26 @@ def test_a_cell_without_frozen_runs_for_the_budget_has_no_frozen_rows_and_the_an
     assert ("L1 at 3000 it stopped at 4 seeds for the budget, with ALWA-1's interval ±0.0, ALWA-2's interval ±1.2 "
             "points (the stopping rule aims at ±1).") in text
     assert "ALWA-2 minus ALWA frozen (1:1" in text and "L1 at 3000 it +" not in text.split("ALWA-2 minus ALWA frozen (1:1")[1]
+
+
+def test_the_headline_counts_the_alwa_rows_names_the_untold_one_and_says_interim(p):
+    # ALWA-1 minus control: +1, 0, +2, +1 points: mean +1, sd 0.816, t(3) 3.182 -> [-0.30, +2.30], not told apart;
+    # ALWA-2: -4, -3, -3, -4: mean -3.5, sd 0.577 -> [-4.42, -2.58], below the control and below +1
+    recs, state = study(p)
+    text = settled.headline(recs, p, state)
+    assert text.startswith("Not settled (interim, until the plan is done): against the lr control")
+    assert "ends below it in 1 of the 2 comparisons per loss and schedule and above it in none" in text
+    assert "not told apart: ALWA-1 (L1, 1500 it) +1.0 points [-0.3, +2.3], n = 4, inconclusive." in text
+    assert "lies above 1 of the 2 intervals" in text and "Each comparison pairs 4 seeds" in text
+
+
+def test_the_headline_says_no_only_when_every_interval_excludes_the_papers_point_and_none_is_better(p):
+    recs, state = study(p)
+    done = SettleState("done", cells=state.cells, cuts=state.cuts, estimate_h=3.0, spent_h=3.0)
+    shifted = [dict(r, mAP=r["mAP"] - 0.02) if r["experiment"]["weighting"] == "alwa1" else r for r in recs]
+    text = settled.headline(shifted, p, done)  # ALWA-1 now -1, -2, 0, -1: [-2.30, +0.30], below +1
+    assert text.startswith("No: ") and "lies above all 2 intervals" in text and "not told apart: ALWA-1" in text
+    lifted = [dict(r, mAP=r["mAP"] + 0.01) if r["experiment"]["weighting"] == "alwa1" else r for r in recs]
+    text = settled.headline(lifted, p, done)  # ALWA-1 now +2, +1, +3, +2: [+0.70, +3.30], above the control
+    assert text.startswith("In part: ") and "above it in 1" in text and "lies above 1 of the 2 intervals" in text
+    assert settled.headline([], p, done) == "The settling study has no paired comparison of ALWA with the lr control yet."
