@@ -240,7 +240,8 @@ def load_claims(results_root, profile: str) -> dict[str, Claim]:
 def comparison_table(rows):
     """The paired comparisons (:class:`alwa.analysis.records.Comparison`) as a DataFrame a reader can scan: the
     difference in points with its 95 % interval, n, the seeds dropped as unpaired and the detectable effect in
-    points, without an index column."""
+    points, without an index column. A detector shared by every row is said once, in the caption, not in a column
+    (the table then fits the book's text width)."""
     import math
 
     import pandas as pd
@@ -257,7 +258,11 @@ def comparison_table(rows):
         out.append({**ctx, "loss": r.loss or "", "comparison": r.label, "diff (pts) [95 % CI]": diff, "n": d.n,
                     "pairs dropped": r.dropped, "detectable (pts)": pts(r.mde), "verdict": r.verdict})
     df = pd.DataFrame(out)
-    return _stable(df.style.hide(axis="index").format(precision=2, na_rep="-"), df)
+    caption = ""
+    if "detector" in df and len(df) and df["detector"].nunique() == 1:
+        caption = f"detector: {df['detector'].iloc[0]}"
+        df = df.drop(columns="detector")
+    return _stable(_styled(df, 2), df, caption)
 
 
 def table(data, digits: int = 3):
@@ -266,7 +271,33 @@ def table(data, digits: int = 3):
     import pandas as pd
 
     df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
-    return _stable(df.style.hide(axis="index").format(precision=digits, na_rep="-"), df)
+    return _stable(_styled(df, digits), df)
+
+
+def _styled(df, digits: int):
+    """``df`` styled for a page: no index column, floats to ``digits`` decimals, a missing value as ``-``; in text
+    cells and headers a line may break after an underscore (``<wbr>``), so that a run's name does not push a table
+    past the book's text width."""
+    import html
+    import math
+
+    import pandas as pd
+
+    def breakable(v) -> str:
+        return html.escape(str(v)).replace("_", "_<wbr>")
+
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.{digits}f}"
+        return breakable(v)
+
+    styler = df.style.hide(axis="index").format(precision=digits, na_rep="-")
+    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]  # str, object or pandas' string
+    if text:
+        styler = styler.format(cell, subset=text)
+    return styler.format_index(breakable, axis=1)
 
 
 class Table:
@@ -274,8 +305,8 @@ class Table:
     from the table's content and its text holds no memory address, so a render that changes no number changes no
     byte of the page."""
 
-    def __init__(self, styler, df):
-        self.styler, self.df = styler, df
+    def __init__(self, styler, df, caption: str = ""):
+        self.styler, self.df, self.caption = (styler.set_caption(caption) if caption else styler), df, caption
 
     def to_html(self) -> str:
         return self.styler.to_html()
@@ -284,13 +315,13 @@ class Table:
         return self.to_html()
 
     def __repr__(self) -> str:
-        return self.df.to_string(index=False)
+        return (f"{self.caption}\n" if self.caption else "") + self.df.to_string(index=False)
 
 
-def _stable(styler, df) -> Table:
+def _stable(styler, df, caption: str = "") -> Table:
     import hashlib
 
-    return Table(styler.set_uuid(hashlib.sha1(df.to_json().encode()).hexdigest()[:8]), df)
+    return Table(styler.set_uuid(hashlib.sha1(df.to_json().encode()).hexdigest()[:8]), df, caption)
 
 
 def claims_table(measured: dict):

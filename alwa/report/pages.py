@@ -42,6 +42,8 @@ TARGET_WORDS = {True: "met", False: "**missed**", None: "not known yet"}
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))), trim_blocks=True,
                           lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 _ENV.filters["cell"] = lambda v: str(v).replace("|", "/")  # a value inside a Markdown table cell
+# a plain value (no Markdown of its own) in a table cell, which may break after an underscore: a run's name
+_ENV.filters["name_cell"] = lambda v: str(v).replace("|", "/").replace("_", "_<wbr>")
 
 
 def render(template: str, **context) -> str:
@@ -162,6 +164,10 @@ def _round_title(section: str) -> str:
     return re.sub(r"\bsession\b", "calibration round", section.replace("_", " "))
 
 
+def _given(v) -> bool:
+    return v is not None and v != ""
+
+
 def tuning_page(source=".") -> str:
     """The calibration runs of the mini setting (``book/data/tuning_runs.yaml``) as tables, the prose first."""
     data = yaml.safe_load((Path(source) / "book" / "data" / "tuning_runs.yaml").read_text())
@@ -172,8 +178,16 @@ def tuning_page(source=".") -> str:
         if not isinstance(rows, list) or not rows:
             continue
         keys = list(dict.fromkeys(k for r in rows for k in r))
-        cols = [c for c in first if c in keys] + [c for c in keys if c not in first]
-        tables.append({"title": _round_title(section), "columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows]})
+        # a setting only a few runs of the table changed (given in fewer than half its rows, and not in every one) is
+        # said in one "other" column, "name: value; ...", so that the table fits the text width
+        rare = [k for k in keys if k not in first and 2 * sum(_given(r.get(k)) for r in rows) < len(rows)]
+        cols = [c for c in first if c in keys] + [c for c in keys if c not in first and c not in rare]
+        cells = [[r.get(c, "") for c in cols] for r in rows]
+        if rare:
+            cols.append("other")
+            for row, r in zip(cells, rows):
+                row.append("; ".join(f"{k}: {r[k]}" for k in rare if _given(r.get(k))))
+        tables.append({"title": _round_title(section), "columns": cols, "rows": cells})
     return render("tuning", prose=prose, tables=tables)
 
 

@@ -114,8 +114,13 @@ function one(i) {
     const code = Array.from(d.querySelectorAll('div.cell_input pre, div.highlight pre'))
       .filter(p => p.scrollWidth > p.clientWidth + 1)
       .map(p => ({over: p.scrollWidth - p.clientWidth, line: p.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b, '')}));
+    // a table wider than the box that shows it: the reader scrolls it sideways, or misses its last columns
+    const tables = Array.from(d.querySelectorAll('table'))
+      .filter(t => t.parentElement && Math.max(t.scrollWidth, t.getBoundingClientRect().width) > t.parentElement.clientWidth + 1)
+      .map(t => ({over: Math.round(Math.max(t.scrollWidth, t.getBoundingClientRect().width) - t.parentElement.clientWidth),
+                  head: Array.from(t.querySelectorAll('th')).slice(0, 4).map(h => h.innerText.trim()).join(' | ')}));
     const main = d.querySelector('main') || d.querySelector('article') || d.body;
-    results.push({page: pages[i], title: d.title, body: d.body ? d.body.innerText.length : 0, imgs: imgs, code: code,
+    results.push({page: pages[i], title: d.title, body: d.body ? d.body.innerText.length : 0, imgs: imgs, code: code, tables: tables,
                   text_width: main ? main.getBoundingClientRect().width : 0});
     f.remove(); one(i + 1);
   }, 300);
@@ -178,9 +183,9 @@ MIN_PANEL_PX = 200  # a panel of a figure, as shown on a reader's page (1200 px 
 
 
 def layout_problems(data: list[dict], html: Path) -> list[str]:
-    """What a reader of the pages ``data`` (:func:`browse`) would have to fight: a code cell wider than its box,
-    or a figure whose panels side by side (the PNG's ``alwa:columns``, written by the notebooks' figure display)
-    are shown narrower than :data:`MIN_PANEL_PX` each."""
+    """What a reader of the pages ``data`` (:func:`browse`) would have to fight: a code cell or a table wider than
+    its box, or a figure whose panels side by side (the PNG's ``alwa:columns``, written by the notebooks' figure
+    display) are shown narrower than :data:`MIN_PANEL_PX` each."""
     from PIL import Image
 
     from alwa.report.plots import COLUMNS_KEY
@@ -189,6 +194,8 @@ def layout_problems(data: list[dict], html: Path) -> list[str]:
     for page in data:
         for c in page["code"]:
             out.append(f"{page['page']}: a code line runs {c['over']} px past its box: {c['line'][:90]!r}")
+        for t in page.get("tables", []):
+            out.append(f"{page['page']}: a table runs {t['over']} px past its box: {t['head'][:90]!r}")
         for im in page["imgs"]:
             f = (html / page["page"]).parent / im["src"]
             cols = Image.open(f).text.get(COLUMNS_KEY) if f.suffix == ".png" and f.exists() else None
@@ -200,7 +207,7 @@ def layout_problems(data: list[dict], html: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_code_fits_its_box_and_every_figure_panel_reads_at_the_books_width(browsed, smoke_book):
-    """Headless Chromium at 1200 px: no code cell of any page scrolls sideways, and every figure the notebooks show
+    """Headless Chromium at 1200 px: no code cell or table of any page scrolls sideways, and every figure the notebooks show
     gives each of its side-by-side panels at least MIN_PANEL_PX (figures carry their panel columns)."""
     shown = [im for page in browsed for im in page["imgs"] if im["src"].endswith(".png")]
     assert shown, "no figure on any page"
@@ -208,7 +215,8 @@ def test_code_fits_its_box_and_every_figure_panel_reads_at_the_books_width(brows
 
 
 def test_the_layout_check_names_an_overflowing_cell_and_a_squeezed_figure(tmp_path):
-    """The check above can fail: a page with a code line past its box and a 4-panel figure shown 700 px wide."""
+    """The check above can fail: a page with a code line and a table past their boxes and a 4-panel figure shown
+    700 px wide."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,11 +230,12 @@ def test_the_layout_check_names_an_overflowing_cell_and_a_squeezed_figure(tmp_pa
     fig, axes = plt.subplots(2, 1, figsize=(6.5, 5))
     (tmp_path / "stacked.png").write_bytes(png_bytes(fig))
     plt.close(fig)
-    data = [{"page": "a.html", "code": [{"over": 120, "line": "x = 1"}],
+    data = [{"page": "a.html", "code": [{"over": 120, "line": "x = 1"}], "tables": [{"over": 48, "head": "mAP | name"}],
              "imgs": [{"src": "wide.png", "shown": 700.0}, {"src": "stacked.png", "shown": 600.0}]}]
     problems = layout_problems(data, tmp_path)
-    assert len(problems) == 2 and "runs 120 px past its box" in problems[0]
-    assert "wide.png shows 4 panels side by side in 700 px (175 px each" in problems[1]
+    assert len(problems) == 3 and "runs 120 px past its box" in problems[0]
+    assert problems[1] == "a.html: a table runs 48 px past its box: 'mAP | name'"
+    assert "wide.png shows 4 panels side by side in 700 px (175 px each" in problems[2]
 
 
 def test_a_staged_book_carries_the_style_sheets_that_make_its_code_fit(tmp_path):

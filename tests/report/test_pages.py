@@ -1,6 +1,8 @@
 """alwa.report.pages: the speed page renders the stored benchmark record (and says when there is none)."""
 import json
 
+import yaml
+
 from alwa.report.pages import speed_page
 
 
@@ -80,3 +82,17 @@ def test_reader_pages_carry_no_words_of_the_projects_process():
     for source in sources:
         text = open(source).read().lower()
         assert "issue" not in text and "session" not in text, source
+
+
+def test_a_setting_few_tuning_runs_changed_is_said_in_one_other_column(tmp_path):
+    from alwa.report.pages import tuning_page
+
+    (tmp_path / "book" / "data").mkdir(parents=True)
+    runs = [{"mAP": 0.12, "name": "retinanet_r18w16_mini_l1_base", "lr": 0.02, "batch": 4, "warmup": 200},
+            {"mAP": 0.13, "name": "retinanet_r18w16_mini_l1_base", "lr": 0.01},
+            {"mAP": 0.11, "name": "retinanet_r18w16_mini_l1_base", "lr": 0.04, "note": "a | b"}]
+    (tmp_path / "book" / "data" / "tuning_runs.yaml").write_text(yaml.safe_dump({"session_1": runs}))
+    rows = [line for line in tuning_page(tmp_path).splitlines() if line.startswith("|")]
+    assert rows[0] == "| mAP | name | lr | other |"  # batch, warmup and note are given in one row of three each
+    assert rows[2] == "| 0.12 | retinanet_<wbr>r18w16_<wbr>mini_<wbr>l1_<wbr>base | 0.02 | batch: 4; warmup: 200 |"
+    assert rows[3].endswith("| 0.01 |  |") and rows[4].endswith("| note: a / b |")  # a cell's '|' kept out of the table
