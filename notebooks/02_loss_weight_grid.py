@@ -103,12 +103,12 @@ for loss in p.grid_losses:
 # %% [markdown]
 # ## The claims, measured
 
-# %%
+# %% tags=["hide-input"]
 measured = claims.grid_claims(rows, results, p, p.curve_window)
 nbh.save_claims(p, "grid", measured)
 nbh.claims_table(measured)
 
-# %%
+# %% tags=["hide-input"]
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
 write_result(

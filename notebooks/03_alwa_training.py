@@ -263,7 +263,7 @@ glue(
 # records come from a borrowed GPU machine (`results/gpu_check/`, with its README);
 # they do not depend on this notebook's profile, and nothing here reruns them.
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 from alwa.bench import gpu as gpu_check
@@ -290,7 +290,7 @@ measured["C10"] = claims.overhead_claim(bench, profile, gpu=gpu)
 nbh.save_claims(p, "alwa", measured)
 nbh.table([gpu_check.record_row(r) for r in gpu_records])
 
-# %%
+# %% tags=["hide-input"]
 glue("alwa_n_runs", len(results), display=False)
 write_result(
     nb.results("tables") / "tables23.json",

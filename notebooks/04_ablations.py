@@ -60,7 +60,7 @@ rows = sm.summary_table(results)
 table = claims.ablation_table(rows, tables, p, results)
 nbh.table(table)
 
-# %%
+# %% tags=["hide-input"]
 measured = claims.ablation_claims(results, p)
 nbh.save_claims(p, "ablation", measured)
 write_result(

@@ -264,7 +264,7 @@ faster_text = lrstudy.faster_baseline_text(arms, st, plan)
 display(Markdown(f"{faster_text} {lrstudy.FASTER_LR_CAVEAT}"))
 glue("lr_faster_base", nbh.Text(faster_text), display=False)
 
-# %%
+# %% tags=["hide-input"]
 published = nbh.load_claims(results_root, profile)
 verdicts = lrstudy.regime_claims(records, p, plan, st, published)
 nbh.save_regime_claims(
@@ -323,7 +323,7 @@ nbh.table(
 # and further rounds of seeds (a round begun is finished), never a finished run: a cell that stopped for
 # the budget says so below, and its interval may be wider than ±1 point.
 
-# %%
+# %% tags=["hide-input"]
 s_out = nb.results("settle")
 s_records = load_results(s_out)
 s_state, s_specs = (
