@@ -362,7 +362,7 @@ else:
     display(Markdown(s_answer))
     nbh.save_loss_claims(
         p,
-        settled.loss_claims(s_records, p, s_state),
+        settled.loss_claims(s_records, p, s_state, nb.paper),
         {
             "stage": s_state.stage,
             "runs_done": s_done,

@@ -130,11 +130,25 @@ def grid_claims(rows: list[SummaryRow], results: list, p: Profile, window: int) 
 
 
 # ------------------------------------------------------------------ tables 2 / 3
+# where the paper reports each detector's baseline and ALWA runs (its R-50 rows): table, row per weighting
+PAPER_ROWS = {"retinanet": ("table2", {"base": "R50", "alwa1": "R50+ALWA1", "alwa2": "R50+ALWA2"}),
+              "faster-rcnn": ("table3", {"base": "baseline", "alwa1": "ALWA1", "alwa2": "ALWA2"})}
+
+
+def paper_gain(tables: dict, det: str, loss: str, weighting: str) -> Optional[float]:
+    """The paper's ALWA minus baseline (mAP) for detector ``det``, regression loss ``loss`` (e.g. 'l1') and ALWA
+    variant ``weighting`` ('alwa1', 'alwa2'), from its R-50 rows (tables 2 and 3); None where it reports none."""
+    tab, row_of = PAPER_ROWS[det]
+    cols, L = tables[tab]["columns"], ex.LOSS_NAMES[loss]
+    if L not in cols or weighting not in row_of:
+        return None
+    return tables[tab]["rows"][row_of[weighting]][cols.index(L)] - tables[tab]["rows"][row_of["base"]][cols.index(L)]
+
+
 def alwa_table(rows: list[SummaryRow], tables: dict, p: Profile) -> tuple[list, list]:
     by = sm.rows_by_experiment(rows)
     table, plot_rows = [], []
-    for det, tab, row_of in (("retinanet", "table2", {"base": "R50", "alwa1": "R50+ALWA1", "alwa2": "R50+ALWA2"}),
-                             ("faster-rcnn", "table3", {"base": "baseline", "alwa1": "ALWA1", "alwa2": "ALWA2"})):
+    for det, (tab, row_of) in PAPER_ROWS.items():
         for loss in p.alwa_losses:
             L = ex.LOSS_NAMES[loss]
             cols = tables[tab]["columns"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Iterable
+from typing import Iterable, Optional
 
+from alwa.analysis.claims import paper_gain
 from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
 from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Claim, Comparison, Status, combined_status
@@ -71,10 +72,26 @@ def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Co
 LOSS_CLAIMS = ("C6", "C11")  # what the settling study measures per regression loss (RetinaNet, at the tuned lr)
 
 
-def loss_claims(records: Iterable[dict], p: Profile, st: SettleState) -> dict[str, dict[str, Claim]]:
+def gain_status(parts: list[tuple[Comparison, Optional[float]]]) -> Status:
+    """The status of a claimed gain (C6: ALWA improves RetinaNet by about the paper's reported amount) from its parts,
+    each ALWA minus the control with the paper's own gain for it (None: the paper reports none): *supported* if a
+    part is better than the control, *not supported* if every part's interval lies below the paper's gain for it
+    (below 0 where it reports none, or no gain), else as :func:`alwa.analysis.records.combined_status` combines the
+    parts."""
+    if any(r.diff.lo > 0 for r, _ in parts):
+        return Status.SUPPORTED
+    if parts and all(r.diff.n > 1 and r.diff.hi < (0.0 if g is None else max(g, 0.0)) for r, g in parts):
+        return Status.NOT_SUPPORTED
+    return combined_status(r.verdict.status for r, _ in parts)
+
+
+def loss_claims(records: Iterable[dict], p: Profile, st: SettleState,
+                tables: Optional[dict] = None) -> dict[str, dict[str, Claim]]:
     """``{claim: {loss: Claim}}`` from the settling study: C6 (ALWA-1 and ALWA-2 minus the lr control) and C11 (ALWA-2
-    minus ALWA-1), per regression loss over the schedules whose lr is tuned, each part with n and its paired 95 % CI;
-    the status combines the parts (:func:`alwa.analysis.records.combined_status`)."""
+    minus ALWA-1), per regression loss over the schedules whose lr is tuned, each part with n and its paired 95 % CI.
+    C11's status combines the parts (:func:`alwa.analysis.records.combined_status`); C6's, given the paper's tables,
+    weighs each part against the gain the paper reports for that loss and arm (:func:`gain_status`; the gain is
+    named in the part), else combines them the same way."""
     by = {r.key: r for r in map(RunRecord.of, records)}
     out: dict = {c: {} for c in LOSS_CLAIMS}
     for loss in dict.fromkeys(c.loss for c in st.cells):
@@ -83,13 +100,19 @@ def loss_claims(records: Iterable[dict], p: Profile, st: SettleState) -> dict[st
             rows = _cell_rows(by, p, c)
             arm = {w: _by_seed(by, arm_experiment(p, loss, w, c.tuned_lr, c.schedule), range(c.seeds)) for w in ("alwa1", "alwa2")}
             c11 = _row(loss, c.schedule, c.tuned_lr, LABELS["alwa2"], LABELS["alwa1"], arm["alwa2"], arm["alwa1"])
-            parts["C6"] += [(f"{c.schedule} it, {r.label.split(' ')[0]}", r) for r in rows[:2]]
-            parts["C11"].append((f"{c.schedule} it, ALWA-2 minus ALWA-1", c11))
+            parts["C6"] += [(f"{c.schedule} it, {LABELS[w]}", r, None if tables is None else paper_gain(tables, "retinanet", loss, w))
+                            for w, r in zip(("alwa1", "alwa2"), rows[:2])]
+            parts["C11"].append((f"{c.schedule} it, ALWA-2 minus ALWA-1", c11, None))
         for cid, ps in parts.items():
-            told = [(what, r) for what, r in ps if r.diff.n]
-            out[cid][loss] = (Claim(cid, "; ".join(f"{what} {fmt_comparison(r)}" for what, r in told),
-                                    combined_status(r.verdict.status for _, r in told)) if told else
-                              Claim(cid, "no paired runs yet", Status.NOT_RUN_YET))
+            told = [(what, r, g) for what, r, g in ps if r.diff.n]
+            if not told:
+                out[cid][loss] = Claim(cid, "no paired runs yet", Status.NOT_RUN_YET)
+                continue
+            ours = "; ".join(f"{what} {fmt_comparison(r)}" + ("" if g is None else f" (paper {100 * g:+.2f})")
+                             for what, r, g in told)
+            weigh_gain = cid == "C6" and tables is not None
+            out[cid][loss] = Claim(cid, ours, gain_status([(r, g) for _, r, g in told]) if weigh_gain else
+                                   combined_status(r.verdict.status for _, r, _ in told))
     return out
 
 

@@ -162,3 +162,32 @@ def test_the_headline_says_no_only_when_every_interval_excludes_the_papers_point
     text = settled.headline(lifted, p, done)  # ALWA-1 now +2, +1, +3, +2: [+0.70, +3.30], above the control
     assert text.startswith("In part: ") and "above it in 1" in text and "lies above 1 of the 2 intervals" in text
     assert settled.headline([], p, done) == "The settling study has no paired comparison of ALWA with the lr control yet."
+
+
+PAPER = {"table2": {"columns": ["L1", "SmoothL1"], "rows": {"R50": [0.75, 0.75], "R50+ALWA1": [0.7582, 0.7578],
+                                                             "R50+ALWA2": [0.7596, 0.7614]}}}
+
+
+def test_c6_per_loss_is_not_supported_where_every_interval_lies_below_the_papers_own_gain(p):
+    recs, state = study(p)
+    lower = [dict(r, mAP=r["mAP"] - 0.02) if r["experiment"]["weighting"] == "alwa1" else r for r in recs]
+    # ALWA-1 minus control -1, -2, 0, -1 points: [-2.30, +0.30], not told apart from 0 but below the paper's +0.82
+    c6 = settled.loss_claims(lower, p, state, PAPER)["C6"]["l1"]
+    assert str(c6.status) == "not supported"
+    assert "1500 it, ALWA-1 -1.0 points [-2.3, +0.3], n = 4, inconclusive (paper +0.82)" in c6.ours
+    assert "1500 it, ALWA-2 -3.5 points [-4.4, -2.6], n = 4, worse (paper +0.96)" in c6.ours
+    assert str(settled.loss_claims(lower, p, state)["C6"]["l1"].status) == "inconclusive at mini scale"  # no tables
+    c6 = settled.loss_claims(recs, p, state, PAPER)["C6"]["l1"]  # ALWA-1 [-0.30, +2.30]: the paper's gain inside
+    assert str(c6.status) == "inconclusive at mini scale"
+
+
+def test_a_gain_is_supported_by_a_better_part_and_judged_against_zero_where_the_paper_gives_none():
+    from alwa.analysis.records import Comparison, PairedDiff
+
+    def part(lo, hi):
+        return Comparison("x", PairedDiff(10, tuple(range(10)), (lo + hi) / 2, lo, hi, 0.01))
+
+    assert str(settled.gain_status([(part(0.001, 0.02), 0.01), (part(-0.05, -0.03), 0.01)])) == "supported"
+    assert str(settled.gain_status([(part(-0.01, 0.005), 0.008), (part(-0.05, -0.03), None)])) == "not supported"
+    assert str(settled.gain_status([(part(-0.01, 0.005), None)])) == "inconclusive at mini scale"  # spans 0
+    assert str(settled.gain_status([(part(-0.01, 0.005), -0.002)])) == "inconclusive at mini scale"  # no gain: 0
