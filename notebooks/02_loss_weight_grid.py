@@ -74,7 +74,7 @@ pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
 # %%
 rows = sm.summary_table(results)
 table, plot_rows = claims.table1(rows, tables, p)
-nbh.table(table)
+nbh.table(table, digits=2)
 
 # %%
 fig = plots.plot_vs_paper(

@@ -74,7 +74,7 @@ glue(
     nbh.Text(claims.baseline_level(rows, p, "faster-rcnn")),
     display=False,
 )
-nbh.table(table)
+nbh.table(table, digits=2)
 
 # %%
 fig = plots.plot_vs_paper(

@@ -58,7 +58,7 @@ rows = sm.summary_table(results)
 
 # %%
 table = claims.ablation_table(rows, tables, p, results)
-nbh.table(table)
+nbh.table(table, digits=2)
 
 # %% tags=["hide-input"]
 measured = claims.ablation_claims(results, p)
