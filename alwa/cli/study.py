@@ -103,6 +103,7 @@ def _settle(a, p) -> None:
         if a.cmd == "answer":
             for row in settled.comparisons(records, p, st):
                 print("  " + settled.fmt_row(row))
+            print(settled.headline(records, p, st))
         return
     st = _drive(settle.run_settle, p, out, a)
     print(f"settle: stage {st.stage}; cuts {st.cuts}")

@@ -33,3 +33,17 @@ def test_answer_on_an_empty_results_root_says_there_is_no_answer_yet(tmp_path, c
     cli_study.main(["answer", "--profile", "cpu", "--results", str(tmp_path)])
     out = capsys.readouterr().out.splitlines()
     assert "(in progress: every number below is interim)" in out[0] and out[-1].startswith("No ALWA run has an lr-control run")
+
+
+def test_the_settling_answer_ends_with_its_headline_over_the_committed_runs(capsys):
+    from alwa.analysis import settled
+    from alwa.runs import settle
+
+    cli_study.main(["answer", "--study", "settle", "--profile", "cpu", "--results", "results"])
+    out = capsys.readouterr().out.splitlines()
+    p = load_profile("cpu", None, "results")
+    records = load_results(results_dir("results", "cpu", "settle"))
+    st, _ = settle.decide(p, settle.settle_plan_for("cpu"), records)
+    rows = settled.comparisons(records, p, st)
+    assert out[-1] == settled.headline(records, p, st) and out[-1].startswith("No: ")
+    assert out[-1 - len(rows):-1] == ["  " + settled.fmt_row(r) for r in rows]
