@@ -77,7 +77,7 @@ def gain_status(parts: list[tuple[Comparison, Optional[float]]]) -> Status:
     each ALWA minus the control with the paper's own gain for it (None: the paper reports none): *supported* if a
     part is better than the control, *not supported* if every part's interval lies below the paper's gain for it
     (below 0 where it reports none, or no gain), else as :func:`alwa.analysis.records.combined_status` combines the
-    parts."""
+    parts. Without any gain it gives exactly what ``combined_status`` gives."""
     if any(r.diff.lo > 0 for r, _ in parts):
         return Status.SUPPORTED
     if parts and all(r.diff.n > 1 and r.diff.hi < (0.0 if g is None else max(g, 0.0)) for r, g in parts):
@@ -89,9 +89,9 @@ def loss_claims(records: Iterable[dict], p: Profile, st: SettleState,
                 tables: Optional[dict] = None) -> dict[str, dict[str, Claim]]:
     """``{claim: {loss: Claim}}`` from the settling study: C6 (ALWA-1 and ALWA-2 minus the lr control) and C11 (ALWA-2
     minus ALWA-1), per regression loss over the schedules whose lr is tuned, each part with n and its paired 95 % CI.
-    C11's status combines the parts (:func:`alwa.analysis.records.combined_status`); C6's, given the paper's tables,
-    weighs each part against the gain the paper reports for that loss and arm (:func:`gain_status`; the gain is
-    named in the part), else combines them the same way."""
+    The status is :func:`gain_status`: C6's parts, given the paper's tables, are weighed against the gain the paper
+    reports for that loss and arm (named in the part); without a gain (C11, or no tables) a part is weighed against
+    0, which is :func:`alwa.analysis.records.combined_status` of the parts' verdicts."""
     by = {r.key: r for r in map(RunRecord.of, records)}
     out: dict = {c: {} for c in LOSS_CLAIMS}
     for loss in dict.fromkeys(c.loss for c in st.cells):
@@ -110,9 +110,7 @@ def loss_claims(records: Iterable[dict], p: Profile, st: SettleState,
                 continue
             ours = "; ".join(f"{what} {fmt_comparison(r)}" + ("" if g is None else f" (paper {100 * g:+.2f})")
                              for what, r, g in told)
-            weigh_gain = cid == "C6" and tables is not None
-            out[cid][loss] = Claim(cid, ours, gain_status([(r, g) for _, r, g in told]) if weigh_gain else
-                                   combined_status(r.verdict.status for _, r, _ in told))
+            out[cid][loss] = Claim(cid, ours, gain_status([(r, g) for _, r, g in told]))
     return out
 
 
@@ -143,7 +141,7 @@ def headline(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         return "The settling study has no paired comparison of ALWA with the lr control yet."
     worse = [(c, r) for c, r in rows if r.diff.hi < 0]
     better = [(c, r) for c, r in rows if r.diff.lo > 0]
-    untold = [(c, r) for c, r in rows if (c, r) not in worse and (c, r) not in better]
+    untold = [(c, r) for c, r in rows if r.diff.lo <= 0 <= r.diff.hi]
     below = sum(r.diff.hi < PAPER_GAIN for _, r in rows)
     lead = "In part" if better else ("No" if below == len(rows) else "Not settled")
     text = (f"{lead}{'' if st.stage == 'done' else ' (interim, until the plan is done)'}: against the lr control "
