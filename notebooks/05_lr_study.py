@@ -184,54 +184,19 @@ d = lrstudy.alwa_vs_control(records, p, plan, st)
 
 # %%
 
-for (
-    key,
-    comparison,
-    regime,
-    det,
-) in [  # the rows the text below and the intro quote
-    (
-        "paper_alwa1_same",
-        "alwa1 minus 1:1 at the same lr",
-        "paper",
-        "retinanet",
-    ),
-    (
-        "paper_alwa2_same",
-        "alwa2 minus 1:1 at the same lr",
-        "paper",
-        "retinanet",
-    ),
-    (
-        "paper_detrend",
-        "alwa2 (trend-free statistic) minus lr control",
-        "paper",
-        "retinanet",
-    ),
-    (
-        "paper_half",
-        "0.5:0.5 minus lr control",
-        "paper",
-        "retinanet",
-    ),
-    (
-        "faster_alwa1_same",
-        "alwa1 minus 1:1 at the same lr",
-        "paper",
-        "faster-rcnn",
-    ),
-    (
-        "faster_alwa2_same",
-        "alwa2 minus 1:1 at the same lr",
-        "paper",
-        "faster-rcnn",
-    ),
+for key, method, baseline, det in [  # the rows the text below and the intro quote (paper regime)
+    ("paper_alwa1_same", "alwa1", lrstudy.SAME_LR, "retinanet"),
+    ("paper_alwa2_same", "alwa2", lrstudy.SAME_LR, "retinanet"),
+    ("paper_detrend", lrstudy.DETREND, lrstudy.LR_CONTROL, "retinanet"),
+    ("paper_half", lrstudy.HALF, lrstudy.LR_CONTROL, "retinanet"),
+    ("faster_alwa1_same", "alwa1", lrstudy.SAME_LR, "faster-rcnn"),
+    ("faster_alwa2_same", "alwa2", lrstudy.SAME_LR, "faster-rcnn"),
 ]:
     glue(
         f"lr_{key}",
         nbh.Text(
             lrstudy.fmt_comparison(
-                lrstudy.find(d, comparison, regime, det)
+                lrstudy.find(d, method, baseline, "paper", det)
             )
         ),
         display=False,

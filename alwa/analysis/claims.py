@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from alwa.analysis import stats
+from alwa.core import stats
 from alwa.analysis import summaries as sm
-from alwa.analysis.records import Claim, Status, SummaryRow, VsPaper, claims_of, combined_status
-from alwa.analysis.stats import fmt_ci, fmt_pts
+from alwa.analysis.records import Claim, Status, SummaryRow, VsPaper, claims_of, combined_status, verdict_status
+from alwa.core.stats import fmt_ci, fmt_pts
 from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile
@@ -195,7 +195,7 @@ def alwa_claims(results: list, p: Profile) -> dict[str, Claim]:
         for w in ("alwa1", "alwa2"):
             d = _pooled(results, p, det, w)
             parts.append(fmt_pts(w, d))
-            statuses.append(d.verdict.status)
+            statuses.append(verdict_status(d.verdict))
         status = combined_status(statuses)
         out[cid] = {"ours": f"{det}, pooled over losses and seeds, paired vs baseline: " + "; ".join(parts),
                     "paper": paper, "status": status}

@@ -3,7 +3,7 @@
 Each run is placed in a *regime* (its schedule and learning rate): ``short`` (the published cpu runs:
 the profile's schedule and lr), ``tuned`` (the study's schedule, converged or the longest that fits the budget, at the tuned lr)
 or ``paper`` (that schedule at twice the tuned lr: what 8 images per iteration at mmdetection's 16-image lr
-mean). Every verdict is a paired difference over seeds with its 95 % t-interval (:mod:`alwa.analysis.stats`);
+mean). Every verdict is a paired difference over seeds with its 95 % t-interval (:mod:`alwa.core.stats`);
 an interval spanning 0 reads "inconclusive".
 """
 
@@ -16,9 +16,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from alwa.analysis import stats
-from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
-from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of
+from alwa.core import stats
+from alwa.core.stats import min_detectable_effect, paired_records_diff
+from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of, verdict_status
 from alwa.analysis.summaries import by_experiment
 from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs.profile import Profile
@@ -120,8 +120,8 @@ def _recs(records: Iterable[dict]) -> dict:
     return out
 
 
-def _paired_row(label: str, recs: dict, pairs: list[tuple[str, str]], **context) -> Comparison:
-    """``label``: method minus baseline over the (method name, baseline name) ``pairs`` (several: pooled), each seed
+def _paired_row(method: str, baseline: str, recs: dict, pairs: list[tuple[str, str]], **context) -> Comparison:
+    """``method`` minus ``baseline`` over the (method name, baseline name) ``pairs`` (several: pooled), each seed
     kept only where both runs started from the same state (:func:`alwa.core.pairing.pairing`); the dropped seeds
     are counted and the minimum detectable effect of what is left is computed."""
     a, b = {}, {}
@@ -132,7 +132,11 @@ def _paired_row(label: str, recs: dict, pairs: list[tuple[str, str]], **context)
     d, pr = paired_records_diff(a, b)
     diffs = [float(a[k]["mAP"]) - float(b[k]["mAP"]) for k in pr.seeds]
     sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.nan
-    return Comparison(label, d, dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)), **context)
+    return Comparison(method, baseline, d, dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)), **context)
+
+
+LR_CONTROL, SAME_LR = "lr control", "1:1 at the same lr"  # the baselines of the rows of alwa_vs_control
+HALF, DETREND = "0.5:0.5", "alwa2 (trend-free statistic)"  # two of its method arms besides alwa1 / alwa2
 
 
 def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> list[Comparison]:
@@ -144,7 +148,7 @@ def equivalence_table(records: Iterable[dict], p: Profile, plan: StudyPlan) -> l
         base = experiment_of(p, "retinanet", "l1", "base", lr=lr, clip=clip)
         for k in plan.equivalence_k:
             arm = experiment_of(p, "retinanet", "l1", f"{k:.2f}:{k:.2f}", lr=lr / k, clip=clip)
-            rows.append(_paired_row(f"{k:g}:{k:g} at lr {lr / k:g} minus 1:1 at lr {lr:g}", recs, [(arm, base)],
+            rows.append(_paired_row(f"{k:g}:{k:g} at lr {lr / k:g}", f"1:1 at lr {lr:g}", recs, [(arm, base)],
                                     clipping="on (max norm 10)" if clip else "off", k=k, loss="l1"))
     return rows
 
@@ -161,11 +165,11 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
     recs = _recs(records)
     rows = []
 
-    def per_loss(label, losses, arm_of, ctl_of, **ctx):
+    def per_loss(method, baseline, losses, arm_of, ctl_of, **ctx):
         for loss in losses:
-            rows.append(_paired_row(label, recs, [(arm_of(loss), ctl_of(loss))], loss=loss, **ctx))
+            rows.append(_paired_row(method, baseline, recs, [(arm_of(loss), ctl_of(loss))], loss=loss, **ctx))
         if len(losses) > 1:
-            rows.append(_paired_row(label, recs, [(arm_of(loss), ctl_of(loss)) for loss in losses], loss="pooled", **ctx))
+            rows.append(_paired_row(method, baseline, recs, [(arm_of(loss), ctl_of(loss)) for loss in losses], loss="pooled", **ctx))
 
     for reg in regimes(p, st, plan)[1:]:
         for det, losses in (("retinanet", plan.losses), ("faster-rcnn", ("l1",))):
@@ -174,16 +178,16 @@ def alwa_vs_control(records: Iterable[dict], p: Profile, plan: StudyPlan, st: St
             sched = detector_schedule(p, det, st.schedule)
             for w in ("alwa1", "alwa2"):
                 arm = lambda loss, w=w: experiment_of(p, det, loss, w, lr=reg.lr, iters=sched)  # noqa: E731
-                per_loss(f"{w} minus lr control", losses, arm, lambda loss: experiment_of(p, det, loss, "base", lr=st.tuned_lr, iters=sched),
+                per_loss(w, LR_CONTROL, losses, arm, lambda loss: experiment_of(p, det, loss, "base", lr=st.tuned_lr, iters=sched),
                          regime=reg.name, detector=det)
                 if reg.name == "paper":
-                    per_loss(f"{w} minus 1:1 at the same lr", losses, arm,
+                    per_loss(w, SAME_LR, losses, arm,
                              lambda loss: experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched), regime=reg.name, detector=det)
         if reg.name == "paper":
-            per_loss("0.5:0.5 minus lr control", plan.losses,
+            per_loss(HALF, LR_CONTROL, plan.losses,
                      lambda loss: experiment_of(p, "retinanet", loss, "0.50:0.50", lr=reg.lr, iters=st.schedule),
                      lambda loss: experiment_of(p, "retinanet", loss, "base", lr=st.tuned_lr, iters=st.schedule), regime="paper", detector="retinanet")
-            per_loss("alwa2 (trend-free statistic) minus lr control", ("l1",),
+            per_loss(DETREND, LR_CONTROL, ("l1",),
                      lambda loss: experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule, detrend=True),
                      lambda loss: experiment_of(p, "retinanet", loss, "base", lr=st.tuned_lr, iters=st.schedule), regime="paper", detector="retinanet")
     return rows
@@ -197,14 +201,16 @@ def fmt_comparison(r: Optional[Comparison]) -> str:
     return f"{100 * r.diff.mean:+.1f} points{ci}, n = {r.diff.n}, {r.verdict}"
 
 
-def find(rows: Iterable[Comparison], label: str, regime: str, detector: str = "retinanet", loss: str = "pooled") -> Optional[Comparison]:
-    """The row of ``label`` in ``regime`` for ``detector`` and ``loss`` (default: the pooled row, or the only row
-    where the detector ran one loss)."""
-    hits = [r for r in rows if (r.label, r.regime, r.detector) == (label, regime, detector)]
+def find(rows: Iterable[Comparison], method: str, baseline: str, regime: str, detector: str = "retinanet",
+         loss: str = "pooled") -> Optional[Comparison]:
+    """The row of ``method`` minus ``baseline`` in ``regime`` for ``detector`` and ``loss`` (default: the pooled row,
+    or the only row where the detector ran one loss)."""
+    hits = [r for r in rows if (r.method, r.baseline, r.regime, r.detector) == (method, baseline, regime, detector)]
     return next((r for r in hits if r.loss == loss), hits[0] if len(hits) == 1 else None)
 
 
 LOSS_WORDS = {"l1": "L1", "smoothl1": "SmoothL1"}
+ARM_WORDS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2"}
 
 
 def answer(rows: list[Comparison]) -> str:
@@ -212,13 +218,13 @@ def answer(rows: list[Comparison]) -> str:
     :func:`alwa_vs_control` (RetinaNet, ALWA-1 and ALWA-2 minus the lr control in the tuned and paper regimes), with
     what the design could detect. The wording follows the verdicts; the numbers are the rows'."""
     per = [r for r in rows if r.detector == "retinanet" and r.loss not in (None, "pooled")
-           and r.label in ("alwa1 minus lr control", "alwa2 minus lr control") and r.regime in ("tuned", "paper")]
+           and r.method in ARM_WORDS and r.baseline == LR_CONTROL and r.regime in ("tuned", "paper")]
     named = [r for r in per if r.diff.n]
     if not named:
         return "No ALWA run has an lr-control run on the same seeds yet: the study gives no answer so far."
 
     def name(r):
-        return f"ALWA-{r.label[4]} ({LOSS_WORDS.get(r.loss, r.loss)}, {r.regime} regime)"
+        return f"{ARM_WORDS[r.method]} ({LOSS_WORDS.get(r.loss, r.loss)}, {r.regime} regime)"
 
     better = [name(r) for r in named if r.verdict == Verdict.BETTER]
     worse = [name(r) for r in named if r.verdict == Verdict.WORSE]
@@ -241,7 +247,7 @@ def answer(rows: list[Comparison]) -> str:
     if dropped:
         limits += f"; {dropped} seed(s) were left out because their two runs did not start from the same state"
     text = first + (limits + "." if limits else "")
-    halves = [r for r in rows if r.label == "0.5:0.5 minus lr control" and r.loss not in (None, "pooled")]
+    halves = [r for r in rows if (r.method, r.baseline) == (HALF, LR_CONTROL) and r.loss not in (None, "pooled")]
     if not any(r.diff.n or r.dropped for r in halves):
         return text
     told = "; ".join(f"{LOSS_WORDS.get(r.loss, r.loss)} {fmt_comparison(r)}" for r in halves)
@@ -345,7 +351,7 @@ def _typed(out: dict) -> dict:
 
 
 def _status(d: PairedDiff) -> Status:
-    return d.verdict.status
+    return verdict_status(d.verdict)
 
 
 # ------------------------------------------------------------------ what chapter 05 says in words (rendered, not derived, in the notebook)
@@ -377,7 +383,8 @@ def calibration_rows(records: Iterable[dict], p: Profile, plan: StudyPlan, st: S
     records, lr0, rows = list(map(RunRecord.of, records)), setting_lr(p), []
     for it in sorted({*plan.ladder, *plan.extra_ladder}):
         exp = experiment_of(p, "retinanet", "l1", "base", lr=lr0, iters=it)
-        vals = [r["mAP"] for r in records if r.experiment == exp and r.seed < plan.calib_seeds]
+        seeds = set(p.seeds(plan.calib_seeds))
+        vals = [r["mAP"] for r in records if r.experiment == exp and r.seed in seeds]
         if vals:
             rows.append({"iterations": it, "runs": len(vals), "mean mAP": sum(vals) / len(vals),
                          "gain of doubling (pts)": 100 * st.schedule_gains[it] if it in st.schedule_gains else None})

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Mapping, Optional
 
 from alwa.core.experiment import Experiment
+from alwa.core.stats import PairedDiff, Verdict  # noqa: F401 (the analysis' records name them)
 
 
 class Status(StrEnum):
@@ -28,28 +29,17 @@ class Status(StrEnum):
     NOT_RUN_YET = "not run yet"
 
 
-class Verdict(StrEnum):
-    """A paired difference's verdict, the one vocabulary of every comparison of runs: its 95 % CI above 0
-    (better), below 0 (worse), spanning 0 (inconclusive), or not computable (too few seeds).
-    :attr:`status` is the one mapping to a claim's status."""
-
-    BETTER = "better"
-    WORSE = "worse"
-    INCONCLUSIVE = "inconclusive"
-    TOO_FEW_SEEDS = "too few seeds"
-
-    @property
-    def status(self) -> "Status":
-        """The claim status this verdict gives a claim that ALWA (the method) does better."""
-        return _VERDICT_STATUS[self]
-
-
 _VERDICT_STATUS = {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED,
                    Verdict.INCONCLUSIVE: Status.INCONCLUSIVE, Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}
 
 
+def verdict_status(v: Verdict) -> Status:
+    """The claim status a verdict gives a claim that ALWA (the method) does better."""
+    return _VERDICT_STATUS[v]
+
+
 def combined_status(statuses) -> Status:
-    """One claim's status from its parts' (e.g. ALWA-1 and ALWA-2, each by :attr:`Verdict.status`): supported if
+    """One claim's status from its parts' (e.g. ALWA-1 and ALWA-2, each by :func:`verdict_status`): supported if
     any part is, *too few runs* if every part is, not supported if every part is, else inconclusive at mini
     scale."""
     statuses = list(statuses)
@@ -60,31 +50,6 @@ def combined_status(statuses) -> Status:
     if all(s == Status.NOT_SUPPORTED for s in statuses):
         return Status.NOT_SUPPORTED
     return Status.INCONCLUSIVE_MINI
-
-
-@dataclass(frozen=True)
-class PairedDiff:
-    """Method minus baseline over the seeds both have: mean, paired-t 95 % CI (``lo``, ``hi``) and p-value."""
-
-    n: int
-    seeds: tuple = ()
-    mean: float = math.nan
-    lo: float = math.nan
-    hi: float = math.nan
-    p: float = math.nan
-
-    @property
-    def verdict(self) -> Verdict:
-        if self.n < 2 or not math.isfinite(self.lo):
-            return Verdict.TOO_FEW_SEEDS
-        if self.lo > 0:
-            return Verdict.BETTER
-        if self.hi < 0:
-            return Verdict.WORSE
-        return Verdict.INCONCLUSIVE
-
-    def as_dict(self) -> dict:
-        return {"n": self.n, "seeds": list(self.seeds), "mean": self.mean, "lo": self.lo, "hi": self.hi, "p": self.p}
 
 
 @dataclass(frozen=True)
@@ -130,10 +95,13 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A named paired comparison of the learning-rate study (``label``: e.g. 'alwa2 minus lr control') and where it
-    was made (``regime``, ``detector``; the equivalence test's ``clipping`` and ``k``); ``None``: not applicable."""
+    """A paired comparison, typed: its ``method`` arm minus its ``baseline`` arm (their names as tables print them:
+    'alwa2', 'lr control', 'ALWA-1', 'control'), and where it was made (``regime`` or cell, ``detector``, ``loss``;
+    the equivalence test's ``clipping`` and ``k``); ``None``: not applicable. Code selects rows by these fields;
+    :attr:`label` ('alwa2 minus lr control') is made from them here and only here."""
 
-    label: str
+    method: str
+    baseline: str
     diff: PairedDiff
     regime: Optional[str] = None
     detector: Optional[str] = None
@@ -147,6 +115,10 @@ class Comparison:
     def verdict(self) -> Verdict:
         """The paired difference's :class:`Verdict`."""
         return self.diff.verdict
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} minus {self.baseline}"
 
     def as_dict(self) -> dict:
         """The flat row of the study's table file (``comparison``, the context given, ``n``, ``diff``, ``lo``, ``hi``, ``verdict``)."""

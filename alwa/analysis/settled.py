@@ -10,18 +10,15 @@ from typing import Iterable, Optional
 
 from alwa.analysis.claims import paper_gain
 from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
-from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
-from alwa.analysis.records import Claim, Comparison, Status, combined_status
-from alwa.core.experiment import RunRecord, run_key
+from alwa.core.stats import min_detectable_effect, paired_records_diff
+from alwa.analysis.records import Claim, Comparison, Status, combined_status, verdict_status
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import Profile
-from alwa.runs.settle import BUDGET_STOP, Cell, SettleState, arm_experiment, frozen_is_cut
+from alwa.runs.engine import RecordIndex, StopKind
+from alwa.runs.settle import Cell, SettleState, arm_experiment, frozen_is_cut
 
 LABELS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2", "frozen": "ALWA frozen"}
-
-
-def _by_seed(by: dict, exp, seeds: Iterable[int]) -> dict:
-    return {s: by[run_key(exp.name, s)] for s in seeds if run_key(exp.name, s) in by}
+CONTROL = "control"  # the baseline of a cell's rows: 1:1 at the cell's tuned lr
 
 
 def cell_name(schedule: int, lr: float) -> str:
@@ -30,10 +27,11 @@ def cell_name(schedule: int, lr: float) -> str:
 
 
 def _row(loss, schedule, lr, label, baseline, method: dict, base: dict) -> Comparison:
+    """``label`` (the method arm's name) minus ``baseline`` over the seeds that pair, in one cell."""
     d, pr = paired_records_diff(method, base)
     diffs = [float(method[s]["mAP"]) - float(base[s]["mAP"]) for s in pr.seeds]
     sd = statistics.stdev(diffs) if len(diffs) > 1 else math.nan
-    return Comparison(f"{label} minus {baseline}", d, regime=cell_name(schedule, lr), detector="retinanet", loss=loss,
+    return Comparison(label, baseline, d, regime=cell_name(schedule, lr), detector="retinanet", loss=loss,
                       dropped=len(pr.dropped), mde=min_detectable_effect(sd, len(diffs)))
 
 
@@ -42,25 +40,25 @@ def frozen_cut(st: SettleState, c: Cell) -> bool:
     return frozen_is_cut(st.cuts, c.schedule, max(x.schedule for x in st.cells))
 
 
-def _cell_rows(by: dict, p: Profile, c: Cell, frozen_too: bool = True) -> list[Comparison]:
+def _cell_rows(idx: RecordIndex, p: Profile, c: Cell, frozen_too: bool = True) -> list[Comparison]:
     """A tuned cell's rows: ALWA-1 and ALWA-2 minus the control and, unless ``frozen_too`` is false (the budget cut
     it), ALWA frozen minus the control and ALWA-2 minus ALWA frozen."""
-    seeds = range(c.seeds)
-    ctrl = _by_seed(by, arm_experiment(p, c.loss, "base", c.tuned_lr, c.schedule), seeds)
-    arms = {w: _by_seed(by, arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), seeds) for w in ("alwa1", "alwa2")}
-    frozen = {s: by[k] for s, w in c.frozen.items()
-              if (k := run_key(arm_experiment(p, c.loss, "fixed", c.tuned_lr, c.schedule, cls_weight=w).name, s)) in by}
-    out = [_row(c.loss, c.schedule, c.tuned_lr, LABELS[w], "control", arms[w], ctrl) for w in ("alwa1", "alwa2")]
+    seeds = p.seeds(c.seeds)
+    ctrl = idx.by_seed(arm_experiment(p, c.loss, "base", c.tuned_lr, c.schedule), seeds)
+    arms = {w: idx.by_seed(arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), seeds) for w in ("alwa1", "alwa2")}
+    frozen = {s: r for s, w in c.frozen.items()
+              if (r := idx.get(arm_experiment(p, c.loss, "fixed", c.tuned_lr, c.schedule, cls_weight=w), s)) is not None}
+    out = [_row(c.loss, c.schedule, c.tuned_lr, LABELS[w], CONTROL, arms[w], ctrl) for w in ("alwa1", "alwa2")]
     if not frozen_too:
         return out
-    out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["frozen"], "control", frozen, ctrl))
+    out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["frozen"], CONTROL, frozen, ctrl))
     out.append(_row(c.loss, c.schedule, c.tuned_lr, LABELS["alwa2"], "ALWA frozen", arms["alwa2"], frozen))
     return out
 
 
 def _tuned(records: Iterable[dict], p: Profile, st: SettleState) -> list[tuple[Cell, list[Comparison]]]:
-    by = {r.key: r for r in map(RunRecord.of, records)}
-    return [(c, _cell_rows(by, p, c, not frozen_cut(st, c))) for c in st.cells if c.tuned_lr is not None]
+    idx = RecordIndex(records)
+    return [(c, _cell_rows(idx, p, c, not frozen_cut(st, c))) for c in st.cells if c.tuned_lr is not None]
 
 
 def comparisons(records: Iterable[dict], p: Profile, st: SettleState) -> list[Comparison]:
@@ -82,7 +80,7 @@ def gain_status(parts: list[tuple[Comparison, Optional[float]]]) -> Status:
         return Status.SUPPORTED
     if parts and all(r.diff.n > 1 and r.diff.hi < (0.0 if g is None else max(g, 0.0)) for r, g in parts):
         return Status.NOT_SUPPORTED
-    return combined_status(r.verdict.status for r, _ in parts)
+    return combined_status(verdict_status(r.verdict) for r, _ in parts)
 
 
 def loss_claims(records: Iterable[dict], p: Profile, st: SettleState,
@@ -92,13 +90,13 @@ def loss_claims(records: Iterable[dict], p: Profile, st: SettleState,
     The status is :func:`gain_status`: C6's parts, given the paper's tables, are weighed against the gain the paper
     reports for that loss and arm (named in the part); without a gain (C11, or no tables) a part is weighed against
     0, which is :func:`alwa.analysis.records.combined_status` of the parts' verdicts."""
-    by = {r.key: r for r in map(RunRecord.of, records)}
+    idx = RecordIndex(records)
     out: dict = {c: {} for c in LOSS_CLAIMS}
     for loss in dict.fromkeys(c.loss for c in st.cells):
         parts: dict = {c: [] for c in LOSS_CLAIMS}
         for c in (c for c in st.cells if c.loss == loss and c.tuned_lr is not None):
-            rows = _cell_rows(by, p, c)
-            arm = {w: _by_seed(by, arm_experiment(p, loss, w, c.tuned_lr, c.schedule), range(c.seeds)) for w in ("alwa1", "alwa2")}
+            rows = _cell_rows(idx, p, c)
+            arm = {w: idx.by_seed(arm_experiment(p, loss, w, c.tuned_lr, c.schedule), p.seeds(c.seeds)) for w in ("alwa1", "alwa2")}
             c11 = _row(loss, c.schedule, c.tuned_lr, LABELS["alwa2"], LABELS["alwa1"], arm["alwa2"], arm["alwa1"])
             parts["C6"] += [(f"{c.schedule} it, {LABELS[w]}", r, None if tables is None else paper_gain(tables, "retinanet", loss, w))
                             for w, r in zip(("alwa1", "alwa2"), rows[:2])]
@@ -123,7 +121,7 @@ def _alwa_rows(cells) -> list[tuple[Cell, Comparison]]:
 
 
 def _arm_name(c: Cell, r: Comparison) -> str:
-    return f"{r.label.split(' ')[0]} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
+    return f"{r.method} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
 
 
 def _span(lo, hi, fmt="{:g}") -> str:
@@ -170,9 +168,9 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         return "No loss has its lr tuned and paired runs yet: the settling study gives no answer so far."
     parts, by_cell = [], {}
     for c, rows in cells:
-        by_cell[(c.loss, c.schedule)] = {r.label: r for r in rows}
-        said = "; ".join(f"{r.label.replace(' minus control', '')} {fmt_comparison(r)}"
-                         + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "") for r in rows if r.diff.n and r.label.endswith(" minus control"))
+        by_cell[(c.loss, c.schedule)] = {(r.method, r.baseline): r for r in rows}
+        said = "; ".join(f"{r.method} {fmt_comparison(r)}" + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "")
+                         for r in rows if r.diff.n and r.baseline == CONTROL)
         if said:
             parts.append(f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
     text = ("Each" if st.stage == "done" else "Interim, until the plan is done: each") + (
@@ -192,7 +190,7 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         if len(schedules) < 2:
             continue
         for label in (LABELS["alwa1"], LABELS["alwa2"]):
-            a, b = (by_cell[(loss, s)][f"{label} minus control"] for s in (schedules[0], schedules[-1]))
+            a, b = (by_cell[(loss, s)][(label, CONTROL)] for s in (schedules[0], schedules[-1]))
             if a.diff.n and b.diff.n:
                 trend.append(f"{label} on {LOSS_WORDS.get(loss, loss)} {100 * a.diff.mean:+.1f} at {schedules[0]} and "
                              f"{100 * b.diff.mean:+.1f} at {schedules[-1]}")
@@ -200,13 +198,13 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         text += " Twice the training: " + "; ".join(trend) + " points."
     budget = [f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it stopped at {c.seeds} seeds for the budget, with "
               + ", ".join(f"{LABELS[w]}'s interval ±{100 * h:.1f}" for w, h in c.half_widths.items()) + " points"
-              for c, _ in cells if c.stop.startswith(BUDGET_STOP)]
+              for c, _ in cells if c.stop is not None and c.stop.kind is StopKind.BUDGET]
     if budget:
         text += " " + "; ".join(budget) + " (the stopping rule aims at ±1)."
     cut = [f"{c.schedule} iterations" for c, _ in cells if frozen_cut(st, c)]
     if cut:
         text += f" ALWA frozen was not run at {' and '.join(dict.fromkeys(cut))} (cut by the budget)."
-    frozen = [(c, r) for c, rows in cells for r in rows if r.label == f"{LABELS['alwa2']} minus {LABELS['frozen']}" and r.diff.n]
+    frozen = [(c, r) for c, rows in cells for r in rows if (r.method, r.baseline) == (LABELS["alwa2"], LABELS["frozen"]) and r.diff.n]
     if frozen:
         text += (" ALWA-2 minus ALWA frozen (1:1 with the classification weight fixed from iteration 0 at the value the same "
                  "seed's ALWA-2 run ended with): " + "; ".join(
@@ -229,7 +227,7 @@ def cells_table(st: SettleState) -> list[dict]:
     """One row per loss and schedule: the lr sweep's means (points), the tuned lr, the seeds planned and why it stops."""
     return [{"loss": c.loss, "iterations": c.schedule,
              "lr: mean mAP (pts)": ", ".join(f"{lr:g}: {'-' if m is None else f'{100 * m:.1f}'}" for lr, m in sorted(c.lr_means.items())),
-             "tuned lr": c.tuned_lr if c.tuned_lr is not None else "-", "seeds": c.seeds or "-", "state": c.stop or "lr sweep running"}
+             "tuned lr": c.tuned_lr if c.tuned_lr is not None else "-", "seeds": c.seeds or "-", "state": str(c.stop) if c.stop else "lr sweep running"}
             for c in st.cells]
 
 

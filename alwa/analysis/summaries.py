@@ -9,7 +9,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from alwa.analysis import stats
+from alwa.core import stats
 from alwa.analysis.records import SummaryRow
 from alwa.core.experiment import Experiment, RecordLike, RunRecord
 from alwa.runs.profile import Profile

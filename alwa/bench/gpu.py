@@ -13,7 +13,7 @@ so machine noise hits both alike). On CUDA it checks, with
   counted (the design has one per window, the copy of the window's sums).
 
 It reports the per-block median step times, the geometric-mean ratio ALWA /
-plain with a 95 % t-interval over blocks (:func:`alwa.analysis.stats.ratio_ci`), its
+plain with a 95 % t-interval over blocks (:func:`alwa.core.stats.ratio_ci`), its
 verdict against the goal 1.005, the host time spent inside the ALWA call (the
 weighting and the bookkeeping; window ends included) as a fraction of a plain
 step (resolves what the end-to-end interval cannot on a noisy machine; the

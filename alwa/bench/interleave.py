@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import torch
 
-from alwa.analysis.stats import ratio_ci, ratio_verdict
+from alwa.core.stats import ratio_ci, ratio_verdict
 
 
 @dataclass

@@ -6,7 +6,7 @@ For each detector of the cpu setting (the published profile's model, data and ba
 batches are built; then every **path** (a way of running the same training step) is timed, interleaved block by
 block in one process (the order rotates between blocks), so that a noisy machine hits all alike. The **speed-up**
 of a path is the geometric mean over blocks of (median step of the current path ``v1``) / (median step of the path),
-with a 95 % t-interval over blocks (:func:`alwa.analysis.stats.ratio_ci`).
+with a 95 % t-interval over blocks (:func:`alwa.core.stats.ratio_ci`).
 
 Each path is also checked for **keeping the numbers**: from one copy of the initial state, ``check_steps`` SGD steps
 on the same batches; it keeps them only when every loss of every step is bitwise equal to ``v1``'s. A path that does
@@ -34,7 +34,7 @@ import statistics
 import time
 from typing import Callable, Optional
 
-from alwa.analysis.stats import ratio_ci
+from alwa.core.stats import ratio_ci
 from alwa.core.experiment import RunSpec
 from alwa.core.files import provenance, write_json_atomic
 from alwa.mmdet.run import spec_config

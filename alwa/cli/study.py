@@ -10,8 +10,9 @@ from alwa.analysis import lrstudy, settled
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import ProfileError, add_profile_options, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
-from alwa.runs.study import PLANS, is_complete, plan_for, run_study, study_specs
-from alwa.runs import settle
+from alwa.runs.engine import drive
+from alwa.runs.studies import STUDIES, study_for
+from alwa.runs.study import is_complete, plan_for
 from alwa.runs.worker import SweepInterrupted, SweepLocked, SweepStorageError
 
 
@@ -24,7 +25,7 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--max-runs", type=int, default=None)
-    ap.add_argument("--study", choices=["lr", "settle"], default="lr",
+    ap.add_argument("--study", choices=list(STUDIES), default="lr",
                     help="lr: the learning-rate study (chapter 05); settle: the per-loss study with checked pairs")
     ap.add_argument("--fn", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -37,16 +38,25 @@ def main(argv=None) -> None:
         p = load_profile(a.profile, a.params, a.results)
     except ProfileError as e:
         sys.exit(f"error: {e}")
-    if a.study == "settle":
-        return _settle(a, p)
-    if a.profile not in PLANS:
-        sys.exit(f"error: no learning-rate study is planned for profile {a.profile!r} (planned: {', '.join(sorted(PLANS))})")
-    out = results_dir(a.results, a.profile, "runs")
+    try:
+        s = study_for(a.study, a.profile)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    out = results_dir(a.results, a.profile, s.folder)
     for line in result_problems(out):
         print(f"warning: {line}")
+    if a.cmd == "run":
+        outcome = _drive(s, p, out, a)
+        print(f"{a.study}: stage {outcome.state.stage}" + (f"; cuts {[str(c) for c in outcome.state.cuts]}" if outcome.state.cuts else ""))
+        if outcome.failed:
+            sys.exit(f"error: {len(outcome.failed)} run(s) of the {a.study} study failed: {', '.join(outcome.failed)} "
+                     f"(their errors are in {out}/failed; rerun to retry)")
+        return
+    if a.study == "settle":
+        return _settle(a, p, s, out)
     if a.cmd in ("status", "list", "answer"):
         records = load_results(out)
-        st, specs = study_specs(p, records)
+        st, specs = s.decide(p, records)
         todo = pending(specs, out)
         print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} runs done"
               + ("" if a.cmd != "answer" or is_complete(st, todo) else " (in progress: every number below is interim)"))
@@ -60,17 +70,14 @@ def main(argv=None) -> None:
         for k, v in st.as_dict().items():
             print(f"  {k}: {v}")
         if a.cmd == "list":
-            for s in todo:
-                print(f"  pending {spec_key(s)}")
-        return
-    st = _drive(run_study, p, out, a)
-    print(st.as_dict())
+            for spec in todo:
+                print(f"  pending {spec_key(spec)}")
 
 
-def _drive(run, p, out, a):
-    """Run a study's driver; a held folder, a storage error or Ctrl-C ends the command with one line."""
+def _drive(s, p, out, a):
+    """Run a study on the engine's driver; a held folder, a storage error or Ctrl-C ends the command with one line."""
     try:
-        return run(p, out, a.workers, a.threads, a.max_runs, a.fn)
+        return drive(s, p, out, a.workers, a.threads, a.max_runs, a.fn)
     except (SweepLocked, SweepStorageError) as e:
         sys.exit(f"error: {e}")
     except SweepInterrupted as e:
@@ -79,18 +86,13 @@ def _drive(run, p, out, a):
 
 
 
-def _settle(a, p) -> None:
-    if a.profile not in settle.SETTLE_PLANS:
-        sys.exit(f"error: no settling study is planned for profile {a.profile!r} (planned: {', '.join(sorted(settle.SETTLE_PLANS))})")
-    out = results_dir(a.results, a.profile, "settle")
-    for line in result_problems(out):
-        print(f"warning: {line}")
+def _settle(a, p, s, out) -> None:
     if a.cmd in ("status", "list", "answer"):
         records = load_results(out)
-        st, specs = settle.decide(p, settle.settle_plan_for(a.profile), records)
+        st, specs = s.decide(p, records)
         todo = pending(specs, out)
         print(f"stage: {st.stage}; {len(specs) - len(todo)} of {len(specs)} planned runs done; estimate {st.estimate_h:.1f} h "
-              f"(spent {st.spent_h:.1f} h) of {settle.settle_plan_for(a.profile).budget_h:g}; cuts: {', '.join(st.cuts) or 'none'}")
+              f"(spent {st.spent_h:.1f} h) of {s.plan.budget_h:g}; cuts: {', '.join(st.cuts) or 'none'}")
         for c in st.cells:
             lrs = ", ".join(f"{lr:g}: {'-' if m is None else f'{100 * m:.2f}'}" for lr, m in sorted(c.lr_means.items()))
             print(f"  {c.loss:8s} {c.schedule:5d} it: lr means [{lrs}]; tuned lr {c.tuned_lr if c.tuned_lr else '-'}; "
@@ -105,5 +107,3 @@ def _settle(a, p) -> None:
                 print("  " + settled.fmt_row(row))
             print(settled.headline(records, p, st))
         return
-    st = _drive(settle.run_settle, p, out, a)
-    print(f"settle: stage {st.stage}; cuts {st.cuts}")

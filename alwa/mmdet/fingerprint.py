@@ -1,7 +1,7 @@
 """Fingerprints of what a seed must fix, recorded with every run (``record['fingerprints']``).
 
 Two runs are a *pair* (the same seed's initial state, the same data, the same first batches, the same setting
-version) only when their fingerprints agree; :func:`alwa.analysis.pairing.pair_key` reads them back. They are:
+version) only when their fingerprints agree; :func:`alwa.core.stats.pair_key` reads them back. They are:
 
 - ``init_state``: sha256 (16 hex digits) of the model's state dict at iteration 0, after the weights are
   initialised and the pre-trained backbone is loaded (taken in ``before_train``, so a resumed run has none);

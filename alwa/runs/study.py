@@ -19,8 +19,10 @@ with the same plan):
 
 If the planned runs do not fit ``budget_h`` (wall hours with the profile's workers, estimated from the
 seconds per iteration of finished runs), arms are cut in the issue's order and the cuts are recorded. A cut
-that would drop a run which has already finished is not taken (nor any after it): the estimate can move
-between resumes as run times are measured, but a resumed study never loses a finished run from its plan.
+that would drop a run which has already finished is passed over (:func:`alwa.runs.engine.choose_cuts`): the
+estimate can move between resumes as run times are measured, but a resumed study never loses a finished run.
+
+A declaration on the one study engine (:mod:`alwa.runs.engine`): its record index, cost, cuts and driver.
 """
 
 from __future__ import annotations
@@ -29,17 +31,24 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from alwa.core.experiment import Experiment, RunRecord, RunSpec, run_key
+from alwa.core.experiment import Experiment, RunSpec
+from alwa.runs.engine import Cut, LrRule, RecordIndex, choose_cuts, drive, estimate_h, seconds_per_iter, unique
 from alwa.runs.profile import Profile
 from alwa.runs.specs import experiment_of, make_spec
-from alwa.runs.store import load_results, pending, spec_key
-from alwa.runs.sweep import run_sweep
-from alwa.runs.worker import DEFAULT_FN
 
 PAPER_ARMS = (("base", 5), ("alwa1", 5), ("alwa2", 5), ("0.50:0.50", 3), ("0.25:0.25", 3), ("0.50:0.75", 3))
 TUNED_ARMS = (("base", 5), ("0.50:0.50", 5), ("alwa1", 5), ("alwa2", 5))
 FASTER_ARMS = (("base", 3), ("alwa1", 3), ("alwa2", 3))
-CUTS = ("smoothl1 in the tuned regime", "0.25:0.25 and 0.5:0.75", "Faster R-CNN to 2 seeds")
+
+
+class StudyCut(Cut):
+    SMOOTHL1_TUNED = "smoothl1 in the tuned regime"
+    FIXED_PAIRS = "0.25:0.25 and 0.5:0.75"
+    FASTER_2_SEEDS = "Faster R-CNN to 2 seeds"
+
+
+CUTS = tuple(StudyCut)
+DEFAULT_SPI = 0.54  # seconds per iteration of a detector without a finished run (1.5 x the RetinaNet of 0.36 measured)
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,9 @@ class StudyState:
     schedule_reason: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["cuts"] = [str(c) for c in self.cuts]
+        return d
 
 
 # ------------------------------------------------------------------ names and specs
@@ -104,13 +115,7 @@ def setting_iters(p: Profile, detector: str = "retinanet") -> int:
 
 
 def _specs(p: Profile, exps_seeds) -> list[RunSpec]:
-    out, seen = [], set()
-    for exp, seeds in exps_seeds:
-        for seed in seeds:
-            if (exp, seed) not in seen:
-                seen.add((exp, seed))
-                out.append(make_spec(p, exp, seed))
-    return out
+    return unique(make_spec(p, exp, seed) for exp, seeds in exps_seeds for seed in seeds)
 
 
 def calibration_specs(p: Profile, plan: StudyPlan, ladder=None) -> list[RunSpec]:
@@ -147,13 +152,13 @@ def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cut
     paper_lr = plan.paper_factor * tuned_lr
     S = lambda n: p.seeds(plan.seeds(n))  # noqa: E731
     arms = []
-    fixed_cut = "0.25:0.25 and 0.5:0.75" in cuts
+    fixed_cut = StudyCut.FIXED_PAIRS in cuts
     for loss in plan.losses:  # ALWA against the lr control in the paper regime first
         for w, n in PAPER_ARMS[:3]:
             arms.append(("paper", experiment_of(p, "retinanet", loss, w, lr=paper_lr, iters=schedule), S(n)))
         arms.append(("control", experiment_of(p, "retinanet", loss, "base", lr=tuned_lr, iters=schedule), S(5)))
     fs = detector_schedule(p, "faster-rcnn", schedule)
-    f_seeds = 2 if "Faster R-CNN to 2 seeds" in cuts else 3
+    f_seeds = 2 if StudyCut.FASTER_2_SEEDS in cuts else 3
     for w, n in FASTER_ARMS:
         arms.append(("faster", experiment_of(p, "faster-rcnn", "l1", w, lr=plan.paper_factor * tuned_lr, iters=fs), S(f_seeds)))
     arms.append(("faster", experiment_of(p, "faster-rcnn", "l1", "base", lr=tuned_lr, iters=fs), S(f_seeds)))  # its lr control
@@ -164,7 +169,7 @@ def regime_arms(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cut
                 continue
             arms.append(("paper", experiment_of(p, "retinanet", loss, w, lr=paper_lr, iters=schedule), S(n)))
     for loss in plan.losses:
-        if loss == "smoothl1" and "smoothl1 in the tuned regime" in cuts:
+        if loss == "smoothl1" and StudyCut.SMOOTHL1_TUNED in cuts:
             continue
         for w, n in TUNED_ARMS:
             arms.append(("tuned", experiment_of(p, "retinanet", loss, w, lr=tuned_lr, iters=schedule), S(n)))
@@ -176,41 +181,13 @@ def regime_specs(p: Profile, plan: StudyPlan, schedule: int, tuned_lr: float, cu
 
 
 # ------------------------------------------------------------------ decisions from results
-def _mean_map(results_by_key: dict, p: Profile, exp: Experiment, n: int) -> Optional[float]:
-    vals = [results_by_key.get(run_key(exp.name, s), {}).get("mAP") for s in p.seeds(n)]
-    if any(v is None or not math.isfinite(v) for v in vals):
-        return None
-    return sum(vals) / len(vals)
-
-
-def seconds_per_iter(results: list[dict]) -> dict:
-    """Mean wall seconds per training iteration of finished runs, per detector (data, training, test)."""
-    acc: dict = {}
-    for r in map(RunRecord.of, results):
-        if r.get("wall_seconds") and r.get("iters"):
-            acc.setdefault(r.experiment.detector, []).append(r["wall_seconds"] / r["iters"])
-    return {d: sum(v) / len(v) for d, v in acc.items()}
-
-
-def estimate_h(specs: list[dict], done_keys: set, spi: dict, workers: int) -> float:
-    """Wall hours of the pending ``specs`` with ``workers`` workers at seconds-per-iteration ``spi``."""
-    total = 0.0
-    for s in specs:
-        if spec_key(s) in done_keys:
-            continue
-        exp = s.experiment
-        it = exp.iters or int((s.get("setting") or {}).get("iters", 700))
-        total += it * spi.get(exp.detector, spi.get("retinanet", 0.36) * 1.5)
-    return total / max(1, workers) / 3600
-
-
 def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
     """The stage the study is at, from its finished ``results`` (records with ``name``, ``seed``, ``mAP``)."""
-    by = {r.key: r for r in map(RunRecord.of, results)}
+    idx = RecordIndex(results)
     lr = setting_lr(p)
     base = lambda it, l=lr: experiment_of(p, "retinanet", "l1", "base", lr=l, iters=it)  # noqa: E731
     ladder = list(plan.ladder)
-    means = {it: _mean_map(by, p, base(it), plan.calib_seeds) for it in ladder}
+    means = {it: idx.mean(base(it), p.seeds(plan.calib_seeds)) for it in ladder}
     st = StudyState(stage="calibration")
     if any(means[it] is None for it in ladder):
         return st
@@ -222,7 +199,7 @@ def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
                 schedule = it
                 break
     if schedule is None and plan.extra_ladder:
-        extra = {it: _mean_map(by, p, base(it), plan.calib_seeds) for it in plan.extra_ladder}
+        extra = {it: idx.mean(base(it), p.seeds(plan.calib_seeds)) for it in plan.extra_ladder}
         if any(v is None for v in extra.values()):
             st.stage = "calibration (extended)"
             return st
@@ -233,15 +210,15 @@ def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
                 if st.schedule_gains[it] < plan.converged_gain and schedule is None:
                     schedule = it
     st.converged = schedule is not None
-    spi = seconds_per_iter(results)
+    spi = seconds_per_iter(idx.records)
     workers = p.workers
-    done_keys = set(by)
+    done_keys = idx.keys()
+    cost = lambda specs, spent: spent + estimate_h(specs, done_keys, spi, workers, DEFAULT_SPI)  # noqa: E731
     base_specs = calibration_specs(p, plan) + equivalence_specs(p, plan) + calibration_specs(p, plan, plan.extra_ladder)
-    spent_h = sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
+    spent_h = idx.spent_h(workers, {s.key for s in base_specs})
 
     def fits(it: int) -> bool:  # with every allowed cut; the lr of the regimes does not change their cost
-        todo = lr_specs(p, plan, it) + regime_specs(p, plan, it, lr, CUTS)
-        return spent_h + estimate_h(todo, done_keys, spi, workers) <= plan.budget_h
+        return cost(lr_specs(p, plan, it) + regime_specs(p, plan, it, lr, CUTS), spent_h) <= plan.budget_h
 
     if schedule is None:  # not converged by the cap: the longest schedule tried (<= cap) whose plan fits the budget
         tried = sorted((it for it in means if it <= plan.cap), reverse=True)
@@ -254,32 +231,18 @@ def decide(p: Profile, plan: StudyPlan, results: list[dict]) -> StudyState:
         st.schedule_reason = f"doubling {schedule} iterations gains {100 * st.schedule_gains[schedule]:.2f} points (< {100 * plan.converged_gain:g})"
     st.schedule = schedule
     st.stage = "lr sweep"
-    lr_means = {f: _mean_map(by, p, base(schedule, lr * f), plan.lr_seeds) for f in plan.lr_factors}
+    lr_means = {f: idx.mean(base(schedule, lr * f), p.seeds(plan.lr_seeds)) for f in plan.lr_factors}
     st.lr_means = {f"{lr * f:g}": m for f, m in lr_means.items()}
-    if any(m is None for m in lr_means.values()):
+    best = LrRule.tuned({f: m for f, m in lr_means.items()})
+    if best is None:
         return st
-    best = max(lr_means, key=lambda f: lr_means[f])
     st.tuned_lr = float(f"{lr * best:.6g}")
     st.stage = "regimes"
-    spent_h += sum(by[k].get("wall_seconds", 0.0) for k in {spec_key(s) for s in lr_specs(p, plan, schedule)}
-                   - {spec_key(s) for s in base_specs} if k in by) / max(1, workers) / 3600
-    cuts: list = []
-    specs = regime_specs(p, plan, schedule, st.tuned_lr, cuts)
-    est = estimate_h(specs, set(by), spi, workers)
-    for i in range(1, len(CUTS) + 1):
-        if spent_h + est <= plan.budget_h:
-            break
-        fewer = regime_specs(p, plan, schedule, st.tuned_lr, CUTS[:i])
-        if ({spec_key(s) for s in specs} - {spec_key(s) for s in fewer}) & set(by):  # it would drop finished runs
-            break
-        cuts, specs = list(CUTS[:i]), fewer
-        est = estimate_h(specs, set(by), spi, workers)
-    st.cuts, st.estimate_h = cuts, spent_h + est
+    spent_h += idx.spent_h(workers, {s.key for s in lr_specs(p, plan, schedule)} - {s.key for s in base_specs})
+    cuts, specs = choose_cuts(CUTS, lambda c: regime_specs(p, plan, schedule, st.tuned_lr, c), done_keys,
+                              lambda specs: cost(specs, spent_h), plan.budget_h)
+    st.cuts, st.estimate_h = cuts, cost(specs, spent_h)
     return st
-
-
-def _study_keys(p: Profile, plan: StudyPlan, st: StudyState, cuts) -> list[str]:
-    return [spec_key(s) for s in all_specs(p, plan, st, cuts)]
 
 
 def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[RunSpec]:
@@ -293,13 +256,7 @@ def all_specs(p: Profile, plan: StudyPlan, st: StudyState, cuts=None) -> list[Ru
         specs += lr_specs(p, plan, st.schedule)
     if st.tuned_lr is not None:
         specs += regime_specs(p, plan, st.schedule, st.tuned_lr, cuts)
-    seen, out = set(), []
-    for s in specs:
-        k = s.key
-        if k not in seen:
-            seen.add(k)
-            out.append(s)
-    return out
+    return unique(specs)
 
 
 def study_specs(p: Profile, results: list[dict]) -> tuple[StudyState, list[dict]]:
@@ -313,23 +270,32 @@ def is_complete(st: StudyState, todo: list) -> bool:
     return st.stage == "regimes" and not todo
 
 
-# ------------------------------------------------------------------ the driver
+# ------------------------------------------------------------------ the declaration
+class LrStudy:
+    """The learning-rate study, declared for the engine's driver (:func:`alwa.runs.engine.drive`)."""
+
+    name, folder = "study", "runs"
+
+    def __init__(self, plan: StudyPlan):
+        self.plan = plan
+
+    def decide(self, p: Profile, records: list) -> tuple[StudyState, list]:
+        st = decide(p, self.plan, records)
+        return st, all_specs(p, self.plan, st)
+
+    def is_complete(self, st: StudyState, todo: list) -> bool:
+        return is_complete(st, todo)
+
+    def status_line(self, st: StudyState, n_specs: int, n_done: int) -> str:
+        return (f"stage {st.stage}; {n_done} of {n_specs} runs done"
+                + (f"; schedule {st.schedule} (converged: {st.converged})" if st.schedule else "")
+                + (f"; tuned lr {st.tuned_lr:g}" if st.tuned_lr else "") + (f"; cuts {[str(c) for c in st.cuts]}" if st.cuts else ""))
+
+    def chunk(self, workers: int) -> Optional[int]:
+        return None  # every pending run of the stage at once
+
+
 def run_study(p: Profile, out_dir, workers: Optional[int] = None, threads: Optional[int] = None, max_runs: Optional[int] = None,
-              fn: Optional[str] = None, progress: bool = True, log=print) -> StudyState:
+              fn: Optional[str] = None, progress: bool = True, log=print):
     """Run the study stage by stage until every run it needs exists (or ``max_runs`` were started)."""
-    started = 0
-    while True:
-        st, specs = study_specs(p, load_results(out_dir))
-        todo = pending(specs, out_dir)
-        log(f"study: stage {st.stage}; {len(specs) - len(todo)} of {len(specs)} runs done"
-            + (f"; schedule {st.schedule} (converged: {st.converged})" if st.schedule else "")
-            + (f"; tuned lr {st.tuned_lr:g}" if st.tuned_lr else "") + (f"; cuts {st.cuts}" if st.cuts else ""))
-        if not todo or (max_runs is not None and started >= max_runs):
-            return st
-        left = None if max_runs is None else max_runs - started
-        summary = run_sweep(specs, out_dir, workers=workers or p.workers, threads=threads or p.threads,
-                            devices=p.devices, fn=fn or DEFAULT_FN, progress=progress, desc=f"study: {st.stage}", max_runs=left)
-        started += len(summary["done"]) + len(summary["failed"])
-        if summary["failed"]:
-            log(f"study: {len(summary['failed'])} run(s) failed: {summary['failed']}; stopping (rerun to retry)")
-            return st
+    return drive(LrStudy(plan_for(p.profile)), p, out_dir, workers, threads, max_runs, fn, progress, log)

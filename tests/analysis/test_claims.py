@@ -80,7 +80,7 @@ def _bench(ratio, lo, hi, frac):
 
 def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
     from alwa.analysis import claims
-    from alwa.analysis.stats import ratio_verdict as verdict
+    from alwa.core.stats import ratio_verdict as verdict
 
     assert verdict(0.99, 1.004, 1.005) == "within"
     assert verdict(1.01, 1.02, 1.005) == "above"

@@ -83,8 +83,8 @@ def test_cuts_follow_the_issues_order_when_the_plan_is_over_budget():
 
 
 def test_a_cut_never_drops_a_run_that_has_finished():
-    """Over budget, but a SmoothL1 tuned-regime run (the first cut) has finished: no cut is taken, the run stays
-    planned and the estimate says the plan is over budget."""
+    """Over budget, but a SmoothL1 tuned-regime run (the first cut) has finished: that cut is passed over (the later
+    ones are taken), the run stays planned and the estimate says the plan is over budget."""
     plan = study.StudyPlan(budget_h=0.1)
     rs = [rec(base(None, it), s, m) for it, m in ((600, 0.58), (1200, 0.61), (2400, 0.612)) for s in range(3)]
     rs += [rec(base(0.02 * f, 1200), s, 0.6 + 0.001 * f) for f in plan.lr_factors if f != 1.0 for s in range(3)]
@@ -92,11 +92,12 @@ def test_a_cut_never_drops_a_run_that_has_finished():
     tuned_smoothl1 = experiment_of(P, "retinanet", "smoothl1", "alwa1", lr=tuned, iters=1200)
     rs.append(rec(tuned_smoothl1, 0, 0.6))
     st = study.decide(P, plan, rs)
-    assert st.cuts == [] and st.estimate_h > plan.budget_h
+    assert st.cuts == [study.StudyCut.FIXED_PAIRS, study.StudyCut.FASTER_2_SEEDS] and st.estimate_h > plan.budget_h
     assert (tuned_smoothl1.name, 0) in {(s.name, s.seed) for s in study.all_specs(P, plan, st)}
-    # a finished run of a later cut's arm (0.25:0.25) keeps that cut and those after it out, the first cut stays possible
+    # a finished run of a later cut's arm (0.25:0.25) keeps that cut out; the cuts before and after it are taken
+    # (the engine's one rule, alwa.runs.engine.choose_cuts: a cut that would drop a finished run is passed over)
     rs[-1] = rec(experiment_of(P, "retinanet", "l1", "0.25:0.25", lr=2 * tuned, iters=1200), 0, 0.6)
-    assert study.decide(P, plan, rs).cuts == list(study.CUTS[:1])
+    assert study.decide(P, plan, rs).cuts == [study.StudyCut.SMOOTHL1_TUNED, study.StudyCut.FASTER_2_SEEDS]
 
 
 def test_step_size_is_weight_times_lr_averaged():
@@ -124,20 +125,20 @@ def test_equivalence_and_alwa_vs_control_are_paired_differences():
            for loss in ("l1", "smoothl1") for s in range(5)
            for w, lr, m in (("alwa2", 0.08, 0.60 + 0.001 * s), ("base", 0.04, 0.60 + 0.001 * s + 0.0), ("base", 0.08, 0.55))]
     rows = lrstudy.alwa_vs_control(rs2, P, PLAN, st)
-    d = lrstudy.find(rows, "alwa2 minus lr control", "paper")
+    d = lrstudy.find(rows, "alwa2", lrstudy.LR_CONTROL, "paper")
     per = [r for r in rows if r.regime == "paper" and r.label == "alwa2 minus lr control" and r.detector == "retinanet"]
     assert [r.loss for r in per] == ["l1", "smoothl1", "pooled"] and [r.diff.n for r in per] == [5, 5, 10]
     assert d.loss == "pooled" and d.diff.n == 10 and d.diff.mean == pytest.approx(0.0, abs=1e-12) and d.verdict == "inconclusive"
     rs2 += [rec(experiment_of(P, "retinanet", loss, "0.50:0.50", lr=0.08, iters=1200), s, 0.61 + 0.001 * s) for loss in ("l1", "smoothl1")
             for s in range(3)]
-    half = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "0.5:0.5 minus lr control", "paper")
+    half = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), lrstudy.HALF, lrstudy.LR_CONTROL, "paper")
     assert (half.regime, half.diff.n) == ("paper", 6) and half.diff.mean == pytest.approx(0.01, abs=1e-12)  # 3 seeds x 2 losses
-    same = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "alwa2 minus 1:1 at the same lr", "paper")
+    same = lrstudy.find(lrstudy.alwa_vs_control(rs2, P, PLAN, st), "alwa2", lrstudy.SAME_LR, "paper")
     assert same.verdict == "better" and same.diff.mean == pytest.approx(0.05 + 0.002, abs=1e-9)
     # seed 4's L1 control started elsewhere (the 49 runs of 2026-12-02): that pair is dropped, and the rows say so
     moved = [dict(r, fingerprints={"init_state": "other", "data": "d", "setting_version": "v1"})
              if r["name"] == experiment_of(P, "retinanet", "l1", "base", lr=0.04, iters=1200).name and r["seed"] == 4 else r for r in rs2]
-    l1 = lrstudy.find(lrstudy.alwa_vs_control(moved, P, PLAN, st), "alwa2 minus lr control", "paper", loss="l1")
+    l1 = lrstudy.find(lrstudy.alwa_vs_control(moved, P, PLAN, st), "alwa2", lrstudy.LR_CONTROL, "paper", loss="l1")
     assert (l1.diff.n, l1.dropped) == (4, 1)
 
 
@@ -165,10 +166,11 @@ def test_without_convergence_the_longest_schedule_that_fits_the_budget_is_taken(
     """Measured on the cpu profile: 600 -> 1200 +10.4 points, 1200 -> 2400 +7.6: not converged. Then the
     longest schedule tried whose runs fit the budget, not the cap."""
     means = {600: 0.58, 1200: 0.69, 2400: 0.765, 1500: 0.71, 3000: 0.78}
-    rs = [rec(base(None, it), s, means[it], iters=it, wall_seconds=0.25 * it) for it in means for s in range(3)]
+    rs = [rec(base(None, it), s, means[it], iters=it, wall_seconds=0.25 * it, train_seconds=0.25 * it) for it in means for s in range(3)]
     st = study.decide(P, PLAN, rs)
-    # at 0.25 s per iteration, 3000 iterations do not fit 8 h even with every cut; 2400 does (with cuts)
-    assert st.converged is False and st.schedule == 2400 and "fit the 8 h budget" in st.schedule_reason
+    # at 0.25 s per iteration and 12 s per run's start (alwa.runs.engine.estimate_h), 3000 and 2400 iterations do not
+    # fit 8 h even with every cut; 1500 does (with cuts)
+    assert st.converged is False and st.schedule == 1500 and "fit the 8 h budget" in st.schedule_reason
     roomy = study.StudyPlan(budget_h=1000.0)
     assert study.decide(P, roomy, rs).schedule == 3000
     tight = study.StudyPlan(budget_h=0.01)
@@ -198,10 +200,11 @@ def test_arm_means_list_every_planned_arm_with_its_finished_seeds():
 def _cmp(label, regime, diffs, loss="l1", dropped=0):
     import statistics
 
-    from alwa.analysis import stats
-    from alwa.analysis.pairing import min_detectable_effect
+    from alwa.core import stats
+    from alwa.core.stats import min_detectable_effect
     from alwa.analysis.records import Comparison
-    return Comparison(label, stats.paired_diff(dict(enumerate(diffs)), dict.fromkeys(range(len(diffs)), 0.0)), regime=regime,
+    method, baseline = label.split(" minus ")
+    return Comparison(method, baseline, stats.paired_diff(dict(enumerate(diffs)), dict.fromkeys(range(len(diffs)), 0.0)), regime=regime,
                       detector="retinanet", loss=loss, dropped=dropped,
                       mde=min_detectable_effect(statistics.stdev(diffs), len(diffs)) if len(diffs) > 1 else math.nan)
 

@@ -1,7 +1,7 @@
-"""alwa.analysis.pairing: paired differences over true pairs only, and the minimum detectable effect."""
+"""alwa.core.stats: paired differences over true pairs only, and the minimum detectable effect."""
 import math
 
-from alwa.analysis.pairing import min_detectable_effect, paired_records_diff
+from alwa.core.stats import min_detectable_effect, paired_records_diff
 
 
 def rec(mAP, cls0=1.0):

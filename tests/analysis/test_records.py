@@ -7,7 +7,7 @@ import math
 import pytest
 
 from alwa.runs.profile import load_profile
-from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, SummaryRow, Verdict, claims_of
+from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, SummaryRow, Verdict, claims_of, verdict_status
 from alwa.report.notebook import load_claims, save_claims
 
 
@@ -59,20 +59,20 @@ def test_a_summary_row_flattens_to_the_columns_the_rows_always_had():
 
 
 def test_a_comparison_reads_a_spanning_interval_as_inconclusive():
-    spans = Comparison("alwa2 minus lr control", PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012), regime="paper", detector="retinanet")
+    spans = Comparison("alwa2", "lr control", PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012), regime="paper", detector="retinanet")
     assert spans.verdict == "inconclusive"
     d = spans.as_dict()
     assert math.isnan(d.pop("detectable")) and d == {"comparison": "alwa2 minus lr control", "regime": "paper", "detector": "retinanet",
                                                      "n": 5, "diff": 0.001, "lo": -0.01, "hi": 0.012, "verdict": "inconclusive",
                                                      "pairs dropped": 0}
-    assert Comparison("x", PairedDiff(n=1)).verdict == "too few seeds"
+    assert Comparison("x", "y", PairedDiff(n=1)).verdict == "too few seeds"
 
 
 def test_one_vocabulary_one_mapping_to_a_claim_status():
     """A summary row and a study comparison of the same interval say the same word, and a verdict gives one status."""
     d = PairedDiff(n=5, mean=0.001, lo=-0.01, hi=0.012)
-    assert SummaryRow("x", n=5, diff=d).as_dict()["verdict"] == Comparison("x", d).as_dict()["verdict"] == "inconclusive"
-    assert {v: v.status for v in Verdict} == {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED,
+    assert SummaryRow("x", n=5, diff=d).as_dict()["verdict"] == Comparison("x", "y", d).as_dict()["verdict"] == "inconclusive"
+    assert {v: verdict_status(v) for v in Verdict} == {Verdict.BETTER: Status.SUPPORTED, Verdict.WORSE: Status.NOT_SUPPORTED,
                                               Verdict.INCONCLUSIVE: Status.INCONCLUSIVE,
                                               Verdict.TOO_FEW_SEEDS: Status.TOO_FEW_RUNS}
 

@@ -7,6 +7,7 @@ from scipy import stats as st
 
 from alwa.analysis import settled
 from alwa.runs.profile import load_profile
+from alwa.runs.engine import Stop, StopKind
 from alwa.runs.settle import Cell, SettleState, arm_experiment
 
 
@@ -128,7 +129,7 @@ def test_a_cell_without_frozen_runs_for_the_budget_has_no_frozen_rows_and_the_an
     recs += [rec(E("base"), s, 0.75) for s in range(4)] + [rec(E("alwa1"), s, 0.75) for s in range(4)]
     recs += [rec(E("alwa2"), s, 0.73 + 0.002 * s) for s in range(4)]
     long = Cell("l1", 3000, lr_means={0.04: 0.75}, tuned_lr=0.04, seeds=4, half_widths={"alwa1": 0.0, "alwa2": 0.0123},
-                stop="further rounds cut by the budget at 4 seeds")
+                stop=Stop(StopKind.BUDGET, 4))
     state = SettleState("done", cells=state.cells + [long], cuts=["Faster R-CNN", "ALWA frozen at the long schedule",
                                                                    "extra rounds"])
     rows = settled.comparisons(recs, p, state)
@@ -185,7 +186,7 @@ def test_a_gain_is_supported_by_a_better_part_and_judged_against_zero_where_the_
     from alwa.analysis.records import Comparison, PairedDiff
 
     def part(lo, hi):
-        return Comparison("x", PairedDiff(10, tuple(range(10)), (lo + hi) / 2, lo, hi, 0.01))
+        return Comparison("x", "y", PairedDiff(10, tuple(range(10)), (lo + hi) / 2, lo, hi, 0.01))
 
     assert str(settled.gain_status([(part(0.001, 0.02), 0.01), (part(-0.05, -0.03), 0.01)])) == "supported"
     assert str(settled.gain_status([(part(-0.01, 0.005), 0.008), (part(-0.05, -0.03), None)])) == "not supported"

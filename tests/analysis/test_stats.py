@@ -1,4 +1,4 @@
-"""alwa.analysis.stats: means, paired differences and ratios, each against scipy's own interval."""
+"""alwa.core.stats: means, paired differences and ratios, each against scipy's own interval."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from alwa.analysis import stats
+from alwa.core import stats
 
 
 def test_mean_ci_equals_the_t_interval():
@@ -33,7 +33,7 @@ def test_paired_diff_equals_ttest_rel_and_uses_common_seeds():
 
 
 def test_ratio_ci_is_the_t_interval_of_log_ratios():
-    from alwa.analysis.stats import ratio_ci
+    from alwa.core.stats import ratio_ci
 
     alwa, plain = [1.02, 0.99, 1.05, 1.00], [1.0, 1.0, 1.0, 1.0]
     r, lo, hi = ratio_ci(alwa, plain)
@@ -45,7 +45,7 @@ def test_ratio_ci_is_the_t_interval_of_log_ratios():
 
 
 def test_ratio_ci_is_scale_invariant_and_exact_for_a_constant_ratio():
-    from alwa.analysis.stats import ratio_ci
+    from alwa.core.stats import ratio_ci
 
     a, p = [0.21, 0.25, 0.19], [0.20, 0.24, 0.18]
     assert ratio_ci([10 * x for x in a], [10 * x for x in p]) == pytest.approx(ratio_ci(a, p))

@@ -14,7 +14,7 @@ def test_train_step_benchmark_times_alwa_blocks_only(tiny_voc):
     # ALWA runs only in its own blocks: 2 blocks x 2 steps
     assert r["alwa_calls"] == 4 and r["steps_each"] == 4 and len(r["block_ratios"]) == 2
     lo, hi = r["ratio_ci95"]
-    from alwa.analysis.stats import ratio_verdict
+    from alwa.core.stats import ratio_verdict
 
     assert lo <= r["ratio"] <= hi and r["goal_verdict"] == ratio_verdict(lo, hi, r["goal"])  # the verdict of this interval
     # the wrapper's own time is positive and far below a step (a few scalar ops and four logging tensors)

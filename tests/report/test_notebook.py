@@ -65,11 +65,11 @@ def test_a_detector_every_comparison_shares_is_said_once_in_the_caption_not_in_a
     from alwa.report import notebook as nbh
 
     d = PairedDiff(10, tuple(range(10)), -0.0035, -0.0075, 0.0006, 0.08)
-    rows = [Comparison("ALWA-1 minus control", d, regime="1500 it, lr 0.04", detector="retinanet", loss=loss)
+    rows = [Comparison("ALWA-1", "control", d, regime="1500 it, lr 0.04", detector="retinanet", loss=loss)
             for loss in ("l1", "smoothl1")]
     t = nbh.comparison_table(rows)
     assert "detector" not in t.df.columns and list(t.df["diff (pts) [95 % CI]"]) == ["-0.35 [-0.75, +0.06]"] * 2
     assert "<caption>detector: retinanet</caption>" in t.to_html() and repr(t).startswith("detector: retinanet\n")
-    mixed = rows[:1] + [Comparison("ALWA-1 minus 1:1", d, regime="paper", detector="faster-rcnn", loss="l1")]
+    mixed = rows[:1] + [Comparison("ALWA-1", "1:1", d, regime="paper", detector="faster-rcnn", loss="l1")]
     t = nbh.comparison_table(mixed)
     assert list(t.df["detector"]) == ["retinanet", "faster-rcnn"] and "<caption" not in t.to_html()

@@ -4,6 +4,7 @@ import math
 import pytest
 
 from alwa.runs.profile import load_profile
+from alwa.runs.engine import Stop, StopKind
 from alwa.runs.settle import FROZEN_CUT, SettlePlan, arm_experiment, decide, frozen_is_cut, half_width
 
 PLAN = SettlePlan(losses=("l1",), schedules=(100,), lrs=(0.02, 0.04, 0.08), lr_seeds=2, min_seeds=3, round_seeds=2,
@@ -62,7 +63,7 @@ def test_frozen_runs_take_the_same_seeds_alwa2_weight_and_rounds_follow_the_rule
     for s in (3, 4):
         recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.6), rec(E("alwa2"), s, 0.6, final=0.9)]
     st, _ = decide(p, PLAN, recs)
-    assert st.cells[0].seeds == 5 and "5 seeds (the most" in st.cells[0].stop
+    assert st.cells[0].seeds == 5 and st.cells[0].stop.kind is StopKind.MAX_SEEDS
 
 
 def test_a_tight_comparison_stops_at_the_minimum_and_unpaired_seeds_do_not_count(p):
@@ -71,7 +72,7 @@ def test_a_tight_comparison_stops_at_the_minimum_and_unpaired_seeds_do_not_count
     for s in range(3):
         recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.601 + 0.001 * s), rec(E("alwa2"), s, 0.59 - 0.001 * s)]
     st, _ = decide(p, PLAN, recs)
-    assert st.cells[0].seeds == 3 and "within" in st.cells[0].stop
+    assert st.cells[0].seeds == 3 and st.cells[0].stop.kind is StopKind.WITHIN_TARGET
     ctrl = {s: rec(E("base"), s, 0.6) for s in range(3)}
     other = {s: rec(E("alwa1"), s, 0.6 + 0.001 * s, cls0=2.0 if s else 1.0) for s in range(3)}  # seeds 1, 2 start elsewhere
     assert math.isinf(half_width(other, ctrl))
@@ -86,11 +87,12 @@ def test_over_budget_cuts_in_the_stated_order(p):
     assert st.cuts == ["Faster R-CNN"] and st.estimate_h <= 12.0
 
 
-def test_the_estimate_uses_the_median_speed():
-    from alwa.runs.settle import seconds_per_iter
+def test_the_estimate_uses_the_median_speed(p):
+    from alwa.runs.engine import seconds_per_iter
 
-    recs = [{"train_seconds": t, "iters": 100} for t in (20.0, 21.0, 80.0)]  # one run was paused
-    assert seconds_per_iter(recs, 0.2) == 0.21 and seconds_per_iter([], 0.2) == 0.2
+    exp = arm_experiment(p, "l1", "base", 0.04, 100)
+    recs = [{"name": exp.name, "seed": s, "train_seconds": t, "iters": 100} for s, t in enumerate((20.0, 21.0, 80.0))]  # one paused
+    assert seconds_per_iter(recs) == {"retinanet": 0.21} and seconds_per_iter([]) == {}
 
 
 def test_over_budget_no_new_round_begins_though_a_finished_cell_cannot_be_cut(p):
@@ -112,9 +114,9 @@ def test_over_budget_no_new_round_begins_though_a_finished_cell_cannot_be_cut(p)
     assert st.spent_h > plan.budget_h
     assert "the long schedule's SmoothL1" not in st.cuts and st.cuts[-1] == "extra rounds"
     stops = {(c.loss, c.schedule): (c.seeds, c.stop) for c in st.cells}
-    assert stops[("l1", 100)][0] == 5 and stops[("l1", 100)][1] == "running 5 seeds"
+    assert stops[("l1", 100)][0] == 5 and stops[("l1", 100)][1] == Stop(StopKind.RUNNING, 5)
     for cell in (("smoothl1", 100), ("l1", 200), ("smoothl1", 200)):
-        assert stops[cell] == (3, "further rounds cut by the budget at 3 seeds")
+        assert stops[cell] == (3, Stop(StopKind.BUDGET, 3)) and str(stops[cell][1]) == "further rounds cut by the budget at 3 seeds"
     assert (E("alwa2").name, 4) in names(specs)
     short_l1 = {E(w).name for w in ("base", "alwa1", "alwa2")}
     assert not [n for n, s in names(specs) if s >= 3 and n not in short_l1]
