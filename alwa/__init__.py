@@ -12,10 +12,11 @@ Layers, each importing only those below it (an import-linter contract in ``pypro
     alwa.data       the synthetic mini VOC, downloads, checks
     alwa.core       the weighter, box shifting, the name grammar, typed settings: torch and the standard library
 
-``from alwa import ALWA`` needs torch alone.
+``from alwa import ALWA`` (and the other weightings: ``UncertaintyWeighting``, ``DWA``, ``RLW``) needs torch alone.
 """
 
 from alwa.core import __version__
 from alwa.core.weighter import ALWA, WindowStats
+from alwa.core.weightings import DWA, RLW, UncertaintyWeighting
 
-__all__ = ["ALWA", "WindowStats", "__version__"]
+__all__ = ["ALWA", "DWA", "RLW", "UncertaintyWeighting", "WindowStats", "__version__"]

@@ -15,7 +15,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 DIST = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "jupyter_book": "jupyter-book", "pkg_resources": "setuptools"}
 # which extra a module belongs to (None: the base install)
 GROUPS = {
-    None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/experiment", "core/settings", "core/pairing", "cli/__init__",
+    None: ["__init__", "__main__", "core/__init__", "core/weighter", "core/weightings", "core/experiment", "core/settings", "core/pairing", "cli/__init__",
            "cli/__main__", "core/checks"],
     "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
     "analysis": ["analysis/__init__", "analysis/records", "analysis/summaries", "analysis/claims", "analysis/lrstudy",

@@ -11,6 +11,8 @@ No mm* import: names are built, parsed and compared here, and only here. A name 
     weighting  base            1:1 weights (ALWA in 'monitor' mode: statistics only)
                w{cls}-{reg}    fixed weights, e.g. w0.50-0.75 (table 1 / 5)
                alwa1 | alwa2   ALWA with initial weights 1:1 unless _init{w} says otherwise (table 8)
+               uw | dwa | rlw  uncertainty weighting, Dynamic Weight Average, Random Loss Weighting
+                               (alwa.core.weightings); DWA's window is C (``_C{C}``) like ALWA's
     _C{C}      ALWA's window C (table 7); without it the setting's C (the paper's 100; a mini setting may
                name its own, e.g. 4 at the smoke profile): ``Experiment.interval`` is None
     _detrend   ALWA's window statistic taken around the window's linear trend (``ALWA(stat='detrended')``)
@@ -34,13 +36,15 @@ DETECTORS = ("retinanet", "faster-rcnn", "mask-rcnn")
 BACKBONES = ("r50", "r101", "r18w16")
 DATASETS = ("voc", "coco", "mini")
 REG_LOSSES = ("l1", "smoothl1", "giou", "ciou")
-WEIGHTINGS = ("base", "fixed", "alwa1", "alwa2")
+WEIGHTINGS = ("base", "fixed", "alwa1", "alwa2", "uw", "dwa", "rlw")
+OTHER_WEIGHTINGS = ("uw", "dwa", "rlw")  # alwa.core.weightings: adaptive loss weightings besides ALWA
+WINDOWED = ("alwa1", "alwa2", "dwa")  # weightings whose window C is theirs to name (``_C{C}``)
 PAPER_C = 100  # ALWA's window in the paper (and the window of a name without _C where the setting names none)
 _NUM = r"\d+(?:\.\d+)?(?:e-?\d+)?"
 
 _NAME = re.compile(
     r"^(?P<detector>retinanet|faster-rcnn|mask-rcnn)_(?P<backbone>r50|r101|r18w16)_(?P<dataset>voc|coco|mini)_"
-    rf"(?P<reg_loss>l1|smoothl1|giou|ciou)_(?P<weighting>base|alwa1|alwa2|w(?P<wc>{_NUM})-(?P<wr>{_NUM}))"
+    rf"(?P<reg_loss>l1|smoothl1|giou|ciou)_(?P<weighting>base|alwa1|alwa2|uw|dwa|rlw|w(?P<wc>{_NUM})-(?P<wr>{_NUM}))"
     rf"(?:_C(?P<C>\d+))?(?:_init(?P<init>{_NUM}))?(?P<detrend>_detrend)?(?:_lr(?P<lr>{_NUM}))?(?:_it(?P<iters>\d+))?"
     r"(?P<noclip>_noclip)?$"
 )
@@ -57,7 +61,7 @@ class Experiment:
     backbone: str
     dataset: str
     reg_loss: str
-    weighting: str  # base | fixed | alwa1 | alwa2
+    weighting: str  # base | fixed | alwa1 | alwa2 | uw | dwa | rlw
     cls_weight: float = 1.0
     reg_weight: float = 1.0
     interval: Optional[int] = None
@@ -74,16 +78,16 @@ class Experiment:
         alwa = self.weighting in ("alwa1", "alwa2")
         if not alwa and self.detrend:
             raise ValueError("_detrend applies to ALWA runs only")  # interval: the monitor window of a baseline, not named
-        if self.weighting == "base" and (self.cls_weight, self.reg_weight) != (1.0, 1.0):
-            raise ValueError("a baseline has weights 1:1; use weighting='fixed'")
+        if self.weighting in ("base",) + OTHER_WEIGHTINGS and (self.cls_weight, self.reg_weight) != (1.0, 1.0):
+            raise ValueError(f"a {self.weighting} run starts from weights 1:1; use weighting='fixed' for others")
         if alwa and self.cls_weight != self.reg_weight:
             raise ValueError("ALWA runs start from equal weights (_init{w})")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.iters is not None and int(self.iters) <= 0:
             raise ValueError(f"iters must be > 0, got {self.iters}")
-        if self.interval is not None and (not alwa or int(self.interval) <= 0):
-            raise ValueError(f"interval (ALWA's window C) must be a whole number > 0 of an ALWA run, got {self.interval!r}"
+        if self.interval is not None and (self.weighting not in WINDOWED or int(self.interval) <= 0):
+            raise ValueError(f"interval (the window C) must be a whole number > 0 of an ALWA or DWA run, got {self.interval!r}"
                              f" for weighting {self.weighting!r}")
 
     def window(self, setting_c: Optional[int] = None) -> int:
@@ -108,9 +112,9 @@ class Experiment:
     @property
     def name(self) -> str:
         s = f"{self.detector}_{self.backbone}_{self.dataset}_{self.reg_loss}_{self.weighting_tag}"
+        if self.weighting in WINDOWED and self.interval is not None:
+            s += f"_C{int(self.interval)}"
         if self.weighting in ("alwa1", "alwa2"):
-            if self.interval is not None:
-                s += f"_C{int(self.interval)}"
             if self.cls_weight != 1.0:
                 s += f"_init{self.cls_weight:g}"
             if self.detrend:
@@ -130,12 +134,17 @@ class Experiment:
             raise ValueError(
                 f"not an experiment name: {name!r}; expected {{detector}}_{{backbone}}_{{dataset}}_{{regloss}}_{{weighting}}"
                 f"[_C{{C}}][_init{{w}}][_detrend][_lr{{lr}}][_it{{iters}}][_noclip] with detector in {DETECTORS}, backbone in "
-                f"{BACKBONES}, dataset in {DATASETS}, regloss in {REG_LOSSES}, weighting base|alwa1|alwa2|w<cls>-<reg>"
+                f"{BACKBONES}, dataset in {DATASETS}, regloss in {REG_LOSSES}, weighting base|alwa1|alwa2|uw|dwa|rlw|w<cls>-<reg>"
             )
         g = m.groupdict()
         extra = dict(detrend=bool(g["detrend"]), lr=float(g["lr"]) if g["lr"] else None,
                      iters=int(g["iters"]) if g["iters"] else None, clip=not g["noclip"])
-        if g["wc"] is not None or g["weighting"] == "base":
+        if g["weighting"] in OTHER_WEIGHTINGS:
+            if g["init"] or g["detrend"] or (g["C"] and g["weighting"] not in WINDOWED):
+                raise ValueError(f"{name!r}: _init and _detrend apply to ALWA runs only, _C to ALWA and DWA")
+            exp = cls(g["detector"], g["backbone"], g["dataset"], g["reg_loss"], g["weighting"],
+                      interval=int(g["C"]) if g["C"] else None, **extra)
+        elif g["wc"] is not None or g["weighting"] == "base":
             if g["C"] or g["init"] or g["detrend"]:
                 raise ValueError(f"{name!r}: _C, _init and _detrend apply to ALWA runs only")
             if g["wc"] is not None:
@@ -172,6 +181,8 @@ class Experiment:
         if weighting in ("alwa1", "alwa2"):
             return cls(detector, backbone, dataset, reg_loss, weighting, float(init), float(init),
                        None if interval is None else int(interval), **extra)
+        if weighting in WINDOWED:
+            return cls(detector, backbone, dataset, reg_loss, weighting, interval=None if interval is None else int(interval), **extra)
         return cls(detector, backbone, dataset, reg_loss, weighting, **extra)
 
     def with_(self, **changes) -> "Experiment":

@@ -36,7 +36,7 @@ from mmengine.config import Config, ConfigDict
 
 MMDET_CONFIGS = Path(mmdet.__file__).resolve().parent / ".mim" / "configs"
 from alwa.core.settings import MiniSetting  # noqa: F401 - the typed setting lives there
-from alwa.core.experiment import BACKBONES, DATASETS, DETECTORS, REG_LOSSES, Experiment  # noqa: F401 - the name grammar lives there
+from alwa.core.experiment import BACKBONES, DATASETS, DETECTORS, OTHER_WEIGHTINGS, REG_LOSSES, Experiment  # noqa: F401 - the name grammar lives there
 BASE_LR = {"retinanet": 0.01, "faster-rcnn": 0.02, "mask-rcnn": 0.02}
 PAPER_BATCH = 8
 
@@ -88,6 +88,8 @@ def set_weighting(cfg: Config, exp: Experiment, alwa_options: Optional[dict] = N
         hook = dict(type="ALWAHook", head=path, mode="monitor", interval=c, **opts)
     elif exp.weighting == "base":
         hook = dict(type="ALWAHook", head=path, mode="monitor", interval=c, **opts)
+    elif exp.weighting in OTHER_WEIGHTINGS:  # alwa.core.weightings: the window C is DWA's and every one's record's
+        hook = dict(type="ALWAHook", head=path, weighting=exp.weighting, interval=c)
     else:
         hook = dict(type="ALWAHook", head=path, mode=exp.weighting, interval=c,
                     cls_weight=exp.cls_weight, reg_weight=exp.reg_weight, **opts)

@@ -63,6 +63,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from alwa.core.weighter import ALWA
+from alwa.core.weightings import WEIGHTINGS
 from alwa.mmdet.hooks_config import lost_custom_hooks
 
 KEY_PAIRS = (("loss_cls", "loss_bbox"), ("loss_rpn_cls", "loss_rpn_bbox"))
@@ -214,7 +215,8 @@ class ALWALossWrapper:
         cls_raw = [t for part in cls_parts for t in part]
         reg_raw = [t for part in reg_parts for t in part]
         w = self.weighter
-        wc, wr = w.cls_weight, w.reg_weight
+        own = getattr(w, "weight_tensors", None)  # another weighting: this call's weights as tensors, after the call
+        wc, wr = (None, None) if own is not None else (w.cls_weight, w.reg_weight)
         try:
             cls_out, reg_out = w(cls_raw, reg_raw)
         except (TypeError, ValueError) as e:  # name the head and the keys: the weighter knows neither
@@ -234,7 +236,10 @@ class ALWALossWrapper:
                 at += n
         ref = cls_raw[0]
         with torch.no_grad():
-            losses[f"{self.name}_cls_weight"], losses[f"{self.name}_reg_weight"] = self._weight_tensors(wc, wr, ref.device)
+            if own is not None:
+                losses[f"{self.name}_cls_weight"], losses[f"{self.name}_reg_weight"] = (x.to(ref.dtype) for x in own())
+            else:
+                losses[f"{self.name}_cls_weight"], losses[f"{self.name}_reg_weight"] = self._weight_tensors(wc, wr, ref.device)
             losses[f"{self.name}_cls_raw"] = torch.stack([t.detach().reshape(()) for t in cls_raw]).sum()
             losses[f"{self.name}_reg_raw"] = torch.stack([t.detach().reshape(()) for t in reg_raw]).sum()
         return losses
@@ -255,8 +260,13 @@ class ALWAHook(Hook):
         adopt_checkpoint_options: bool = False,
         cls_key: Optional[str] = None,
         reg_key: Optional[str] = None,
+        weighting: str = "alwa",
         **alwa_options,
     ) -> None:
+        if weighting != "alwa" and weighting not in WEIGHTINGS:
+            raise ValueError(f"ALWAHook: weighting={weighting!r} is not one of {['alwa', *WEIGHTINGS]}")
+        if weighting != "alwa" and adopt_checkpoint_options:
+            raise ValueError(f"ALWAHook: adopt_checkpoint_options applies to ALWA, not to weighting={weighting!r}")
         if "loss" in name:
             raise ValueError(f"ALWAHook name {name!r} must not contain 'loss' (mmengine would add the logs into the total loss)")
         if not isinstance(adopt_checkpoint_options, bool):  # the string 'false' is truthy: only a real bool decides
@@ -272,7 +282,11 @@ class ALWAHook(Hook):
             raise ValueError(f"ALWAHook: {both} named as both classification and regression losses")
         self.head, self.name = head, name
         self.adopt_checkpoint_options = adopt_checkpoint_options
-        self.weighter = ALWA(**alwa_options)
+        self.weighting = weighting
+        try:
+            self.weighter = ALWA(**alwa_options) if weighting == "alwa" else WEIGHTINGS[weighting](**alwa_options)
+        except TypeError as e:  # an option the weighting does not take: say which weighting
+            raise TypeError(f"ALWAHook (weighting={weighting!r}): {e}") from None
         self.head_path: Optional[str] = None
         self.head_type = "?"
         self._wrapper: Optional[ALWALossWrapper] = None
@@ -333,11 +347,41 @@ class ALWAHook(Hook):
         print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r} ({self.head_type}); {keys} (the weighted and "
                   f"untouched keys are listed at the first iteration)", logger="current")
         self._smooth_like_losses(runner)
+        if hasattr(self.weighter, "parameters"):
+            self._add_to_optimizer(runner)
         lost = lost_custom_hooks(getattr(runner.cfg, "filename", None) or "")
         if lost:
             print_log(f"ALWAHook: this config's custom_hooks replaced its base's {lost}, which no longer run; to keep them, "
                       f"add ALWA with alwa.mmdet.with_alwa(cfg, ...) or append to the base's list", logger="current",
                       level=logging.WARNING)
+
+    def _add_to_optimizer(self, runner) -> None:
+        """A weighting with learnable parameters (uncertainty weighting's log-variances) joins the optimizer as its own
+        group, on the model's device, without weight decay, at the lr the first group has now and the same base lr,
+        so the schedulers' factors (warm-up, steps) apply to it as to the model. Once per run."""
+        wrapper = getattr(runner, "optim_wrapper", None)
+        opt = getattr(wrapper, "optimizer", None)
+        if opt is None:
+            raise ValueError(f"ALWAHook: weighting={self.weighting!r} learns parameters, but this runner has no single "
+                             f"optimizer to add them to")
+        params = self.weighter.parameters()
+        if any(p is q for g in opt.param_groups for p in g["params"] for q in params):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            for p in params:
+                p.data = p.data.to(dev)
+        g0 = opt.param_groups[0]
+        group = {"params": params, "lr": g0["lr"], "weight_decay": 0.0}
+        if "initial_lr" in g0:
+            group["initial_lr"] = g0["initial_lr"]
+        opt.add_param_group(group)
+        for sched in _schedulers(runner):
+            if hasattr(sched, "base_values") and len(sched.base_values) == len(opt.param_groups) - 1:
+                sched.base_values.append(sched.base_values[0])
+        print_log(f"ALWAHook: {type(self.weighter).__name__}'s parameters joined the optimizer (lr {g0['lr']:.6g} now, "
+                  f"no weight decay)", logger="current")
 
     # ---------------------------------------------------------------- state
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -383,3 +427,10 @@ class ALWAHook(Hook):
             wrapper = head.__dict__.get(m)
             if isinstance(wrapper, ALWALossWrapper):
                 wrapper.weighter = self.weighter
+
+
+def _schedulers(runner) -> list:
+    s = getattr(runner, "param_schedulers", None) or []
+    if isinstance(s, dict):
+        return [x for v in s.values() for x in (v if isinstance(v, list) else [v])]
+    return list(s) if isinstance(s, list) else [s]
