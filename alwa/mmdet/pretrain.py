@@ -14,12 +14,18 @@ detector sees small objects through C3/C4, and with a C5-only classifier
 RetinaNet's class scores stayed at chance level in the mini budget
 (``book/data/tuning_runs.yaml``). The detector then loads them through mmdet's
 ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+
+**Pinned**: pre-training is deterministic on one CPU type but not across them (the float sums differ), and runs
+pair only from one backbone. A backbone named in ``alwa/mmdet/pinned/pins.json`` (its file beside it, with its
+sha256 and its tensors' hash) is therefore installed into the cache instead of trained, on every machine; a cached
+file whose tensors differ from the pin is moved aside (``*.unpinned-<hash>.pth``, with a warning), never deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict
@@ -199,12 +205,63 @@ def _pretrain(voc_root, classes, out_path, opts: PretrainOptions, progress: bool
     return meta
 
 
+PINNED = Path(__file__).parent / "pinned"
+
+
+class PinError(ValueError):
+    """A pinned backbone that cannot be used as pinned (its file is missing or damaged)."""
+
+
+def pins(folder: Path = PINNED) -> dict:
+    """``{file name: {'sha256', 'state_hash', ...}}`` of the pinned backbones (empty without a manifest)."""
+    f = Path(folder) / "pins.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def install_pinned(path: Path, pin: dict, folder: Path = PINNED) -> bool:
+    """Put the pinned file for ``path``'s name at ``path`` (checked by sha256); a different checkpoint already there
+    is moved aside with a warning. Returns whether anything was written."""
+    import warnings
+
+    from alwa.mmdet.fingerprint import checkpoint_hash
+
+    src = Path(folder) / path.name
+    if not src.exists():
+        raise PinError(f"the pinned backbone {src} is missing (named in {Path(folder) / 'pins.json'})")
+    if _sha256(src) != pin["sha256"]:
+        raise PinError(f"the pinned backbone {src} is damaged: its sha256 is {_sha256(src)[:16]}..., "
+                       f"{Path(folder) / 'pins.json'} expects {pin['sha256'][:16]}...")
+    if path.exists():
+        if _sha256(path) == pin["sha256"] or checkpoint_hash(str(path)) == pin["state_hash"]:
+            return False
+        aside = path.with_name(f"{path.stem}.unpinned-{checkpoint_hash(str(path))}.pth")
+        path.replace(aside)
+        warnings.warn(f"{path} held a backbone other than the pinned one (tensors {aside.stem.rsplit('-', 1)[-1]}, pinned "
+                      f"{pin['state_hash']}); moved to {aside.name}, the pinned one installed", stacklevel=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(path)
+    meta = src.with_suffix(".json")
+    if meta.exists():
+        shutil.copyfile(meta, path.with_suffix(".json"))
+    return True
+
+
 def ensure_pretrained(voc_root, classes, cache_dir=".cache/pretrained", opts: Optional[PretrainOptions] = None,
                       progress: bool = True) -> Path:
-    """Path of the cached backbone for this dataset and options; trains it if missing."""
+    """Path of the cached backbone for this dataset and options: the pinned one where one is pinned (see the
+    module), else trained if missing."""
     opts = opts or PretrainOptions()
     path = Path(cache_dir) / f"r18w{opts.base_channels}_{_key(Path(voc_root), classes, opts)}.pth"
-    with file_lock(path.with_suffix(".lock")):  # one process trains, the others wait for it
-        if not path.exists():
+    pin = pins().get(path.name)
+    with file_lock(path.with_suffix(".lock")):  # one process trains (or installs), the others wait for it
+        if pin is not None:
+            install_pinned(path, pin)
+        elif not path.exists():
             pretrain(voc_root, classes, path, opts, progress=progress)
     return path
