@@ -19,7 +19,7 @@ GROUPS = {
            "cli/__main__", "core/checks"],
     "bench": ["bench/__init__", "bench/micro", "bench/gpu", "bench/interleave", "core/boxshift", "core/files"],
     "analysis": ["analysis/__init__", "analysis/records", "analysis/summaries", "analysis/claims", "analysis/lrstudy",
-                 "analysis/settled", "runs/settle", "core/stats", "runs/engine", "runs/studies",
+                 "analysis/settled", "runs/settle", "core/stats", "runs/engine", "runs/studies", "runs/best",
                  "runs/__init__", "runs/profile", "runs/specs", "runs/store", "runs/worker", "runs/sweep", "runs/study",
                  "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
     "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],

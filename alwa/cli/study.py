@@ -10,7 +10,7 @@ from alwa.analysis import lrstudy, settled
 from alwa.core.pairing import backbones_note
 from alwa.runs.profile import ProfileError, add_profile_options, load_profile, results_dir
 from alwa.runs.store import load_results, pending, result_problems, spec_key
-from alwa.runs.engine import drive
+from alwa.runs.engine import done_elsewhere, drive, reused_records
 from alwa.runs.studies import STUDIES, study_for
 from alwa.runs.study import is_complete, plan_for
 from alwa.runs.worker import SweepInterrupted, SweepLocked, SweepStorageError
@@ -54,6 +54,19 @@ def main(argv=None) -> None:
         return
     if a.study == "settle":
         return _settle(a, p, s, out)
+    if a.study == "best":
+        records = load_results(out)
+        reused = reused_records(s, out)
+        st, specs = s.decide(p, records, reused)
+        have = done_elsewhere(s, reused)
+        todo = [x for x in pending(specs, out) if x.key not in have]
+        print(f"{a.study}: {s.status_line(st, len(specs), len(specs) - len(todo))}")
+        for line in s.describe(st):
+            print("  " + line)
+        if a.cmd == "list":
+            for spec in todo:
+                print(f"  pending {spec_key(spec)}")
+        return
     if a.cmd in ("status", "list", "answer"):
         records = load_results(out)
         st, specs = s.decide(p, records)

@@ -27,6 +27,7 @@ import hashlib
 import json
 import shutil
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +40,7 @@ from torch import nn
 
 from alwa.core.files import file_lock
 from alwa.core.settings import PretrainOptions
+from alwa.mmdet.fingerprint import checkpoint_hash
 
 
 
@@ -225,10 +227,6 @@ def _sha256(path: Path) -> str:
 def install_pinned(path: Path, pin: dict, folder: Path = PINNED) -> bool:
     """Put the pinned file for ``path``'s name at ``path`` (checked by sha256); a different checkpoint already there
     is moved aside with a warning. Returns whether anything was written."""
-    import warnings
-
-    from alwa.mmdet.fingerprint import checkpoint_hash
-
     src = Path(folder) / path.name
     if not src.exists():
         raise PinError(f"the pinned backbone {src} is missing (named in {Path(folder) / 'pins.json'})")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable, Iterable, Mapping, Optional, Protocol, Sequence
@@ -250,13 +251,26 @@ class Study(Protocol):
     name: str
     folder: str
 
-    def decide(self, p, records: list) -> tuple[object, list]: ...
+    reads: tuple  # other studies' folders (beside its own) whose finished runs it reuses
+
+    def decide(self, p, records: list, reused: list = ()) -> tuple[object, list]: ...
 
     def is_complete(self, state, todo: list) -> bool: ...
 
     def status_line(self, state, n_specs: int, n_done: int) -> str: ...
 
     def chunk(self, workers: int) -> Optional[int]: ...
+
+
+def reused_records(study: Study, out_dir) -> list:
+    """The finished runs of the folders the study reads beside its own (``study.reads``, siblings of ``out_dir``)."""
+    return [r for folder in getattr(study, "reads", ()) for r in load_results(Path(out_dir).parent / folder)]
+
+
+def done_elsewhere(study: Study, reused: list) -> set:
+    """The keys of the read runs the study counts as its own (``study.reuses(record)``, where it says)."""
+    keep = getattr(study, "reuses", lambda r: True)
+    return {RunRecord.of(r).key for r in reused if keep(r)}
 
 
 @dataclass
@@ -278,9 +292,11 @@ def drive(study: Study, p, out_dir, workers: Optional[int] = None, threads: Opti
     w = workers or p.workers
     while True:
         records = load_results(out_dir)
-        st, specs = study.decide(p, records)
+        reused = reused_records(study, out_dir)
+        st, specs = study.decide(p, records, reused)
         out.state = st
-        todo = pending(specs, out_dir)
+        have = done_elsewhere(study, reused)
+        todo = [s for s in pending(specs, out_dir) if s.key not in have]  # a reused run is done where it lies
         log(f"{study.name}: {study.status_line(st, len(specs), len(specs) - len(todo))}")
         note = backbones_note(records)
         if note:

@@ -247,12 +247,12 @@ def decide(p: Profile, plan: SettlePlan, records: list[dict]) -> tuple[SettleSta
 class SettleStudy:
     """The settling study, declared for the engine's driver (:func:`alwa.runs.engine.drive`)."""
 
-    name, folder = "settle", "settle"
+    name, folder, reads = "settle", "settle", ()
 
     def __init__(self, plan: SettlePlan):
         self.plan = plan
 
-    def decide(self, p: Profile, records: list) -> tuple[SettleState, list]:
+    def decide(self, p: Profile, records: list, reused: list = ()) -> tuple[SettleState, list]:
         return decide(p, self.plan, records)
 
     def is_complete(self, st: SettleState, todo: list) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from alwa.runs import settle, study
+from alwa.runs import best, settle, study
 from alwa.runs.engine import Study
 
 # name: (the declaration, its plans per profile)
-STUDIES = {"lr": (study.LrStudy, study.PLANS), "settle": (settle.SettleStudy, settle.SETTLE_PLANS)}
-WHAT = {"lr": "learning-rate study", "settle": "settling study"}
+STUDIES = {"lr": (study.LrStudy, study.PLANS), "settle": (settle.SettleStudy, settle.SETTLE_PLANS),
+           "best": (best.BestStudy, best.BEST_PLANS)}
+WHAT = {"lr": "learning-rate study", "settle": "settling study", "best": "best-against-best study"}
 
 
 def study_for(name: str, profile: str) -> Study:

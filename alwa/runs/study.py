@@ -274,12 +274,12 @@ def is_complete(st: StudyState, todo: list) -> bool:
 class LrStudy:
     """The learning-rate study, declared for the engine's driver (:func:`alwa.runs.engine.drive`)."""
 
-    name, folder = "study", "runs"
+    name, folder, reads = "study", "runs", ()
 
     def __init__(self, plan: StudyPlan):
         self.plan = plan
 
-    def decide(self, p: Profile, records: list) -> tuple[StudyState, list]:
+    def decide(self, p: Profile, records: list, reused: list = ()) -> tuple[StudyState, list]:
         st = decide(p, self.plan, records)
         return st, all_specs(p, self.plan, st)
 
