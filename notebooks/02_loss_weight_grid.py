@@ -50,8 +50,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_result
-from alwa.report import notebook as nbh, plots
+from alwa.report import notebook as nbh, plots, store
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
@@ -63,7 +62,7 @@ profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.grid_specs(p)
-results, failures = nbh.run_and_load(
+results, failures = nbh.load_part(
     specs, p, desc="table 1 grid"
 )
 pairs = ["1.00:1.00", *(p.grid_pairs or ex.TABLE1_PAIRS)]
@@ -104,19 +103,11 @@ for loss in p.grid_losses:
 # ## The claims, measured
 
 # %% tags=["hide-input"]
-measured = claims.grid_claims(rows, results, p, p.curve_window)
-nbh.save_claims(p, "grid", measured)
+# the claim store `alwa claims` wrote
+measured = store.load_claims(results_root, profile, ["grid"])
 nbh.claims_table(measured)
 
 # %% tags=["hide-input"]
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
-write_result(
-    nb.results("tables") / "table1.json",
-    {
-        "profile": profile,
-        "rows": table,
-        "provenance": provenance(),
-    },
-)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

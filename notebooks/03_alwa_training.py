@@ -43,8 +43,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_result
-from alwa.report import notebook as nbh, plots
+from alwa.report import notebook as nbh, plots, store
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
@@ -56,7 +55,7 @@ profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.alwa_specs(p)
-results, failures = nbh.run_and_load(specs, p, desc="tables 2-3")
+results, failures = nbh.load_part(specs, p, desc="tables 2-3")
 rows = sm.summary_table(results)
 
 # %% [markdown]
@@ -155,8 +154,11 @@ nbh.table(wsum, digits=4)
 # ## The claims, measured
 
 # %%
-measured = claims.alwa_claims(results, p)
-nbh.claims_table(measured)
+# the claim store `alwa claims` wrote (C10: below)
+measured = store.load_claims(results_root, profile, ["alwa"])
+nbh.claims_table(
+    {c: v for c, v in measured.items() if c != "C10"}
+)
 
 # %% [markdown]
 # ## Training-time overhead (C10)
@@ -178,14 +180,7 @@ nbh.claims_table(measured)
 # %%
 from alwa.bench import micro as weighter_bench
 
-wb = nbh.stored_bench(
-    p,
-    "weighter",
-    lambda: weighter_bench.run(
-        device="cpu", calls=2000, repeats=5
-    ),
-    "alwa bench --device cpu",
-)
+wb = nbh.stored_bench(p, "weighter", "alwa bench --device cpu")
 if wb is not None:
     print(weighter_bench.format_table(wb))
 none = nbh.Text("(not measured)")
@@ -207,25 +202,8 @@ glue(
 
 # %%
 from alwa.bench import train as bench_train
-from alwa.mmdet import run as mmrun
 
-
-def measure_train_step():
-    voc, _ = mmrun.prepare_mini_data(
-        p.data_dir, p.dataset, p.pretrain
-    )
-    return bench_train.run(
-        blocks=p.bench_blocks,
-        steps=p.bench_steps,
-        data_root=voc,
-        threads=max(1, p.threads * p.workers),
-        progress=True,
-    )
-
-
-bench = nbh.stored_bench(
-    p, "train_step", measure_train_step, "alwa bench train"
-)
+bench = nbh.stored_bench(p, "train_step", "alwa bench train")
 if bench is not None:
     print(f"{label}: {bench_train.describe(bench)}")
     plots.plot_block_ratios(bench)
@@ -286,18 +264,8 @@ else:
         nbh.Text(gpu_check.summary(gpu)),
         display=False,
     )
-measured["C10"] = claims.overhead_claim(bench, profile, gpu=gpu)
-nbh.save_claims(p, "alwa", measured)
 nbh.table([gpu_check.record_row(r) for r in gpu_records])
 
 # %% tags=["hide-input"]
 glue("alwa_n_runs", len(results), display=False)
-write_result(
-    nb.results("tables") / "tables23.json",
-    {
-        "profile": profile,
-        "rows": table,
-        "provenance": provenance(),
-    },
-)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

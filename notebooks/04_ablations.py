@@ -37,8 +37,7 @@ overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 from myst_nb import glue
 
 from alwa.analysis import claims, summaries as sm
-from alwa.core.files import provenance, write_result
-from alwa.report import notebook as nbh
+from alwa.report import notebook as nbh, store
 from alwa.runs import specs as ex
 
 # checked: unknown keys and parameters fail here
@@ -50,7 +49,7 @@ profile, results_root = nb.profile, nb.results_root
 
 # %%
 specs = ex.ablation_specs(p)
-results, failures = nbh.run_and_load(specs, p, desc="tables 7-8")
+results, failures = nbh.load_part(specs, p, desc="tables 7-8")
 rows = sm.summary_table(results)
 
 # %% [markdown]
@@ -61,15 +60,9 @@ table = claims.ablation_table(rows, tables, p, results)
 nbh.table(table, digits=2)
 
 # %% tags=["hide-input"]
-measured = claims.ablation_claims(results, p)
-nbh.save_claims(p, "ablation", measured)
-write_result(
-    nb.results("tables") / "tables78.json",
-    {
-        "profile": profile,
-        "rows": table,
-        "provenance": provenance(),
-    },
+# the claim store `alwa claims` wrote
+measured = store.load_claims(
+    results_root, profile, ["ablation"]
 )
 glue("abl_runs", len(results), display=False)
 nbh.claims_table(measured)

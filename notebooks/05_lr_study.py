@@ -46,8 +46,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from alwa.analysis import lrstudy, settled
-from alwa.core.files import provenance, write_result
-from alwa.report import notebook as nbh, plots
+from alwa.report import notebook as nbh, plots, store
 from alwa.runs import settle, study
 from alwa.runs.store import load_results, pending
 
@@ -67,8 +66,6 @@ planned = profile in study.PLANS
 plan = study.plan_for(profile) if planned else study.StudyPlan()
 
 # %%
-if planned and p.max_runs != 0:
-    study.run_study(p, runs, max_runs=p.max_runs)
 records = load_results(runs) if planned else []
 st, specs = (
     study.study_specs(p, records)
@@ -184,13 +181,15 @@ d = lrstudy.alwa_vs_control(records, p, plan, st)
 
 # %%
 
-for key, method, baseline, det in [  # the rows the text below and the intro quote (paper regime)
-    ("paper_alwa1_same", "alwa1", lrstudy.SAME_LR, "retinanet"),
-    ("paper_alwa2_same", "alwa2", lrstudy.SAME_LR, "retinanet"),
-    ("paper_detrend", lrstudy.DETREND, lrstudy.LR_CONTROL, "retinanet"),
-    ("paper_half", lrstudy.HALF, lrstudy.LR_CONTROL, "retinanet"),
-    ("faster_alwa1_same", "alwa1", lrstudy.SAME_LR, "faster-rcnn"),
-    ("faster_alwa2_same", "alwa2", lrstudy.SAME_LR, "faster-rcnn"),
+# the rows the text below and the intro quote (paper regime)
+SAME, CTL = lrstudy.SAME_LR, lrstudy.LR_CONTROL
+for key, method, baseline, det in [
+    ("paper_alwa1_same", "alwa1", SAME, "retinanet"),
+    ("paper_alwa2_same", "alwa2", SAME, "retinanet"),
+    ("paper_detrend", lrstudy.DETREND, CTL, "retinanet"),
+    ("paper_half", lrstudy.HALF, CTL, "retinanet"),
+    ("faster_alwa1_same", "alwa1", SAME, "faster-rcnn"),
+    ("faster_alwa2_same", "alwa2", SAME, "faster-rcnn"),
 ]:
     glue(
         f"lr_{key}",
@@ -230,34 +229,9 @@ display(Markdown(f"{faster_text} {lrstudy.FASTER_LR_CAVEAT}"))
 glue("lr_faster_base", nbh.Text(faster_text), display=False)
 
 # %% tags=["hide-input"]
-published = nbh.load_claims(results_root, profile)
-verdicts = lrstudy.regime_claims(records, p, plan, st, published)
-nbh.save_regime_claims(
-    p,
-    verdicts,
-    {
-        "stage": st.stage,
-        "schedule": st.schedule,
-        "converged": st.converged,
-        "tuned_lr": st.tuned_lr,
-        "runs_done": done,
-        "runs_planned": len(specs),
-    },
-)
-write_result(
-    nb.results("tables") / "lr_study.json",
-    {
-        "profile": profile,
-        "state": st.as_dict(),
-        "equivalence": eq,
-        "alwa_vs_control": d,
-        "regime_claims": verdicts,
-        "arms": [a.as_dict() for a in arms],
-        "runs_done": done,
-        "runs_planned": len(specs),
-        "provenance": provenance(),
-    },
-)
+# the claim store `alwa claims` wrote
+stored = store.load_regime_claims(results_root, profile)
+verdicts = (stored or {}).get("by_regime", {})
 nbh.table(
     [
         {
@@ -325,15 +299,6 @@ else:
     s_answer = settled.answer(s_records, p, s_state)
     display(Markdown(f"**{nb.label}.** {s_head}"))
     display(Markdown(s_answer))
-    nbh.save_loss_claims(
-        p,
-        settled.loss_claims(s_records, p, s_state, nb.paper),
-        {
-            "stage": s_state.stage,
-            "runs_done": s_done,
-            "runs_planned": len(s_specs),
-        },
-    )
 glue("settle_headline", nbh.Text(s_head), display=False)
 
 # %% [markdown]

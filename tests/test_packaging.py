@@ -27,7 +27,7 @@ GROUPS = {
               "bench/gpu_mmdet", "mmdet/fingerprint", "mmdet/hooks_config", "bench/speed", "mmdet/detectors",
               "bench/detectors"],
     "cluster": ["runs/cluster"],
-    "book": ["book/__init__", "book/build", "report/notebook", "report/pages", "report/plots", "cli/env_check"],
+    "book": ["book/__init__", "book/build", "book/prepare", "report/store", "cli/claims", "report/notebook", "report/pages", "report/plots", "cli/env_check"],
 }
 
 

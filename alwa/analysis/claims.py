@@ -344,7 +344,7 @@ def c1_claim(rows: list[dict]) -> Claim:
 
 
 def all_claims(stored: dict) -> dict[str, Claim]:
-    """Every claim C1-C11 for the claims page: the stored ones (:func:`alwa.report.notebook.load_claims`), C8 (COCO)
+    """Every claim C1-C11 for the claims page: the stored ones (:func:`alwa.report.store.load_claims`), C8 (COCO)
     as *needs GPU* unless stored, any other one not stored as *too few runs* ("not measured yet")."""
     out = {}
     for c in CLAIMS:

@@ -28,6 +28,8 @@ from typing import Optional
 
 import papermill as pm
 
+from alwa.book.prepare import prepare
+
 from alwa.report.pages import write_pages
 from alwa.runs.profile import add_profile_options, check_profile, load_profile, params_path
 from alwa.runs.store import result_problems
@@ -133,6 +135,9 @@ def build(profile: str = PUBLISHED, results_root: str = "results", stage: Option
     generated = root / "book" / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     if execute_notebooks:
+        p = load_profile(profile, params_path(profile, source), results_root, max_runs)
+        for path, wrote in prepare(p, max_runs, source=source):  # the runs, benchmarks and claim store the notebooks read
+            print(f"[book] {'wrote' if wrote else 'unchanged'} {path}", flush=True)
         execute(profile, results_root, executed, names, max_runs=max_runs, source=source)
     elif not in_place and not executed.exists() and (source / "book" / "executed").exists():
         shutil.copytree(source / "book" / "executed", executed, dirs_exist_ok=True)

@@ -3,7 +3,8 @@
     alwa sweep --profile cpu [--max-runs N] [--executor slurm ...]   run (resume) a profile's training runs
     alwa status --profile cpu                                        runs done, compute spent, time to go, targets
     alwa archive --profile cpu --name NAME                           keep a profile's results before re-calibrating
-    alwa study run|status|list --profile cpu                         the learning-rate study (chapter 05)
+    alwa study run|status|list --profile cpu [--study lr|settle|best] a study on the one engine, resumable
+    alwa claims --profile cpu                                        write the claim store and tables from the records
     alwa book [--profile cpu] [--max-runs 0]                         execute the notebooks and build the book
     alwa data make-mini-voc|check|download ...                       the data sets
     alwa bench [train|speed|detectors]                               the weighter's per-call time (train: the mmdet train step;
@@ -22,7 +23,7 @@ import os
 import sys
 from typing import Optional
 
-COMMANDS = ("sweep", "status", "archive", "study", "book", "data", "bench", "gpu-check", "env-check")
+COMMANDS = ("sweep", "status", "archive", "study", "claims", "book", "data", "bench", "gpu-check", "env-check")
 DATA = {"make-mini-voc": "make_mini_voc_main", "check": "check_dataset_main", "download": "download_main"}
 
 
@@ -64,6 +65,9 @@ def _dispatch(args: list) -> None:
         return run([cmd, *rest])
     if cmd == "study":
         from alwa.cli.study import main as run
+        return run(rest)
+    if cmd == "claims":
+        from alwa.cli.claims import main as run
         return run(rest)
     if cmd == "book":
         from alwa.book.build import main as run

@@ -8,18 +8,14 @@ import ast
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-import yaml
-
-from alwa.analysis.records import Claim, claims_of
-from alwa.core.files import provenance, read_json, write_json_atomic, write_result
+from alwa.analysis.records import Claim
+from alwa.core.files import read_json
 from alwa.report.plots import png_bytes
+from alwa.report.store import paper_tables
 from alwa.runs.profile import Profile, ProfileError, load_profile, results_dir
 from alwa.runs.store import load_failures, load_results, result_problems, spec_key
-from alwa.runs.sweep import run_sweep
-
-PAPER_TABLES = Path("book") / "data" / "paper_tables.yaml"
 
 
 class Text(str):
@@ -73,11 +69,6 @@ def start(profile: str, params_file=None, results_root="results", max_runs=None,
 
 def profile_label(profile: str) -> str:
     return "SMOKE RUN - not evidence" if profile == "smoke" else f"profile {profile}"
-
-
-def paper_tables(source=".") -> dict:
-    """The paper's numbers (``book/data/paper_tables.yaml`` of the checkout ``source``: a copy of shared/paper/tables.yaml)."""
-    return yaml.safe_load((Path(source) / PAPER_TABLES).read_text())
 
 
 @dataclass(frozen=True)
@@ -140,101 +131,33 @@ def show_figures_with_their_columns() -> None:
     ip.display_formatter.formatters["image/png"].for_type(Figure, png_bytes)
 
 
-def run_and_load(specs: list, p: Profile, desc: str) -> tuple[list, list]:
-    """Run the pending specs of a notebook (resumable) and load every result."""
+def load_part(specs: list, p: Profile, desc: str) -> tuple[list, list]:
+    """Load the results of a notebook's ``specs`` (a notebook starts no run: ``alwa book`` or ``alwa sweep`` runs
+    them) and its failures; say how many are missing."""
     out = results_dir(p.results_root, p.profile, "runs")
-    devices = p.devices
-    summary = run_sweep(specs, out, workers=p.workers, threads=p.threads,
-                        devices=devices, desc=desc, max_runs=p.max_runs, runs_per_device=p.runs_per_device)
-    for line in summary.get("problems", []):
-        print(f"warning: {line}")
-    print(f"{desc}: {len(summary['done'])} run now, {summary['skipped']} already done, {len(summary['failed'])} failed")
     results = load_results(out, specs)
     keys = {spec_key(s) for s in specs}
     failures = [f for f in load_failures(out) if spec_key(f["spec"]) in keys]
     missing = len(keys) - len(results)
+    print(f"{desc}: {len(results)} of {len(keys)} runs have results" + (f" ({len(failures)} failed)" if failures else ""))
     if missing:
-        print(f"{missing} of {len(keys)} runs have no result yet (failed: {len(failures)}); tables below use what exists")
+        print(f"{missing} of {len(keys)} runs have no result yet (`alwa sweep --profile {p.profile}` runs them); "
+              "tables below use what exists")
     return results, failures
 
 
-def stored_bench(p: Profile, name: str, run: Callable[[], dict], command: str) -> Optional[dict]:
-    """A benchmark as a stored record, like a training run: ``<results_root>/<profile>/bench/<name>.json`` is read
-    where it exists (a render never measures it anew, so two renders give the same numbers); where it does not, it
-    is measured by ``run()`` and stored, unless the notebook may start no run (``max_runs=0``): then None, and a
-    line that names the ``command`` that makes it."""
+def stored_bench(p: Profile, name: str, command: str) -> Optional[dict]:
+    """A benchmark's stored record (``<results_root>/<profile>/bench/<name>.json``), read, never measured here (``alwa
+    book`` measures a missing one before the notebooks run); None, and a line naming the ``command`` that makes it,
+    where there is none."""
     path = results_dir(p.results_root, p.profile, "bench") / f"{name}.json"
-    if path.exists():
-        rec = read_json(path)
-        print(f"{name} benchmark: the record of {rec.get('provenance', {}).get('time_utc', '?')} ({path}); "
-              f"`{command} --json {path}` measures it anew")
-        return rec
-    if p.max_runs == 0:
+    if not path.exists():
         print(f"no {name} benchmark recorded for this profile: `{command} --json {path}` makes it")
         return None
-    rec = {"profile": p.profile, **run()}
-    rec.setdefault("provenance", provenance())
-    write_json_atomic(path, rec)
+    rec = read_json(path)
+    print(f"{name} benchmark: the record of {rec.get('provenance', {}).get('time_utc', '?')} ({path}); "
+          f"`{command} --json {path}` measures it anew")
     return rec
-
-
-def save_claims(p: Profile, part: str, claims: dict) -> Path:
-    """Claim records (``{'C3': Claim, ...}``) for the claims table of the book: ``claims/<part>.json``."""
-    path = results_dir(p.results_root, p.profile, "claims") / f"{part}.json"
-    write_result(path, {"profile": p.profile, "claims": {cid: c.as_dict() for cid, c in claims_of(claims).items()}})
-    return path
-
-
-def _save_claims_by(p: Profile, name: str, key: str, by: dict, context: dict) -> Path:
-    """``claims/<name>.json``: claims split by a second key (``{'C6': {'l1': Claim, ...}}`` under ``key``) and the state
-    of the study that made them (``context``), beside the flat claims (its own ``claims`` is empty)."""
-    path = results_dir(p.results_root, p.profile, "claims") / f"{name}.json"
-    out = {c: {k: (v if isinstance(v, Claim) else Claim.from_dict(c, v)).as_dict() for k, v in per.items()} for c, per in by.items()}
-    write_result(path, {"profile": p.profile, "claims": {}, key: out, "context": context})
-    return path
-
-
-def _load_claims_by(results_root, profile: str, name: str, key: str) -> Optional[dict]:
-    f = Path(results_root) / profile / "claims" / f"{name}.json"
-    if not f.exists():
-        return None
-    d = read_json(f)
-    by = {c: {k: Claim.from_dict(c, v) for k, v in per.items()} for c, per in d.get(key, {}).items()}
-    return {key: by, "context": d.get("context", {})}
-
-
-def save_regime_claims(p: Profile, by_regime: dict, context: dict) -> Path:
-    """The learning-rate study's verdicts per regime (``{'C3': {'short': Claim, 'tuned': ..., 'paper': ...}}``) and
-    where the study stands (``context``: stage, schedule, converged, tuned_lr, runs_done, runs_planned), in the claim
-    store beside the flat claims: ``claims/regimes.json``."""
-    return _save_claims_by(p, "regimes", "by_regime", by_regime, context)
-
-
-def load_regime_claims(results_root, profile: str) -> Optional[dict]:
-    """``{'by_regime': {claim: {regime: Claim}}, 'context': {...}}`` from ``claims/regimes.json``; None where the
-    learning-rate chapter has not stored it."""
-    return _load_claims_by(results_root, profile, "regimes", "by_regime")
-
-
-def save_loss_claims(p: Profile, by_loss: dict, context: dict) -> Path:
-    """The settling study's verdicts per regression loss (``{'C6': {'l1': Claim, 'smoothl1': ...}}``) and where it stands
-    (``context``: stage, runs_done, runs_planned), in the claim store: ``claims/by_loss.json``."""
-    return _save_claims_by(p, "by_loss", "by_loss", by_loss, context)
-
-
-def load_loss_claims(results_root, profile: str) -> Optional[dict]:
-    """``{'by_loss': {claim: {loss: Claim}}, 'context': {...}}`` from ``claims/by_loss.json``; None where the settling
-    study's section has not stored it."""
-    return _load_claims_by(results_root, profile, "by_loss", "by_loss")
-
-
-def load_claims(results_root, profile: str) -> dict[str, Claim]:
-    """Every claim recorded under ``<results_root>/<profile>/claims/``; a status outside :class:`Status` is refused."""
-    out = {}
-    d = Path(results_root) / profile / "claims"
-    for f in sorted(d.glob("*.json")) if d.exists() else []:
-        out.update(claims_of(read_json(f)["claims"]))
-    return out
 
 
 def comparison_table(rows):

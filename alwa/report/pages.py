@@ -23,7 +23,8 @@ from alwa.analysis.records import Claim, Status
 from alwa.core.checks import DETECTOR_RECORD, DetectorCheck, load_detector_checks
 from alwa.core.settings import CLASSES
 from alwa.data.check import check_voc
-from alwa.report.notebook import load_claims, load_loss_claims, load_regime_claims, profile_label
+from alwa.report.notebook import profile_label
+from alwa.report.store import load_claims, load_loss_claims, load_regime_claims
 from alwa.report.plots import plot_report
 from alwa.runs import specs as ex
 from alwa.runs.profile import Profile, load_profile, params_path, results_dir

@@ -8,7 +8,7 @@ import pytest
 
 from alwa.analysis import claims, summaries as sm
 from alwa.runs import specs as ex
-from alwa.report.notebook import paper_tables
+from alwa.report.store import paper_tables
 from alwa.runs.profile import load_profile
 from alwa.runs.store import load_results, of_specs
 

@@ -8,7 +8,7 @@ import pytest
 
 from alwa.runs.profile import load_profile
 from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, SummaryRow, Verdict, claims_of, verdict_status
-from alwa.report.notebook import load_claims, save_claims
+from alwa.report.store import load_claims, save_claims
 
 
 def test_a_claim_refuses_a_status_outside_the_enum():

@@ -324,7 +324,7 @@ def test_claims_page_gives_a_verdict_per_regime(tmp_path):
     """The per-regime verdicts come from the claim store (claims/regimes.json), not from a chapter's table file."""
     from alwa.analysis.records import Claim
     from alwa.report import pages
-    from alwa.report.notebook import save_regime_claims
+    from alwa.report.store import save_regime_claims
     from alwa.runs.profile import load_profile
 
     assert "has not been executed" in pages.claims_page("cpu", str(tmp_path))
@@ -348,7 +348,7 @@ def test_claims_page_gives_the_settling_studys_verdicts_per_loss(tmp_path):
     """C6 and C11 per regression loss come from the claim store (claims/by_loss.json), with the study's state."""
     from alwa.analysis.records import Claim
     from alwa.report import pages
-    from alwa.report.notebook import save_loss_claims
+    from alwa.report.store import save_loss_claims
     from alwa.runs.profile import load_profile
 
     assert "no verdict per loss" in pages.claims_page("cpu", str(tmp_path))

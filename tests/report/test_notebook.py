@@ -21,7 +21,8 @@ def test_setup_names_bad_records_above_every_table(tmp_path, monkeypatch):
     assert len(shown) == 1  # nothing bad: the header alone
 
 
-def test_a_benchmark_is_measured_once_and_then_read_like_a_run(tmp_path, capsys):
+def test_a_benchmark_is_measured_once_by_the_build_and_then_only_read(tmp_path, capsys):
+    from alwa.book.prepare import _bench
     from alwa.report import notebook as nbh
     from alwa.runs.profile import load_profile
 
@@ -31,14 +32,14 @@ def test_a_benchmark_is_measured_once_and_then_read_like_a_run(tmp_path, capsys)
         calls.append(1)
         return {"ratio": 1.0 + 0.001 * len(calls)}
 
-    rendering = load_profile("smoke", results_root=str(tmp_path), max_runs=0)
-    assert nbh.stored_bench(rendering, "train_step", measure, "alwa bench train") is None and calls == []
+    p = load_profile("smoke", results_root=str(tmp_path))
+    assert nbh.stored_bench(p, "train_step", "alwa bench train") is None  # a notebook never measures
     assert "no train_step benchmark recorded" in capsys.readouterr().out
-    running = load_profile("smoke", results_root=str(tmp_path))
-    first = nbh.stored_bench(running, "train_step", measure, "alwa bench train")
+    _bench(p, "train_step", measure, print)
+    first = nbh.stored_bench(p, "train_step", "alwa bench train")
     assert first["ratio"] == 1.001 and first["profile"] == "smoke" and "time_utc" in first["provenance"]
-    again = [nbh.stored_bench(p, "train_step", measure, "alwa bench train") for p in (running, rendering)]
-    assert again == [first, first] and calls == [1]  # two renders, one measurement
+    _bench(p, "train_step", measure, print)
+    assert nbh.stored_bench(p, "train_step", "alwa bench train") == first and calls == [1]  # two builds, one measurement
     assert "alwa bench train --json" in capsys.readouterr().out
 
 
