@@ -237,7 +237,7 @@ def ablation_table(rows: list[SummaryRow], tables: dict, p: Profile, results: Op
                 exp = ablation_experiment(p, loss, kind, v)
                 r = by.get(exp) or SummaryRow.empty(exp)
                 cols = tables[tab]["columns"]
-                prow = tables[tab]["rows"].get(key) or tables[tab]["rows"].get(key.replace("0.5:", "0.5:"))
+                prow = tables[tab]["rows"].get(key)
                 pv = prow[cols.index(L)] if prow and L in cols else None
                 out.append({"loss": L, "ablation": kind, "value": v,
                             "C used": window_used(p, int(v)) if kind == "C" else None, "seeds": r.n,

@@ -22,7 +22,7 @@ from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict
 from alwa.analysis.summaries import by_experiment
 from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs.profile import Profile
-from alwa.runs.specs import experiment_of
+from alwa.runs.specs import LOSS_NAMES, experiment_of
 from alwa.runs.study import StudyPlan, StudyState, detector_schedule, regime_arms, setting_iters, setting_lr
 
 
@@ -40,11 +40,6 @@ def regimes(p: Profile, st: StudyState, plan: StudyPlan) -> list[Regime]:
         out += [Regime("tuned", st.schedule, st.tuned_lr, st.tuned_lr),
                 Regime("paper", st.schedule, plan.paper_factor * st.tuned_lr, st.tuned_lr)]
     return out
-
-
-def _vals(records: Iterable[dict]) -> dict:
-    """{Experiment: {seed: mAP}} (finite values only)."""
-    return by_experiment(records)
 
 
 def step_size(record: dict) -> Optional[float]:
@@ -209,7 +204,7 @@ def find(rows: Iterable[Comparison], method: str, baseline: str, regime: str, de
     return next((r for r in hits if r.loss == loss), hits[0] if len(hits) == 1 else None)
 
 
-LOSS_WORDS = {"l1": "L1", "smoothl1": "SmoothL1"}
+
 ARM_WORDS = {"alwa1": "ALWA-1", "alwa2": "ALWA-2"}
 
 
@@ -224,7 +219,7 @@ def answer(rows: list[Comparison]) -> str:
         return "No ALWA run has an lr-control run on the same seeds yet: the study gives no answer so far."
 
     def name(r):
-        return f"{ARM_WORDS[r.method]} ({LOSS_WORDS.get(r.loss, r.loss)}, {r.regime} regime)"
+        return f"{ARM_WORDS[r.method]} ({LOSS_NAMES.get(r.loss, r.loss)}, {r.regime} regime)"
 
     better = [name(r) for r in named if r.verdict == Verdict.BETTER]
     worse = [name(r) for r in named if r.verdict == Verdict.WORSE]
@@ -250,7 +245,7 @@ def answer(rows: list[Comparison]) -> str:
     halves = [r for r in rows if (r.method, r.baseline) == (HALF, LR_CONTROL) and r.loss not in (None, "pooled")]
     if not any(r.diff.n or r.dropped for r in halves):
         return text
-    told = "; ".join(f"{LOSS_WORDS.get(r.loss, r.loss)} {fmt_comparison(r)}" for r in halves)
+    told = "; ".join(f"{LOSS_NAMES.get(r.loss, r.loss)} {fmt_comparison(r)}" for r in halves)
     return (text + " A fixed 0.5:0.5 at the paper regime's lr (twice the tuned lr) is, with SGD, momentum and a gradient "
             "clipping that does not bind, 1:1 at the tuned lr with the weight decay doubled, so it should end close to "
             f"the control, and does where it can be compared ({told}).")
@@ -282,7 +277,7 @@ def arm_means(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudySta
     """Every planned arm of the regimes, in the plan's order, with its mean mAP over the seeds that have finished."""
     if st.tuned_lr is None:
         return []
-    vals = _vals(records)
+    vals = by_experiment(records)
     out = []
     for group, exp, seeds in regime_arms(p, plan, st.schedule, st.tuned_lr, st.cuts):
         got = vals.get(exp, {})
@@ -311,7 +306,7 @@ def weight_windows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> l
 
 def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState, published: dict) -> dict:
     """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict."""
-    vals = _vals(records)
+    vals = by_experiment(records)
     published = claims_of(published)
     out = {c: {"short": {"ours": published[c].ours, "status": published[c].status} if c in published else
                          {"ours": "not run", "status": Status.NOT_RUN}} for c in ("C3", "C6", "C7", "C9", "C11")}
@@ -321,11 +316,11 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
                 out[c][reg] = {"ours": f"the study is at stage '{st.stage}'", "status": Status.NOT_RUN_YET}
         return _typed(out)
     for reg in regimes(p, st, plan)[1:]:
-        below = [w for w in ("0.50:0.50", "0.25:0.25", "0.50:0.75")]
+        below = ("0.50:0.50", "0.25:0.25", "0.50:0.75")
         pairs = [(experiment_of(p, "retinanet", loss, w, lr=reg.lr, iters=st.schedule), experiment_of(p, "retinanet", loss, "base", lr=reg.lr, iters=st.schedule))
                  for loss in plan.losses for w in below]
         d = stats.paired_diff(*_pool(vals, pairs))
-        out["C3"][reg.name] = {"ours": stats.fmt_pts("weights below 1 minus 1:1", d), "status": _status(d)}
+        out["C3"][reg.name] = {"ours": stats.fmt_pts("weights below 1 minus 1:1", d), "status": verdict_status(d.verdict)}
         for cid, det, losses in (("C6", "retinanet", plan.losses), ("C7", "faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
                 out[cid][reg.name] = {"ours": "not run in this regime", "status": Status.NOT_RUN}
@@ -336,22 +331,19 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
                 d = stats.paired_diff(*_pool(vals, [(experiment_of(p, det, loss, w, lr=reg.lr, iters=sched),
                                                      experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched)) for loss in losses]))
                 parts.append(stats.fmt_pts(w, d))
-                sts.append(_status(d))
+                sts.append(verdict_status(d.verdict))
             out[cid][reg.name] = {"ours": "; ".join(parts), "status": Status.SUPPORTED if Status.SUPPORTED in sts else (
                 Status.NOT_SUPPORTED if all(s == Status.NOT_SUPPORTED for s in sts) else sts[0] if len(set(sts)) == 1 else Status.INCONCLUSIVE)}
         out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
         r1 = stats.paired_diff(*_pool(vals, [(experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule),
                                               experiment_of(p, "retinanet", loss, "alwa1", lr=reg.lr, iters=st.schedule)) for loss in plan.losses]))
-        out["C11"][reg.name] = {"ours": stats.fmt_pts("RetinaNet ALWA-2 minus ALWA-1", r1), "status": _status(r1)}
+        out["C11"][reg.name] = {"ours": stats.fmt_pts("RetinaNet ALWA-2 minus ALWA-1", r1), "status": verdict_status(r1.verdict)}
     return _typed(out)
 
 
 def _typed(out: dict) -> dict:
     return {c: {reg: Claim.from_dict(c, v) for reg, v in by.items()} for c, by in out.items()}
 
-
-def _status(d: PairedDiff) -> Status:
-    return verdict_status(d.verdict)
 
 
 # ------------------------------------------------------------------ what chapter 05 says in words (rendered, not derived, in the notebook)

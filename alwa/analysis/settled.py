@@ -9,7 +9,8 @@ import statistics
 from typing import Iterable, Optional
 
 from alwa.analysis.claims import paper_gain
-from alwa.analysis.lrstudy import LOSS_WORDS, fmt_comparison
+from alwa.analysis.lrstudy import fmt_comparison
+from alwa.runs.specs import LOSS_NAMES
 from alwa.core.stats import min_detectable_effect, paired_records_diff
 from alwa.analysis.records import Claim, Comparison, Status, combined_status, verdict_status
 from alwa.core.pairing import backbones_note
@@ -121,7 +122,7 @@ def _alwa_rows(cells) -> list[tuple[Cell, Comparison]]:
 
 
 def _arm_name(c: Cell, r: Comparison) -> str:
-    return f"{r.method} ({LOSS_WORDS.get(c.loss, c.loss)}, {c.schedule} it)"
+    return f"{r.method} ({LOSS_NAMES.get(c.loss, c.loss)}, {c.schedule} it)"
 
 
 def _span(lo, hi, fmt="{:g}") -> str:
@@ -172,7 +173,7 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         said = "; ".join(f"{r.method} {fmt_comparison(r)}" + (f", detectable {100 * r.mde:.1f}" if math.isfinite(r.mde) else "")
                          for r in rows if r.diff.n and r.baseline == CONTROL)
         if said:
-            parts.append(f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
+            parts.append(f"{LOSS_NAMES.get(c.loss, c.loss)} at {c.schedule} iterations (lr {c.tuned_lr:g}): {said}")
     text = ("Each" if st.stage == "done" else "Interim, until the plan is done: each") + (
         " arm minus the lr control (1:1 at the same tuned lr), in points of mAP with the paired 95 % CI. "
         + ". ".join(parts) + ".")
@@ -192,11 +193,11 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
         for label in (LABELS["alwa1"], LABELS["alwa2"]):
             a, b = (by_cell[(loss, s)][(label, CONTROL)] for s in (schedules[0], schedules[-1]))
             if a.diff.n and b.diff.n:
-                trend.append(f"{label} on {LOSS_WORDS.get(loss, loss)} {100 * a.diff.mean:+.1f} at {schedules[0]} and "
+                trend.append(f"{label} on {LOSS_NAMES.get(loss, loss)} {100 * a.diff.mean:+.1f} at {schedules[0]} and "
                              f"{100 * b.diff.mean:+.1f} at {schedules[-1]}")
     if trend:
         text += " Twice the training: " + "; ".join(trend) + " points."
-    budget = [f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it stopped at {c.seeds} seeds for the budget, with "
+    budget = [f"{LOSS_NAMES.get(c.loss, c.loss)} at {c.schedule} it stopped at {c.seeds} seeds for the budget, with "
               + ", ".join(f"{LABELS[w]}'s interval ±{100 * h:.1f}" for w, h in c.half_widths.items()) + " points"
               for c, _ in cells if c.stop is not None and c.stop.kind is StopKind.BUDGET]
     if budget:
@@ -208,7 +209,7 @@ def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     if frozen:
         text += (" ALWA-2 minus ALWA frozen (1:1 with the classification weight fixed from iteration 0 at the value the same "
                  "seed's ALWA-2 run ended with): " + "; ".join(
-                     f"{LOSS_WORDS.get(c.loss, c.loss)} at {c.schedule} it {fmt_comparison(r)}" for c, r in frozen) + ".")
+                     f"{LOSS_NAMES.get(c.loss, c.loss)} at {c.schedule} it {fmt_comparison(r)}" for c, r in frozen) + ".")
     note = backbones_note(records)
     return text + (f" Note: {note}." if note else "")
 

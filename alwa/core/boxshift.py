@@ -209,7 +209,7 @@ class ShiftResult:
 
     boxes: torch.Tensor  # (N, 4)
     iou: torch.Tensor
-    label: torch.Tensor
+    labels: torch.Tensor  # (N,) long: 1 positive, 0 negative, -1 ignored
     score: torch.Tensor
     cls: torch.Tensor  # counted (ignored -> 0)
     reg: dict  # kind -> raw loss (every box)
@@ -220,7 +220,7 @@ class ShiftResult:
     def as_rows(self) -> list[dict]:
         rows = []
         for i in range(len(self.iou)):
-            r = dict(iou=float(self.iou[i]), label=int(self.label[i]), score=float(self.score[i]), cls=float(self.cls[i]),
+            r = dict(iou=float(self.iou[i]), label=int(self.labels[i]), score=float(self.score[i]), cls=float(self.cls[i]),
                      cls_grad=float(self.cls_grad[i]))
             for k in self.reg:
                 r[k] = float(self.reg[k][i])
@@ -296,7 +296,7 @@ def c1_table(n_gt: int = 200, shifts_per_gt: int = 50, shift_ranges: Iterable[fl
         results = {m: [analyse(paired, boxes, reg_kinds, score_model=m, beta=beta)] for m in score_models}
         for m in score_models:
             res = results[m]
-            label = torch.cat([x.label for x in res])
+            label = torch.cat([x.labels for x in res])
             cls_all = torch.cat([x.cls for x in res])
             cls_grad = torch.cat([x.cls_grad for x in res])
             counted_cls = cls_all[label >= 0]

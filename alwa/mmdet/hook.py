@@ -66,7 +66,6 @@ from alwa.core.weighter import ALWA
 from alwa.core.weightings import WEIGHTINGS
 from alwa.mmdet.hooks_config import lost_custom_hooks
 
-KEY_PAIRS = (("loss_cls", "loss_bbox"), ("loss_rpn_cls", "loss_rpn_bbox"))
 LOSS_METHODS = ("loss_by_feat", "loss")
 
 

@@ -84,7 +84,6 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
             "tuned_lr": state.get("tuned_lr") or "not decided", "rows": rows}
 
 
-LOSS_WORDS = {"l1": "L1", "smoothl1": "SmoothL1"}
 
 
 def losses_context(profile: str, results_root: str) -> Optional[dict]:
@@ -98,7 +97,7 @@ def losses_context(profile: str, results_root: str) -> Optional[dict]:
     rows = [{"id": c, "cells": [{"status": "smoke: no verdict" if profile == "smoke" else per[loss].status,
                                  "ours": per[loss].ours} if loss in per else {"status": Status.NOT_RUN, "ours": ""}
                                 for loss in losses]} for c, per in by.items()]
-    return {"losses": [LOSS_WORDS.get(loss, loss) for loss in losses], "rows": rows, "stage": state.get("stage"),
+    return {"losses": [ex.LOSS_NAMES.get(loss, loss) for loss in losses], "rows": rows, "stage": state.get("stage"),
             "runs_done": state.get("runs_done"), "runs_planned": state.get("runs_planned")}
 
 

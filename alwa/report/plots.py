@@ -93,7 +93,7 @@ def plot_slide(gt, offsets, result, snapshots: Sequence[float] = (0.0, 0.35, 0.7
         b = boxes[i]
         ax.add_patch(Rectangle((g[0], g[1]), g[2] - g[0], g[3] - g[1], fill=False, ec="tab:red", lw=2, label="ground truth"))
         ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="tab:green", lw=2, ls="--", label="moved box"))
-        lab = {1: "positive", 0: "negative", -1: "ignored"}[int(result.label[i])]
+        lab = {1: "positive", 0: "negative", -1: "ignored"}[int(result.labels[i])]
         ax.set_title(f"offset {offsets[i]:.2f}: IoU {float(result.iou[i]):.2f}, {lab}", fontsize=10)
         pad = (g[2] - g[0]) * 0.6
         ax.set_xlim(min(g[0], boxes[:, 0].min()) - pad * 0.2, max(g[2], b[2]) + pad)
@@ -104,7 +104,7 @@ def plot_slide(gt, offsets, result, snapshots: Sequence[float] = (0.0, 0.35, 0.7
         if k == 0:
             ax.legend(loc="lower left", fontsize=8)
     ax1 = fig.add_subplot(gs[1, :])
-    _label_bands(ax1, offsets, result.label.numpy())
+    _label_bands(ax1, offsets, result.labels.numpy())
     ax1.plot(offsets, result.iou.numpy(), color="black", label="IoU")
     ax1.plot(offsets, result.score.numpy(), color="tab:purple", ls="--", label="predicted score")
     ax1b = ax1.twinx()
@@ -116,8 +116,8 @@ def plot_slide(gt, offsets, result, snapshots: Sequence[float] = (0.0, 0.35, 0.7
     h2, l2 = ax1b.get_legend_handles_labels()
     ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
     ax2 = fig.add_subplot(gs[2, :], sharex=ax1)
-    _label_bands(ax2, offsets, result.label.numpy())
-    pos = result.label.numpy() == 1
+    _label_bands(ax2, offsets, result.labels.numpy())
+    pos = result.labels.numpy() == 1
     for kind, loss in result.reg.items():
         y = loss.numpy()
         line, = ax2.plot(offsets, np.where(pos, y, np.nan), ls=REG_STYLES.get(kind, "-"), lw=2, label=kind)
@@ -133,7 +133,7 @@ def plot_grid(dxs, dys, result, path=None):
     """Heat maps over a 2-D grid of offsets: IoU, label, classification loss and each regression loss."""
 
     ny, nx = len(dys), len(dxs)
-    panels = [("IoU", result.iou), ("label (1 pos, 0 neg, -1 ignored)", result.label.float()), ("focal loss (counted)", result.cls)]
+    panels = [("IoU", result.iou), ("label (1 pos, 0 neg, -1 ignored)", result.labels.float()), ("focal loss (counted)", result.cls)]
     panels += [(f"{k} (all boxes)", v) for k, v in result.reg.items()]
     cols = 2  # two side by side: each readable at the book's text width
     rows = int(np.ceil(len(panels) / cols))
@@ -183,7 +183,7 @@ def plot_scale_aspect(factors, results_scale, results_aspect, path=None):
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for ax, res, name in ((axes[0], results_scale, "size factor"), (axes[1], results_aspect, "aspect factor")):
-        _label_bands(ax, np.log2(factors), res.label.numpy())
+        _label_bands(ax, np.log2(factors), res.labels.numpy())
         ax.plot(np.log2(factors), res.cls.numpy(), color="tab:red", lw=2, label="focal (counted)")
         for kind, loss in res.reg.items():
             ax.plot(np.log2(factors), loss.numpy(), ls=REG_STYLES.get(kind, "-"), label=kind)

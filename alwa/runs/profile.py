@@ -356,11 +356,6 @@ _SCHEMA = _schema_of(Profile)
 _MAPPINGS = {f.name for f in dataclasses.fields(Profile) if f.default_factory is dict}  # None given: {}
 
 
-def profile_keys() -> tuple[str, ...]:
-    """Every top-level key a params file may have."""
-    return Profile.keys()
-
-
 def validate(params: Any, source: str = "parameters") -> Profile:
     """Check a profile's parameters (a mapping as read from YAML); returns the :class:`Profile`."""
     return Profile.from_mapping(params, source)

@@ -133,7 +133,7 @@ def test_gradient_norms_match_finite_differences():
     assert float(r.reg_grad["GIoU"][0]) == pytest.approx(float(num.norm()), rel=1e-5)
     # d focal / d logit for a positive with p = IoU, by finite differences on the logit
     x = torch.logit(r.score.double())
-    f = lambda z: b.cls_loss(torch.sigmoid(z), r.label)  # noqa: E731
+    f = lambda z: b.cls_loss(torch.sigmoid(z), r.labels)  # noqa: E731
     fd = (f(x + eps) - f(x - eps)) / (2 * eps)
     assert float(r.cls_grad[0]) == pytest.approx(abs(float(fd[0])), rel=1e-5)
 
@@ -158,12 +158,12 @@ def test_scale_invariance_of_normalised_losses(moved, kind):
 def test_counted_losses_follow_the_labels(moved):
     gt, boxes = moved
     r = b.analyse(gt, boxes)
-    pos = r.label == 1
+    pos = r.labels == 1
     for k in b.REG_LOSSES:
         assert (r.reg_counted[k][~pos] == 0).all()
         torch.testing.assert_close(r.reg_counted[k][pos], r.reg[k][pos])
-    assert (r.cls[r.label == -1] == 0).all()
-    assert pos.any() and (r.label == 0).any()
+    assert (r.cls[r.labels == -1] == 0).all()
+    assert pos.any() and (r.labels == 0).any()
 
 
 def test_shapes_and_dtypes(moved):
@@ -172,7 +172,7 @@ def test_shapes_and_dtypes(moved):
         r = b.analyse(gt.to(dtype), boxes.to(dtype))
         for t in [r.iou, r.score, r.cls, r.cls_grad, *r.reg.values(), *r.reg_grad.values()]:
             assert t.shape == (64,) and t.dtype == dtype and t.device == boxes.device
-        assert r.label.dtype == torch.long
+        assert r.labels.dtype == torch.long
     assert len(r.as_rows()) == 64 and "CIoU_grad" in r.as_rows()[0]
 
 
