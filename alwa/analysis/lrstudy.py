@@ -18,7 +18,7 @@ import numpy as np
 
 from alwa.core import stats
 from alwa.core.stats import min_detectable_effect, paired_records_diff
-from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of, verdict_status
+from alwa.analysis.records import Claim, Comparison, PairedDiff, Status, Verdict, claims_of, combined_status, verdict_status
 from alwa.analysis.summaries import by_experiment
 from alwa.core.experiment import Experiment, RunRecord
 from alwa.runs.profile import Profile
@@ -332,8 +332,7 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
                                                      experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched)) for loss in losses]))
                 parts.append(stats.fmt_pts(w, d))
                 sts.append(verdict_status(d.verdict))
-            out[cid][reg.name] = {"ours": "; ".join(parts), "status": Status.SUPPORTED if Status.SUPPORTED in sts else (
-                Status.NOT_SUPPORTED if all(s == Status.NOT_SUPPORTED for s in sts) else sts[0] if len(set(sts)) == 1 else Status.INCONCLUSIVE)}
+            out[cid][reg.name] = {"ours": "; ".join(parts), "status": combined_status(sts)}
         out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
         r1 = stats.paired_diff(*_pool(vals, [(experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule),
                                               experiment_of(p, "retinanet", loss, "alwa1", lr=reg.lr, iters=st.schedule)) for loss in plan.losses]))

@@ -39,16 +39,14 @@ def verdict_status(v: Verdict) -> Status:
 
 
 def combined_status(statuses) -> Status:
-    """One claim's status from its parts' (e.g. ALWA-1 and ALWA-2, each by :func:`verdict_status`): supported if
-    any part is, *too few runs* if every part is, not supported if every part is, else inconclusive at mini
-    scale."""
+    """The one rule that combines a claim's parts (e.g. ALWA-1 and ALWA-2, each by :func:`verdict_status`): supported if
+    any part is; else, where every part says the same (not supported, too few runs, inconclusive, ...), that; else
+    (parts that disagree and none supported) inconclusive at mini scale."""
     statuses = list(statuses)
     if any(s == Status.SUPPORTED for s in statuses):
         return Status.SUPPORTED
-    if all(s == Status.TOO_FEW_RUNS for s in statuses):
-        return Status.TOO_FEW_RUNS
-    if all(s == Status.NOT_SUPPORTED for s in statuses):
-        return Status.NOT_SUPPORTED
+    if statuses and len(set(statuses)) == 1:
+        return Status(statuses[0])
     return Status.INCONCLUSIVE_MINI
 
 

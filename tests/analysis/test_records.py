@@ -81,8 +81,29 @@ def test_one_vocabulary_one_mapping_to_a_claim_status():
     ([Status.NOT_SUPPORTED, Status.SUPPORTED], Status.SUPPORTED), ([Status.TOO_FEW_RUNS] * 2, Status.TOO_FEW_RUNS),
     ([Status.NOT_SUPPORTED] * 2, Status.NOT_SUPPORTED), ([Status.NOT_SUPPORTED, Status.INCONCLUSIVE], Status.INCONCLUSIVE_MINI),
     ([Status.NOT_SUPPORTED, Status.TOO_FEW_RUNS], Status.INCONCLUSIVE_MINI),
+    ([Status.INCONCLUSIVE] * 2, Status.INCONCLUSIVE),  # parts that agree keep their word (was 'at mini scale' here)
 ])
 def test_a_claim_of_several_parts_combines_their_statuses(parts, want):
     from alwa.analysis.records import combined_status
 
     assert combined_status(parts) is want
+
+
+def test_the_regime_claims_combine_their_parts_by_the_one_rule(monkeypatch):
+    """The learning-rate study's regimes used a rule of their own (not supported + inconclusive gave 'inconclusive');
+    every claim now combines its parts with combined_status."""
+    from alwa.analysis import lrstudy
+    from alwa.analysis import records as rec
+
+    seen = []
+    monkeypatch.setattr(lrstudy, "combined_status", lambda sts: seen.append(list(sts)) or rec.combined_status(sts))
+    from alwa.runs import study
+    from alwa.runs.profile import load_profile
+    from alwa.runs.store import load_results
+
+    p = load_profile("cpu", None, "results")
+    records = load_results("results/cpu/runs")
+    st, _ = study.study_specs(p, records)
+    lrstudy.regime_claims(records, p, study.plan_for("cpu"), st, {})
+    assert len(seen) == 3  # C6 tuned, C6 paper, C7 paper: each of several parts
+    assert rec.combined_status([Status.NOT_SUPPORTED, Status.INCONCLUSIVE]) is Status.INCONCLUSIVE_MINI
