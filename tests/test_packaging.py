@@ -23,7 +23,7 @@ GROUPS = {
                  "runs/__init__", "runs/profile", "runs/specs", "runs/store", "runs/worker", "runs/sweep", "runs/study",
                  "report/__init__", "report/tables", "cli/runs", "cli/study", "core/files"],
     "data": ["data/__init__", "data/check", "data/synthetic", "data/download", "cli/data"],
-    "mmdet": ["mmdet/__init__", "mmdet/compat", "mmdet/configs", "mmdet/hook", "mmdet/pretrain", "mmdet/run", "bench/train",
+    "mmdet": ["mmdet/__init__", "mmdet/compat", "mmdet/configs", "mmdet/hook", "mmdet/heads", "mmdet/pretrain", "mmdet/run", "bench/train",
               "bench/gpu_mmdet", "mmdet/fingerprint", "mmdet/hooks_config", "bench/speed", "mmdet/detectors",
               "bench/detectors"],
     "cluster": ["runs/cluster"],

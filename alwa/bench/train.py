@@ -65,7 +65,8 @@ def run(blocks: int = 20, steps: int = 10, warmup: int = 3, data_root: str = "da
     from tqdm.auto import tqdm
 
     from alwa.mmdet.configs import MiniSetting, build_config  # the adapter imports mmdet: only when a benchmark runs
-    from alwa.mmdet.hook import LOSS_METHODS, ALWAHook, resolve_head
+    from alwa.mmdet.heads import LOSS_METHODS, resolve_head
+    from alwa.mmdet.hook import ALWAHook
 
     if threads:
         torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ one initial state (``torch``, ``numpy`` and ``random`` seeded per iteration, so 
    the weighted keys must be exactly ``weight x`` run 1's and every other loss unchanged.
 
 The result, a :class:`DetectorCheck` per detector, names the head, the keys weighed by default (see
-:func:`alwa.mmdet.hook.default_keys`) and the keys left untouched; the book's mmdet page prints that table from the
+:func:`alwa.mmdet.heads.default_keys`) and the keys left untouched; the book's mmdet page prints that table from the
 stored record (``alwa bench detectors``).
 """
 

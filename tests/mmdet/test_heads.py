@@ -1,9 +1,9 @@
-"""alwa.mmdet.hook.resolve_head on stock detectors: cascade stage heads are listed and named, RoI heads refused at once."""
+"""alwa.mmdet.heads.resolve_head on stock detectors: cascade stage heads are listed and named, RoI heads refused at once."""
 import pytest
 from mmengine.config import Config
 
 from alwa.mmdet.configs import MMDET_CONFIGS
-from alwa.mmdet.hook import _candidate_heads, resolve_head
+from alwa.mmdet.heads import _candidate_heads, resolve_head
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ import torch
 
 from alwa.core.weighter import ALWA
 from alwa.mmdet import hook as hook_mod
-from alwa.mmdet.hook import ALWAHook, ALWALossWrapper, default_keys, key_family
+from alwa.mmdet.heads import default_keys, key_family
+from alwa.mmdet.hook import ALWAHook, ALWALossWrapper
 
 t = torch.tensor
 
