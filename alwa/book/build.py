@@ -30,6 +30,7 @@ import papermill as pm
 
 from alwa.book.prepare import prepare
 
+from alwa.report.notebook import check_parameters
 from alwa.report.pages import write_pages
 from alwa.runs.profile import add_profile_options, check_profile, load_profile, params_path
 from alwa.runs.store import result_problems
@@ -40,15 +41,6 @@ PUBLISHED = "cpu"
 def notebooks(source=".") -> list[Path]:
     """The numbered notebooks of the checkout ``source``, in order."""
     return sorted((Path(source) / "notebooks").glob("[0-9]*.ipynb"))
-
-
-def check_parameters(nb: Path, params: dict) -> None:
-    """Refuse, before a kernel starts, a parameter that ``nb`` does not declare in its ``parameters`` cell (as
-    ``papermill.inspect_notebook`` reads it): papermill would inject it and the notebook would never read it."""
-    declared = pm.inspect_notebook(str(nb))
-    unknown = [k for k in params if k not in declared]
-    if unknown:
-        raise ValueError(f"{nb.name} has no parameter {', '.join(map(repr, unknown))}; its parameters: {', '.join(declared)}")
 
 
 def execute(profile: str, results_root: str, dest: Path, names: Optional[list] = None, prepare_only: bool = False,
@@ -62,7 +54,7 @@ def execute(profile: str, results_root: str, dest: Path, names: Optional[list] =
     for nb in notebooks(source):
         if names and nb.stem not in names:
             continue
-        check_parameters(nb, params)
+        check_parameters(params, nb.name)
         target = dest / nb.name
         t = time.time()
         print(f"[book] executing {nb.name} at profile {profile}", flush=True)

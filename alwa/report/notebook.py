@@ -52,18 +52,26 @@ def _injected_names() -> list[str]:
     return names
 
 
-def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> Profile:
-    """The first step of every notebook: refuse a parameter the notebook does not have (a typo such as
-    ``-p retina_seed 5`` would otherwise be injected and ignored), then load and check the profile
-    (:func:`alwa.runs.profile.load_profile`). Returns the :class:`~alwa.runs.profile.Profile`."""
-    unknown = [n for n in _injected_names() if n not in NOTEBOOK_PARAMETERS]
+def check_parameters(names, where: str = "this notebook") -> None:
+    """The one check of the parameters given to a notebook (``alwa book`` before a kernel starts, and each notebook's
+    first cell for a papermill run by hand): a name that is not one of :data:`NOTEBOOK_PARAMETERS` is refused, with the
+    profile key it was probably meant as (which goes in ``overrides``). papermill would inject it and the notebook
+    would never read it."""
+    unknown = [n for n in names if n not in NOTEBOOK_PARAMETERS]
     if unknown:
         hints = []
         for n in unknown:
             close = difflib.get_close_matches(n, list(Profile.keys()), n=1, cutoff=0.6)
             hints.append(f"{n!r}" + (f" (a profile key like {close[0]!r} goes in overrides: -y 'overrides: {{{close[0]}: ...}}')"
                                       if close else ""))
-        raise ProfileError(f"this notebook has no parameter {', '.join(hints)}; its parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
+        raise ProfileError(f"{where} has no parameter {', '.join(hints)}; its parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
+
+
+def start(profile: str, params_file=None, results_root="results", max_runs=None, overrides=None) -> Profile:
+    """The first step of every notebook: refuse a parameter the notebook does not have (a typo such as
+    ``-p retina_seed 5`` would otherwise be injected and ignored), then load and check the profile
+    (:func:`alwa.runs.profile.load_profile`). Returns the :class:`~alwa.runs.profile.Profile`."""
+    check_parameters(_injected_names())
     return load_profile(profile, params_file, results_root, max_runs, overrides)
 
 

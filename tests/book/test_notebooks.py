@@ -257,9 +257,12 @@ def test_the_code_a_reader_sees_fits_the_page(nb):
 def test_the_book_refuses_a_parameter_a_notebook_does_not_declare(tmp_path):
     """papermill would inject an unknown parameter and the notebook would ignore it: the book build names it before
     any kernel starts."""
-    from alwa.book.build import check_parameters
+    from alwa.book import build
+    from alwa.report.notebook import check_parameters
 
+    assert build.check_parameters is check_parameters  # one check, in the book build and in each notebook
     nb = NOTEBOOKS[0]
-    check_parameters(nb, {"profile": "smoke", "results_root": "r", "max_runs": 0})
-    with pytest.raises(ValueError, match=rf"{nb.name} has no parameter 'retina_seeds'; its parameters: profile, "):
-        check_parameters(nb, {"profile": "smoke", "retina_seeds": 2})
+    check_parameters({"profile": "smoke", "results_root": "r", "max_runs": 0}, nb.name)
+    with pytest.raises(ValueError, match=rf"{nb.name} has no parameter 'retina_seeds' \(a profile key like 'retina_seeds' goes in "
+                                         "overrides.*; its parameters: profile, "):
+        check_parameters({"profile": "smoke", "retina_seeds": 2}, nb.name)
