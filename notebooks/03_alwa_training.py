@@ -35,7 +35,7 @@
 profile = "cpu"  # smoke | cpu | gpu
 params_file = None  # the profile's parameters; None: notebooks/params/{profile}.yaml
 results_root = "results"
-max_runs = None  # runs this notebook may start; None: all that are missing, 0: none
+max_runs = None  # the book build's cap on training runs (notebooks start none)
 overrides = {}  # parameters of the profile to change, e.g. {"retina_seeds": 2}
 
 # %% tags=["remove-input"]

@@ -6,14 +6,24 @@ sys.path.insert(0, os.path.dirname(__file__))  # reference.py, toy_worker.py for
 # folder (the checkout's root), as for the `alwa` command. The tests run there wherever pytest was started.
 os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def smoke_results_root(tmp_path_factory):
-    """One results folder for every smoke execution in a test session: the
-    notebooks' sweeps run once and later executions reuse them (as `make book` does)."""
-    return tmp_path_factory.mktemp("smoke_results")
+    """One results folder for every smoke execution in a test session, prepared as `alwa book` prepares it before
+    the notebooks run (alwa.book.prepare: the smoke runs, the lr study, the benchmarks, the claim store): the
+    runs are made once and every later execution reads them."""
+    from alwa.book.prepare import prepare
+    from alwa.runs.profile import load_profile
+
+    root = tmp_path_factory.mktemp("smoke_results")
+    prepare(load_profile("smoke", results_root=str(root)), None, source=str(ROOT))
+    return root
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,37 @@ def headline(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     return text + "."
 
 
+def forest_rows(records: Iterable[dict], p: Profile, st: SettleState, tables: Optional[dict] = None) -> list[dict]:
+    """The forest plot's rows: ALWA-1 and ALWA-2 minus the lr control per loss and schedule (points), each with the
+    gain the paper reports for that loss and arm (None without ``tables`` or where it reports none)."""
+    arm = {v: k for k, v in LABELS.items()}
+    return [{"label": f"{r.method} · {LOSS_NAMES.get(c.loss, c.loss)} · {c.schedule} it", "loss": c.loss,
+             "schedule": c.schedule, "arm": r.method, "n": r.diff.n,
+             "diff": 100 * r.diff.mean, "lo": 100 * r.diff.lo, "hi": 100 * r.diff.hi,
+             "paper": None if tables is None or (g := paper_gain(tables, "retinanet", c.loss, arm[r.method])) is None else 100 * g}
+            for c, r in _alwa_rows(_tuned(list(records), p, st))]
+
+
+def trend_rows(rows: list[dict]) -> list[dict]:
+    """The forest rows as series over the schedule (one per arm and loss), for the deficit-against-schedule figure."""
+    return [{**r, "series": f"{r['arm']}, {LOSS_NAMES.get(r['loss'], r['loss'])}"} for r in rows]
+
+
+def weight_windows(records: Iterable[dict], p: Profile, st: SettleState) -> tuple[list[dict], list[tuple[str, str]]]:
+    """ALWA's classification weight after each window, per run of a tuned cell (rows as
+    :func:`alwa.report.plots.plot_weight_windows` draws them, keyed by cell) and the panels, one per cell."""
+    idx = RecordIndex(records)
+    rows, panels = [], []
+    for c in (c for c in st.cells if c.tuned_lr is not None):
+        key = f"{c.loss} {c.schedule}"
+        panels.append((key, f"{LOSS_NAMES.get(c.loss, c.loss)}, {c.schedule} iterations (lr {c.tuned_lr:g})"))
+        for w in ("alwa1", "alwa2"):
+            for s, r in idx.by_seed(arm_experiment(p, c.loss, w, c.tuned_lr, c.schedule), p.seeds(c.seeds)).items():
+                rows.append({"regime": key, "name": r.name, "weighting": w, "detrend": False, "seed": s,
+                             "weights": [1.0, *(r.get("weight_trajectory") or [])]})
+    return rows, panels
+
+
 def answer(records: Iterable[dict], p: Profile, st: SettleState) -> str:
     """The settling study's answer in words, per loss and schedule, from its rows: each ALWA arm minus the lr control
     with n, the paired 95 % CI and what the design detects; where a +1 point gain (the paper's size) is excluded and

@@ -88,7 +88,7 @@ def regimes_context(profile: str, results_root: str) -> Optional[dict]:
 
 def losses_context(profile: str, results_root: str) -> Optional[dict]:
     """The settling study's verdicts of C6 and C11 per regression loss, from the claim store (``claims/by_loss.json``,
-    written by the learning-rate chapter's section (e)); None where it has not run."""
+    written by alwa claims from the settling study); None where it has not run."""
     rec = load_loss_claims(results_root, profile)
     if rec is None:
         return None

@@ -229,25 +229,81 @@ def plot_step_size(rows, path=None):
     return _save(fig, path)
 
 
-def plot_weight_windows(traj_rows, path=None):
+def plot_weight_windows(traj_rows, path=None, panels: Optional[Sequence[tuple[str, str]]] = None):
     """ALWA's classification weight at the start and after each window, one line per run, one panel per
-    regime; window 1 (the warm-up) shaded."""
+    regime (``panels``: ``(key, title)`` of each panel, keys as the rows' ``regime``; default the three regimes);
+    window 1 (the warm-up) shaded."""
 
-    regimes = [r for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in traj_rows)] or ["short"]
-    fig, axes = plt.subplots(len(regimes), 1, figsize=(PANEL_W, 2.6 * len(regimes)), squeeze=False, sharex=True, sharey=True)
-    for ax, reg in zip(axes[:, 0], regimes):
+    if panels is None:
+        panels = [(r, f"{r} regime") for r in ("short", "tuned", "paper") if any(x["regime"] == r for x in traj_rows)] or [("short", "short regime")]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(PANEL_W, 2.6 * len(panels)), squeeze=False, sharex=True, sharey=True)
+    for ax, (reg, title) in zip(axes[:, 0], panels):
         ax.axvspan(0, 1, color="#fde0c5", lw=0, label="window 1 (warm-up)")
         for x in (t for t in traj_rows if t["regime"] == reg):
             colour = "tab:red" if x["weighting"] == "alwa2" else "tab:blue"
             ax.plot(range(len(x["weights"])), x["weights"], color=colour, alpha=0.45, lw=1, ls="--" if x["detrend"] else "-")
         ax.set_yscale("log")
-        ax.set_title(f"{reg} regime", fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_ylabel("classification weight")
         ax.plot([], [], color="tab:blue", label="ALWA-1")
         ax.plot([], [], color="tab:red", label="ALWA-2")
     axes[-1, 0].set_xlabel("window (C iterations each)")
     axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend_outside(fig, axes[:, 0])
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_forest(rows: Sequence[dict], title: str = "", path=None):
+    """A forest plot: one row per comparison (``label``, ``diff``, ``lo``, ``hi`` in points of mAP, optional
+    ``paper``: the gain the paper reports for it, marked as a diamond), the 95 % CI as a bar, 0 as a line."""
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(PANEL_W, 0.36 * n + 1.5))
+    y = np.arange(n)[::-1]
+    for yi, r in zip(y, rows):
+        worse = r["hi"] < 0
+        colour = "tab:red" if worse else ("tab:green" if r["lo"] > 0 else "tab:gray")
+        ax.plot([r["lo"], r["hi"]], [yi, yi], color=colour, lw=2.2, solid_capstyle="butt")
+        ax.plot([r["diff"]], [yi], "o", color=colour, ms=6)
+        if r.get("paper") is not None:
+            ax.plot([r["paper"]], [yi], "D", color="black", mfc="white", ms=6, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [r["label"] for r in rows], fontsize=9)
+    ax.set_xlabel("ALWA minus the lr control (points of mAP, paired 95 % CI)", fontsize=10)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.plot([], [], "D", color="black", mfc="white", label="the paper's gain (R-50, VOC)")
+    ax.plot([], [], "o-", color="tab:red", label="below the control")
+    ax.plot([], [], "o-", color="tab:gray", label="CI spans 0")
+    if any(r["lo"] > 0 for r in rows):
+        ax.plot([], [], "o-", color="tab:green", label="above the control")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.16), ncol=3, fontsize=9, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_schedule_trend(rows: Sequence[dict], path=None):
+    """Each deficit against the schedule's length: ``rows`` of ``series`` (a name), ``schedule`` (iterations), ``diff``,
+    ``lo``, ``hi`` (points); one line per series."""
+    fig, ax = plt.subplots(figsize=(PANEL_W, 3.4))
+    series = list(dict.fromkeys(r["series"] for r in rows))
+    for k, name in enumerate(series):
+        pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r["schedule"])
+        x = [r["schedule"] * (1 + 0.012 * (k - len(series) / 2)) for r in pts]  # a small offset: bars do not overlap
+        d = [r["diff"] for r in pts]
+        err = [[r["diff"] - r["lo"] for r in pts], [r["hi"] - r["diff"] for r in pts]]
+        ax.errorbar(x, d, yerr=err, marker="o", capsize=3, lw=1.4, label=name)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ticks = sorted({r["schedule"] for r in rows})
+    ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=9)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("schedule (iterations)", fontsize=10)
+    ax.set_ylabel("ALWA minus control (points)", fontsize=10)
+    ax.tick_params(axis="y", labelsize=9)
+    _legend_outside(fig, [ax])
     fig.tight_layout()
     return _save(fig, path)
 

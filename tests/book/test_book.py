@@ -50,7 +50,7 @@ def test_book_has_every_chapter(smoke_book):
     names = {p.relative_to(smoke_book).as_posix() for p in pages(smoke_book)}
     for want in ("index.html", "book/generated/claims.html", "book/method.html", "book/executed/01_box_shifting.html",
                  "book/executed/02_loss_weight_grid.html", "book/executed/03_alwa_training.html", "book/executed/04_ablations.html",
-                 "book/executed/05_lr_study.html",
+                 "book/executed/05_lr_study.html", "book/executed/05b_first_study.html",
                  "book/use_pytorch.html", "book/generated/use_mmdet.html", "book/generated/data.html", "book/generated/tuning.html",
                  "book/generated/calibrations.html", "book/gpu.html",
                  "book/performance.html", "book/generated/speed.html"):

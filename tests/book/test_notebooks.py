@@ -63,28 +63,31 @@ def test_prepares_with_gpu_params(nb, tmp_path):
     assert injected and "profile = \"gpu\"" in injected[0].source
 
 
-CLAIM_FILE = {"01_box_shifting": "box_shifting.json", "02_loss_weight_grid": "grid.json", "03_alwa_training": "alwa.json",
-              "04_ablations": "ablation.json", "05_lr_study": "regimes.json"}
-CLAIMS_OF = {"01_box_shifting": {"C1"}, "02_loss_weight_grid": {"C2", "C3", "C4", "C5"},
-             "03_alwa_training": {"C6", "C7", "C10", "C11"}, "04_ablations": {"C9"}, "05_lr_study": {"C3", "C6", "C7", "C9", "C11"}}
+CLAIM_FILE = {"box_shifting.json": {"C1"}, "grid.json": {"C2", "C3", "C4", "C5"}, "alwa.json": {"C6", "C7", "C10", "C11"},
+              "ablation.json": {"C9"}, "regimes.json": {"C3", "C6", "C7", "C9", "C11"}}
+
+
+def _files(root):
+    """Every file under a results root but the figures a notebook draws, with its modification time and size."""
+    return {f: (f.stat().st_mtime_ns, f.stat().st_size) for f in root.rglob("*") if f.is_file() and "figures" not in f.parts}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_at_smoke_profile(nb, tmp_path, smoke_results_root):
+def test_runs_at_smoke_profile_and_writes_no_result(nb, tmp_path, smoke_results_root):
+    """A notebook reads the records and the claim store the build prepared (alwa.book.prepare) and writes nothing:
+    no run, no claim, no table, no benchmark (its figures aside)."""
     params = {"profile": "smoke", "results_root": str(smoke_results_root)}
     out = tmp_path / nb.name
+    before = _files(smoke_results_root)
     pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    assert _files(smoke_results_root) == before, f"{nb.stem} wrote or changed a result"
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
-    # its own part of the claim store (not any file an earlier notebook of the session left), for this profile,
-    # naming the claims the chapter measures
-    claims = smoke_results_root / "smoke" / "claims" / CLAIM_FILE[nb.stem]
-    assert claims.is_file(), f"{nb.stem} wrote no {claims.name}"
-    data = json.loads(claims.read_text())
-    assert data["profile"] == "smoke"
-    assert set(data["by_regime"] if nb.stem == "05_lr_study" else data["claims"]) >= CLAIMS_OF[nb.stem]
+    for name, cids in CLAIM_FILE.items():  # the store the build wrote, for this profile, naming every claim
+        data = json.loads((smoke_results_root / "smoke" / "claims" / name).read_text())
+        assert data["profile"] == "smoke" and set(data["by_regime"] if name == "regimes.json" else data["claims"]) >= cids
     runs = [json.loads(f.read_text()) for f in (smoke_results_root / "smoke" / "runs").glob("*.json")]
     assert all(r["spec"]["work_root"].endswith("smoke") for r in runs)  # no run of another profile's folder
 
