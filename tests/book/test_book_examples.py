@@ -41,3 +41,26 @@ def test_readme_weighter_example_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.split() == ["1.0", "1.0"]  # no window has ended: the weights printed are the initial ones
     saved = torch.load(tmp_path / "ckpt.pth", weights_only=True)["alwa"]
     assert ALWA.from_state_dict(saved).calls == 3 and theta.detach().tolist() != [2.0, 1.0]  # the loop trained
+
+
+def test_the_adding_a_study_example_declares_a_study_the_engine_plans():
+    """book/adding_a_study.md's declaration runs as printed: with no finished run it plans each arm's lr sweep, and
+    with the sweeps finished it plans the stopping rule's seeds of both arms at their tuned lrs."""
+    import re
+
+    from alwa.runs.profile import load_profile
+    from alwa.runs.specs import experiment_of
+
+    text = (ROOT / "book" / "adding_a_study.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    ns: dict = {}
+    exec(compile(code, "adding_a_study.md", "exec"), ns)
+    study, p = ns["DwaStudy"](), load_profile("cpu")
+    st, specs = study.decide(p, [])
+    assert st.stage == "lr" and len(specs) == 18 and {s.experiment.weighting for s in specs} == {"base", "dwa"}
+    exp = lambda w, lr: experiment_of(p, "retinanet", "l1", w, lr=lr, iters=1500, name_setting_values=True)  # noqa: E731
+    recs = [{"name": exp(w, lr).name, "seed": s, "mAP": 0.7 - abs(lr - 0.04), "fingerprints": {"init_state": f"s{s}"}}
+            for w in ("base", "dwa") for lr in (0.02, 0.04, 0.08) for s in range(3)]
+    st, specs = study.decide(p, recs)
+    assert st.tuned == {"base": 0.04, "dwa": 0.04} and st.stage == "arms" and st.seeds == 10
+    assert {(s.experiment.weighting, s.seed) for s in specs if s.experiment.lr == 0.04} >= {("dwa", 9), ("base", 9)}
