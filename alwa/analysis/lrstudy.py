@@ -94,15 +94,20 @@ def step_rows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> list[d
     return rows
 
 
-def _pool(vals: dict, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
-    """{(arm, seed): value} of each side over the (arm, control) name ``pairs``, by seed (no state check: the
-    per-regime claims, as published)."""
+def _pool(recs: dict, pairs: list[tuple[Experiment, Experiment]]) -> tuple[dict, dict]:
+    """{(arm, seed): record} of each side over the (arm, control) ``pairs`` (several: pooled), by seed."""
     a, b = {}, {}
     for arm, ctl in pairs:
-        x, y = vals.get(arm, {}), vals.get(ctl, {})
+        x, y = recs.get(arm, {}), recs.get(ctl, {})
         for s in set(x) & set(y):
             a[(arm, s)], b[(arm, s)] = x[s], y[s]
     return a, b
+
+
+def _pooled_diff(recs: dict, pairs: list[tuple[Experiment, Experiment]]) -> PairedDiff:
+    """The paired difference over the pooled ``pairs``, each seed kept only where both runs started from the same
+    state (:func:`alwa.core.pairing.pairing`)."""
+    return paired_records_diff(*_pool(recs, pairs))[0]
 
 
 def _recs(records: Iterable[dict]) -> dict:
@@ -119,11 +124,7 @@ def _paired_row(method: str, baseline: str, recs: dict, pairs: list[tuple[str, s
     """``method`` minus ``baseline`` over the (method name, baseline name) ``pairs`` (several: pooled), each seed
     kept only where both runs started from the same state (:func:`alwa.core.pairing.pairing`); the dropped seeds
     are counted and the minimum detectable effect of what is left is computed."""
-    a, b = {}, {}
-    for arm, ctl in pairs:
-        x, y = recs.get(arm, {}), recs.get(ctl, {})
-        for s in set(x) & set(y):
-            a[(arm, s)], b[(arm, s)] = x[s], y[s]
+    a, b = _pool(recs, pairs)
     d, pr = paired_records_diff(a, b)
     diffs = [float(a[k]["mAP"]) - float(b[k]["mAP"]) for k in pr.seeds]
     sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.nan
@@ -305,8 +306,9 @@ def weight_windows(records: Iterable[dict], p: Profile, regs: list[Regime]) -> l
 
 
 def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: StudyState, published: dict) -> dict:
-    """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict."""
-    vals = by_experiment(records)
+    """{claim: {regime: {"ours": text, "status": ...}}} for C3, C6, C7, C9, C11; ``short`` is the published verdict.
+    Every tuned and paper part pools the losses' pairs, each seed only where both runs started from the same state."""
+    recs = _recs(records)
     published = claims_of(published)
     out = {c: {"short": {"ours": published[c].ours, "status": published[c].status} if c in published else
                          {"ours": "not run", "status": Status.NOT_RUN}} for c in ("C3", "C6", "C7", "C9", "C11")}
@@ -319,7 +321,7 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
         below = ("0.50:0.50", "0.25:0.25", "0.50:0.75")
         pairs = [(experiment_of(p, "retinanet", loss, w, lr=reg.lr, iters=st.schedule), experiment_of(p, "retinanet", loss, "base", lr=reg.lr, iters=st.schedule))
                  for loss in plan.losses for w in below]
-        d = stats.paired_diff(*_pool(vals, pairs))
+        d = _pooled_diff(recs, pairs)
         out["C3"][reg.name] = {"ours": stats.fmt_pts("weights below 1 minus 1:1", d), "status": verdict_status(d.verdict)}
         for cid, det, losses in (("C6", "retinanet", plan.losses), ("C7", "faster-rcnn", ("l1",))):
             if det == "faster-rcnn" and reg.name != "paper":
@@ -328,14 +330,14 @@ def regime_claims(records: Iterable[dict], p: Profile, plan: StudyPlan, st: Stud
             sched = detector_schedule(p, det, st.schedule)
             parts, sts = [], []
             for w in ("alwa1", "alwa2"):
-                d = stats.paired_diff(*_pool(vals, [(experiment_of(p, det, loss, w, lr=reg.lr, iters=sched),
-                                                     experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched)) for loss in losses]))
+                d = _pooled_diff(recs, [(experiment_of(p, det, loss, w, lr=reg.lr, iters=sched),
+                                         experiment_of(p, det, loss, "base", lr=reg.lr, iters=sched)) for loss in losses])
                 parts.append(stats.fmt_pts(w, d))
                 sts.append(verdict_status(d.verdict))
             out[cid][reg.name] = {"ours": "; ".join(parts), "status": combined_status(sts)}
         out["C9"][reg.name] = {"ours": "the ablations of C and of the initial weight were not run in this regime", "status": Status.NOT_RUN}
-        r1 = stats.paired_diff(*_pool(vals, [(experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule),
-                                              experiment_of(p, "retinanet", loss, "alwa1", lr=reg.lr, iters=st.schedule)) for loss in plan.losses]))
+        r1 = _pooled_diff(recs, [(experiment_of(p, "retinanet", loss, "alwa2", lr=reg.lr, iters=st.schedule),
+                                  experiment_of(p, "retinanet", loss, "alwa1", lr=reg.lr, iters=st.schedule)) for loss in plan.losses])
         out["C11"][reg.name] = {"ours": stats.fmt_pts("RetinaNet ALWA-2 minus ALWA-1", r1), "status": verdict_status(r1.verdict)}
     return _typed(out)
 
