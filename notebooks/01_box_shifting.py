@@ -76,7 +76,7 @@ fig = plots.plot_slide(
     gt, offsets, slide, path=out / "figure2_slide.png"
 )
 
-# %%
+# %% tags=["remove-input"]
 jumps = slide.cls.diff().abs()
 i = int(jumps.argmax())
 reg_step = {
@@ -166,7 +166,7 @@ summary.columns = [
 ]
 summary
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 frac_std = c1["frac_c1_holds_std"]
 frac_cv = c1["frac_c1_holds_cv"]
 holds_std = c1["settings_where_std_holds"]

@@ -107,7 +107,7 @@ for loss in p.grid_losses:
 measured = store.load_claims(results_root, profile, ["grid"])
 nbh.claims_table(measured)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 glue("grid_runs", len(results), display=False)
 glue("grid_failed", len(failures), display=False)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

@@ -61,7 +61,7 @@ rows = sm.summary_table(results)
 # %% [markdown]
 # ## Tables 2 and 3: mAP, paired difference to the baseline, and the paper's numbers (points)
 
-# %%
+# %% tags=["remove-input"]
 table, plot_rows = claims.alwa_table(rows, tables, p)
 glue(
     "alwa_retina_base_map",
@@ -126,7 +126,7 @@ for det in ("retinanet", "faster-rcnn"):
 # {glue:text}`alwa_weight_range_retinanet:s` in RetinaNet's head and
 # {glue:text}`alwa_weight_range_faster:s` in Faster R-CNN's RPN (objectness vs box deltas).
 
-# %%
+# %% tags=["remove-input"]
 wsum = sm.weight_summary(results)
 glue(
     "alwa_runs_weight_went_up",
@@ -177,7 +177,7 @@ nbh.claims_table(
 # interleaved with a stand-in for the authors' bookkeeping, which calls `.item()` on every
 # per-level loss):
 
-# %%
+# %% tags=["remove-input"]
 from alwa.bench import micro as weighter_bench
 
 wb = nbh.stored_bench(p, "weighter", "alwa bench --device cpu")
@@ -200,7 +200,7 @@ glue(
     display=False,
 )
 
-# %%
+# %% tags=["remove-input"]
 from alwa.bench import train as bench_train
 
 bench = nbh.stored_bench(p, "train_step", "alwa bench train")
@@ -241,7 +241,7 @@ glue(
 # records come from a borrowed GPU machine (`results/gpu_check/`, with its README);
 # they do not depend on this notebook's profile, and nothing here reruns them.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 from pathlib import Path
 
 from alwa.bench import gpu as gpu_check
@@ -266,6 +266,6 @@ else:
     )
 nbh.table([gpu_check.record_row(r) for r in gpu_records])
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 glue("alwa_n_runs", len(results), display=False)
 print(f"{label}: {len(results)} runs, {len(failures)} failed")

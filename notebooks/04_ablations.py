@@ -59,7 +59,7 @@ rows = sm.summary_table(results)
 table = claims.ablation_table(rows, tables, p, results)
 nbh.table(table, digits=2)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 # the claim store `alwa claims` wrote
 measured = store.load_claims(
     results_root, profile, ["ablation"]

@@ -63,7 +63,7 @@ profile, results_root = nb.profile, nb.results_root
 planned = profile in study.PLANS
 plan = study.plan_for(profile) if planned else study.StudyPlan()
 
-# %%
+# %% tags=["remove-input"]
 records = load_results(runs) if planned else []
 st, specs = (
     study.study_specs(p, records)
@@ -126,7 +126,7 @@ fig = plots.plot_step_size(
 # the fall, not noise. With the authors' rule (a replaced weight, computed from weighted losses) a
 # weight set low after window 1 seldom comes back up. Dashed: the trend-free statistic.
 
-# %%
+# %% tags=["remove-input"]
 traj = lrstudy.weight_windows(records, p, regs)
 fig = plots.plot_weight_windows(
     traj, path=figs / "lr_study_weights.png"
@@ -177,7 +177,7 @@ d = lrstudy.alwa_vs_control(records, p, plan, st)
     else Markdown("No regime run has finished yet.")
 )
 
-# %%
+# %% tags=["remove-input"]
 
 # the rows the text below and the intro quote (paper regime)
 SAME, CTL = lrstudy.SAME_LR, lrstudy.LR_CONTROL
@@ -215,7 +215,7 @@ display(
 # the rows are in the order the study runs them (most important first). In the tuned regime the 1:1 arm
 # *is* the lr control.
 
-# %%
+# %% tags=["remove-input"]
 arms = lrstudy.arm_means(records, p, plan, st)
 display(
     nbh.table(lrstudy.arm_rows(arms))

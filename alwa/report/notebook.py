@@ -147,7 +147,8 @@ def load_part(specs: list, p: Profile, desc: str) -> tuple[list, list]:
     keys = {spec_key(s) for s in specs}
     failures = [f for f in load_failures(out) if spec_key(f["spec"]) in keys]
     missing = len(keys) - len(results)
-    print(f"{desc}: {len(results)} of {len(keys)} runs have results" + (f" ({len(failures)} failed)" if failures else ""))
+    if missing or failures:  # a complete part prints nothing: no status line on a reader's page
+        print(f"{desc}: {len(results)} of {len(keys)} runs have results" + (f" ({len(failures)} failed)" if failures else ""))
     if missing:
         print(f"{missing} of {len(keys)} runs have no result yet (`alwa sweep --profile {p.profile}` runs them); "
               "tables below use what exists")
