@@ -93,7 +93,9 @@ if rows:
     )
     glue("settle_forest", forest, display=False)
 else:
-    display(Markdown("No paired comparison yet."))
+    none = "No paired comparison of the settling study yet."
+    glue("settle_forest", nbh.Text(none), display=False)
+    display(Markdown(none))
 
 # %% [markdown]
 # Each row: ALWA minus the lr control in points of mAP, with its paired 95 % interval (red where it

@@ -105,7 +105,7 @@ const results = [];
 function one(i) {
   if (i >= pages.length) { document.getElementById('out').textContent = JSON.stringify(results); return; }
   const f = document.createElement('iframe');
-  f.style.width = '1200px'; f.style.height = '800px';
+  f.style.width = '1280px'; f.style.height = '900px';
   f.onload = () => setTimeout(() => {
     const d = f.contentDocument;
     const imgs = Array.from(d.images).map(im => ({src: im.getAttribute('src'), ok: im.complete && im.naturalWidth > 0,
@@ -120,8 +120,14 @@ function one(i) {
       .map(t => ({over: Math.round(Math.max(t.scrollWidth, t.getBoundingClientRect().width) - t.parentElement.clientWidth),
                   head: Array.from(t.querySelectorAll('th')).slice(0, 4).map(h => h.innerText.trim()).join(' | ')}));
     const main = d.querySelector('main') || d.querySelector('article') || d.body;
+    // the first screen (900 px): the text of the blocks and the images that start in it
+    const top = Array.from(d.querySelectorAll('main p, main h1, main h2, article p, article h1'))
+      .filter(e => e.getBoundingClientRect().top < 900).map(e => e.innerText).join('\\n');
+    const topImgs = Array.from(d.images).filter(im => im.getBoundingClientRect().top < 900 && im.getBoundingClientRect().width > 200).length;
+    const glueCode = Array.from(d.querySelectorAll('div.cell_input')).filter(c => c.innerText.includes('glue(')).length;
     results.push({page: pages[i], title: d.title, body: d.body ? d.body.innerText.length : 0, imgs: imgs, code: code, tables: tables,
-                  text_width: main ? main.getBoundingClientRect().width : 0});
+                  text_width: main ? main.getBoundingClientRect().width : 0, height: d.documentElement.scrollHeight,
+                  top: top, top_imgs: topImgs, glue_code: glueCode, text: d.body ? d.body.innerText : ''});
     f.remove(); one(i + 1);
   }, 300);
   f.src = pages[i];
@@ -182,6 +188,30 @@ def test_pages_load_and_images_render_in_chromium(browsed):
 MIN_PANEL_PX = 200  # a panel of a figure, as shown on a reader's page (1200 px window: a 612 px text column), is at least this wide
 
 
+MAX_CHAPTER_PX = 8000  # a chapter a reader can take in: chapter 05 at most this tall at 1280 px
+DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
+
+
+def reader_problems(data: list[dict]) -> list[str]:
+    """What a reader's page must not hold: a code cell that calls glue( (plumbing), a date (a run's history) on a
+    chapter or the intro; and the answer first: the intro's first 900 px hold the answer and a figure, chapter 05 is
+    at most MAX_CHAPTER_PX tall."""
+    out = []
+    for page in data:
+        if page.get("glue_code"):
+            out.append(f"{page['page']}: {page['glue_code']} code cell(s) calling glue( are shown")
+        if (page["page"] == "index.html" or page["page"].startswith("book/executed/")) and DATE.search(page.get("text", "")):
+            out.append(f"{page['page']}: a date on a reader's page: {DATE.search(page['text']).group(0)}")
+        if page["page"] == "index.html":
+            if "The answer" not in page.get("top", ""):
+                out.append("index.html: the answer is not in the first 900 px")
+            if not page.get("top_imgs"):
+                out.append("index.html: no figure in the first 900 px")
+        if page["page"] == "book/executed/05_lr_study.html" and page.get("height", 0) > MAX_CHAPTER_PX:
+            out.append(f"book/executed/05_lr_study.html: {page['height']} px tall (at most {MAX_CHAPTER_PX})")
+    return out
+
+
 def layout_problems(data: list[dict], html: Path) -> list[str]:
     """What a reader of the pages ``data`` (:func:`browse`) would have to fight: a code cell or a table wider than
     its box, or a figure whose panels side by side (the PNG's ``alwa:columns``, written by the notebooks' figure
@@ -212,6 +242,16 @@ def test_code_fits_its_box_and_every_figure_panel_reads_at_the_books_width(brows
     shown = [im for page in browsed for im in page["imgs"] if im["src"].endswith(".png")]
     assert shown, "no figure on any page"
     assert layout_problems(browsed, smoke_book) == []
+
+
+def test_the_reader_check_names_plumbing_dates_a_late_answer_and_a_long_chapter():
+    data = [{"page": "index.html", "glue_code": 0, "text": "made 2026-12-02", "top": "Revisiting", "top_imgs": 0},
+            {"page": "book/executed/05_lr_study.html", "glue_code": 2, "text": "", "height": 16000}]
+    problems = reader_problems(data)
+    assert problems == ["index.html: a date on a reader's page: 2026-12-02", "index.html: the answer is not in the first 900 px",
+                        "index.html: no figure in the first 900 px",
+                        "book/executed/05_lr_study.html: 2 code cell(s) calling glue( are shown",
+                        "book/executed/05_lr_study.html: 16000 px tall (at most 8000)"]
 
 
 def test_the_layout_check_names_an_overflowing_cell_and_a_squeezed_figure(tmp_path):
