@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -69,7 +70,9 @@ def _number(v) -> bool:
 def record_problem(rec: dict, file_name: Optional[str] = None) -> Optional[str]:
     """What makes a run record *bad* (None if nothing): ``mAP`` missing, not a number, not finite or outside [0, 1]
     (a fraction, not a percentage); ``seed`` missing or not a whole number; a name that is not its file's key
-    (``{name}__s{seed}.json``); ``iters`` not a whole number; a timing field that is not a number. A bad record
+    (``{name}__s{seed}.json``); ``iters`` not a whole number; a timing field that is not a number; an ALWA record
+    without ``final_weights``, or ``final_weights`` that are not finite weights; ``fingerprints`` that are not a
+    mapping of hash strings. A bad record
     is counted as missing (so a sweep runs it again) and named by :func:`result_problems`."""
     m = rec.get("mAP")
     if "mAP" not in rec or m is None:
@@ -92,7 +95,22 @@ def record_problem(rec: dict, file_name: Optional[str] = None) -> Optional[str]:
     for k in NUMERIC_FIELDS:
         if k in rec and not (_number(rec[k]) and math.isfinite(rec[k])):
             return f"has {k} {rec[k]!r}, not a number"
+    fw = rec.get("final_weights")
+    if fw is None and _ALWA.search(rec["name"]):
+        return "is an ALWA record without final_weights (the weights it ended with)"
+    if fw is not None and not (isinstance(fw, list) and fw and all(_number(w) and math.isfinite(w) and w > 0 for w in fw)):
+        return f"has final_weights {fw!r}, not a list of finite weights > 0"
+    fp = rec.get("fingerprints")
+    if fp is not None and not isinstance(fp, dict):
+        return f"has fingerprints {fp!r:.60} ({type(fp).__name__}), not a mapping"
+    for k in ("init_state", "pretrained", "data", "setting_version"):
+        v = (fp or {}).get(k)
+        if v is not None and not isinstance(v, str):
+            return f"has fingerprints.{k} {v!r:.60} ({type(v).__name__}), not a hash string"
     return None
+
+
+_ALWA = re.compile(r"_alwa[12](?:_|$)")
 
 
 def result_problems(out_dir) -> list[str]:

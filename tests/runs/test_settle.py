@@ -127,3 +127,37 @@ def test_the_frozen_cut_touches_only_the_longest_schedule_and_only_once_made():
     assert not frozen_is_cut([FROZEN_CUT], 1500, 3000)  # the short schedule keeps its frozen arm
     assert not frozen_is_cut(["Faster R-CNN"], 3000, 3000)  # another cut leaves it
     assert not frozen_is_cut([], 3000, 3000)
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("final_weights", None, "an ALWA record without final_weights"),
+    ("final_weights", [float("nan"), 1.0], "has final_weights [nan, 1.0], not a list of finite weights > 0"),
+    ("final_weights", ["abc"], "has final_weights ['abc'], not a list of finite weights > 0"),
+    ("fingerprints", {"init_state": "s0", "pretrained": ["a", "b"]}, "has fingerprints.pretrained ['a', 'b'] (list), not a hash string"),
+])
+def test_a_bad_settling_record_is_named_and_counted_as_missing_never_planned_from(p, tmp_path, field, value, said):
+    """An ALWA-2 record whose final weight is missing, NaN or not a number, or whose fingerprints hold a list, is
+    named by its file and field and counted as missing: the plan runs it again instead of dropping its frozen run
+    silently, planning a run named ``..._wnan...`` or ending status in a traceback."""
+    import json
+
+    from alwa.runs.store import load_results, result_problems
+
+    recs = lr_records(p, {0.02: 0.5, 0.04: 0.6, 0.08: 0.55})
+    E = lambda w: arm_experiment(p, "l1", w, 0.04, 100)  # noqa: E731
+    for s in range(3):
+        recs += [rec(E("base"), s, 0.6), rec(E("alwa1"), s, 0.6), rec(E("alwa2"), s, 0.6, final=0.5)]
+    bad = dict(recs[-1])
+    if value is None:
+        bad.pop(field)
+    else:
+        bad[field] = value
+    recs[-1] = bad
+    for r in recs:
+        (tmp_path / f"{r['name']}__s{r['seed']}.json").write_text(json.dumps(r))
+    problems = result_problems(tmp_path)
+    assert len(problems) == 1 and f"{E('alwa2').name}__s2.json: " in problems[0] and said in problems[0]
+    assert "counted as missing" in problems[0]
+    st, specs = decide(p, PLAN, load_results(tmp_path))
+    assert (E("alwa2").name, 2) in names(specs) and not any("_wnan" in n for n, _ in names(specs))
+    assert st.cells[0].frozen == {0: 0.5, 1: 0.5}
