@@ -29,6 +29,18 @@ def _at_least(lo: int):
 _non_negative, _positive = _at_least(0), _at_least(1)
 
 
+def _check_devices(parser, devices: list) -> None:
+    """Refuse GPU indices this machine does not have (without CUDA every run would train on the CPU while its record
+    said device 0)."""
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [d for d in devices if d >= n]
+    if missing:
+        parser.error(f"--devices {' '.join(map(str, devices))}: this machine has {n} CUDA device(s)"
+                     + (f" (indices 0-{n - 1})" if n else "; run without --devices to train on the CPU"))
+
+
 def main(argv=None) -> None:
     """``alwa sweep --profile cpu [--parts alwa grid ablation] [--max-runs N]``:
     run (or resume) a profile's training runs in the background, outside the notebooks;
@@ -43,10 +55,10 @@ def main(argv=None) -> None:
     a.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     a.add_argument("--max-runs", type=_non_negative, default=None, help="run at most N of the pending runs (N >= 0)")
     a.add_argument("--fn", default=None, help=argparse.SUPPRESS)  # the run function (tests swap in a stand-in)
-    a.add_argument("--devices", type=int, nargs="+", default=None, help="GPU indices (default: the profile's devices)")
+    a.add_argument("--devices", type=_non_negative, nargs="+", default=None, help="GPU indices (default: the profile's devices)")
     a.add_argument("--start-method", choices=["forkserver", "spawn"], default=None,
                    help="how run processes start: forkserver (preloaded, the CPU default) or spawn (the default with --devices)")
-    a.add_argument("--runs-per-device", type=int, default=None, help="runs sharing each GPU at once (default: the profile's, or 1)")
+    a.add_argument("--runs-per-device", type=_positive, default=None, help="runs sharing each GPU at once (default: the profile's, or 1)")
     a.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
                    help="local process pool, or one SLURM job per run (submitit; submitit-local: the same path on this machine)")
     a.add_argument("--slurm-partition", default=None)
@@ -78,6 +90,11 @@ def main(argv=None) -> None:
         if TARGETS.get(args.profile):
             print(format_targets(target_check(p, out, workers=args.workers)))
         return
+    devices = args.devices if args.devices is not None else p.devices
+    if args.runs_per_device is not None and not devices:
+        a.error("--runs-per-device applies to runs on GPUs: give --devices (or a profile with devices)")
+    if args.devices is not None and args.executor == "local":
+        _check_devices(a, args.devices)
     specs = profile_specs(p, args.parts)
     out = results_dir(args.results, args.profile, "runs")
     for line in result_problems(out):
@@ -98,9 +115,9 @@ def main(argv=None) -> None:
             if value is not None:
                 slurm[key] = value
         summary = run_sweep(specs, out, workers=args.workers or p.workers, threads=args.threads or p.threads,
-                            devices=args.devices if args.devices is not None else p.devices, desc=f"{args.profile} sweep",
+                            devices=devices, desc=f"{args.profile} sweep",
                             max_runs=args.max_runs, fn=args.fn or DEFAULT_FN,
-                            runs_per_device=args.runs_per_device or p.runs_per_device,
+                            runs_per_device=args.runs_per_device if args.runs_per_device is not None else p.runs_per_device,
                             executor=args.executor, slurm=slurm, start_method=args.start_method)
     except SweepLocked as e:
         sys.exit(f"error: {e}")

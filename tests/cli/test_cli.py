@@ -103,3 +103,23 @@ def test_a_read_only_or_full_disk_is_one_line(capsys, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         from alwa.cli import main as alwa_main
         alwa_main(["sweep", "--profile", "smoke", "--results", str(tmp_path / "r"), "--fn", "toy_worker:run"])
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--devices", "-1"], "argument --devices: must be >= 0, got -1"),
+    (["--runs-per-device", "0"], "argument --runs-per-device: must be >= 1, got 0"),
+    (["--runs-per-device", "2"], "--runs-per-device applies to runs on GPUs: give --devices"),
+    (["--devices", "0"], "--devices 0: this machine has 0 CUDA device(s); run without --devices to train on the CPU"),
+])
+def test_the_sweeps_device_options_are_checked_against_the_machine(argv, said, tmp_path, capsys, monkeypatch):
+    """Each was taken in silence: -1 hid every GPU, 0 was replaced by the profile's value, a count without devices was
+    ignored, and --devices 0 without CUDA trained on the CPU and recorded device 0."""
+    import torch
+
+    from alwa.cli import runs
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as e:
+        runs.main(["sweep", "--profile", "smoke", "--results", str(tmp_path), "--max-runs", "0", *argv])
+    assert e.value.code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "smoke" / "runs").exists() or not any((tmp_path / "smoke" / "runs").iterdir())
