@@ -24,13 +24,20 @@ def with_alwa(cfg: Config, **alwa_options) -> Config:
     ``alwa.mmdet`` added to its ``custom_imports``; the config's own hooks are kept. Refuses a config that has an
     ALWAHook of that name already."""
     out = copy.deepcopy(cfg)
-    hooks = list(out.get("custom_hooks", None) or [])
+    hooks = out.get("custom_hooks", None) or []
+    if not isinstance(hooks, (list, tuple)) or not all(isinstance(h, dict) for h in hooks):
+        raise ValueError(f"the config's custom_hooks must be a list of hook dicts (dict(type=...)), got {hooks!r:.120}")
+    hooks = list(hooks)
     name = alwa_options.get("name", "alwa")
     if any(h.get("type") in ("ALWAHook", "alwa.mmdet.ALWAHook") and h.get("name", "alwa") == name for h in hooks):
         raise ValueError(f"the config has an ALWAHook named {name!r} already; give the new one another name=")
     out.custom_hooks = hooks + [dict(type="ALWAHook", **alwa_options)]
-    imports = dict(out.get("custom_imports", None) or {"imports": [], "allow_failed_imports": False})
-    names = list(imports.get("imports", []))
+    imports = out.get("custom_imports", None) or {"imports": [], "allow_failed_imports": False}
+    if not isinstance(imports, dict):
+        raise ValueError(f"the config's custom_imports must be a dict(imports=[...], allow_failed_imports=...), got {imports!r:.120}")
+    imports = dict(imports)
+    names = imports.get("imports", [])
+    names = [names] if isinstance(names, str) else list(names)  # mmengine takes one module name as a string too
     if "alwa.mmdet" not in names:
         imports["imports"] = names + ["alwa.mmdet"]
     out.custom_imports = imports

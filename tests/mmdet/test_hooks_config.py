@@ -1,4 +1,6 @@
 """alwa.mmdet.hooks_config: ALWA added without losing a config's own hooks, and a word when a config lost them."""
+import re
+
 import pytest
 from mmengine.config import Config
 
@@ -40,3 +42,22 @@ def test_the_stock_yolox_config_with_the_two_lines_is_named(tmp_path):
     two.write_text(f"_base_ = [{str(stock)!r}]\ncustom_hooks = [dict(type='ALWAHook', mode='alwa2')]\n")
     assert set(lost_custom_hooks(two)) == set(base_hooks)
 
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("custom_hooks", dict(type="EMAHook"), "custom_hooks must be a list of hook dicts"),
+    ("custom_hooks", [dict(type="EMAHook"), "SyncNormHook"], "custom_hooks must be a list of hook dicts"),
+    ("custom_imports", ["my.module"], "custom_imports must be a dict(imports=[...]"),
+])
+def test_with_alwa_refuses_hooks_and_imports_of_the_wrong_shape_with_one_line(field, value, said):
+    from mmengine.config import Config
+
+    with pytest.raises(ValueError, match=re.escape(said)):
+        with_alwa(Config({field: value}), mode="alwa2")
+
+
+def test_with_alwa_takes_one_import_given_as_a_string_as_mmengine_does():
+    from mmengine.config import Config
+
+    out = with_alwa(Config({"custom_imports": dict(imports="my.module", allow_failed_imports=False)}), mode="alwa2")
+    assert out.custom_imports["imports"] == ["my.module", "alwa.mmdet"]
