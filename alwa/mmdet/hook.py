@@ -70,6 +70,9 @@ from alwa.mmdet.hooks_config import lost_custom_hooks
 def _as_keys(what: str, value) -> Optional[list[str]]:
     if value is None:
         return None
+    if isinstance(value, dict):  # {'loss_cls': 2.0} read as a list would drop the 2.0 in silence
+        raise TypeError(f"ALWAHook: {what} must be a loss key or a list of loss keys, got a mapping {value!r}; a weight "
+                        f"per key is not an ALWA option (set it as the loss's loss_weight in the head's config)")
     keys = [value] if isinstance(value, str) else list(value)
     if not keys or not all(isinstance(k, str) and k for k in keys):
         raise TypeError(f"ALWAHook: {what} must be a loss key or a non-empty list of loss keys, got {value!r}")
@@ -90,9 +93,10 @@ class ALWALossWrapper:
     statistic is of the sum of its keys' values (every level of each)."""
 
     def __init__(self, original, weighter: ALWA, name: str, cls_keys=None, reg_keys=None,
-                 head_path: Optional[str] = None, head_type: str = "?"):
+                 head_path: Optional[str] = None, head_type: str = "?", spelled: Optional[dict] = None):
         self.original, self.weighter, self.name, self.head_path, self.head_type = original, weighter, name, head_path, head_type
         self.cls_keys, self.reg_keys = _as_keys("cls_keys", cls_keys), _as_keys("reg_keys", reg_keys)
+        self.spelled = {"cls_keys": "cls_keys", "reg_keys": "reg_keys", **(spelled or {})}  # the option the user wrote
         self.resolved: Optional[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = None  # cls, reg, untouched
         self._returned: Optional[tuple[str, ...]] = None
         self._logged: dict = {}  # device -> ((cls weight, reg weight), (their 0-d tensors on that device))
@@ -122,7 +126,8 @@ class ALWALossWrapper:
         for side, keys, named in (("cls_keys", cls, self.cls_keys), ("reg_keys", reg, self.reg_keys)):
             missing = [k for k in keys if k not in losses]
             if missing:
-                raise KeyError(f"{self._where()}: {side} {missing} not returned by the head; it returns {list(returned)}")
+                raise KeyError(f"{self._where()}: {self.spelled[side]}={named if len(named) > 1 or self.spelled[side] == side else named[0]!r} "
+                               f"names {missing}, which the head does not return; it returns {list(returned)}")
             if not keys:
                 raise KeyError(f"{self._where()}: no {'classification' if side == 'cls_keys' else 'regression'} loss "
                                f"among {list(returned)} (by default the {CLS_LOSSES if side == 'cls_keys' else REG_LOSSES} "
@@ -210,8 +215,9 @@ class ALWAHook(Hook):
         for one, many, side in ((cls_key, cls_keys, "cls"), (reg_key, reg_keys, "reg")):
             if one is not None and many is not None:
                 raise ValueError(f"ALWAHook: give {side}_keys= or {side}_key= (one key, the older spelling), not both")
-        self.cls_keys = _as_keys("cls_keys", cls_keys if cls_keys is not None else cls_key)
-        self.reg_keys = _as_keys("reg_keys", reg_keys if reg_keys is not None else reg_key)
+        self.cls_keys = _as_keys("cls_key" if cls_key is not None else "cls_keys", cls_keys if cls_keys is not None else cls_key)
+        self.reg_keys = _as_keys("reg_key" if reg_key is not None else "reg_keys", reg_keys if reg_keys is not None else reg_key)
+        self._spelled = {side + "s": side for side, v in (("cls_key", cls_key), ("reg_key", reg_key)) if v is not None}
         both = sorted(set(self.cls_keys or ()) & set(self.reg_keys or ()))
         if both:
             raise ValueError(f"ALWAHook: {both} named as both classification and regression losses")
@@ -241,7 +247,7 @@ class ALWAHook(Hook):
                 raise RuntimeError(f"ALWAHook: head {path!r} already has another ALWAHook attached")
             return
         self._wrapper = ALWALossWrapper(current, self.weighter, self.name, self.cls_keys, self.reg_keys,
-                                        head_path=path, head_type=type(head).__name__)
+                                        head_path=path, head_type=type(head).__name__, spelled=self._spelled)
         setattr(head, method, self._wrapper)
         self.head_path, self.head_type = path, type(head).__name__
 

@@ -112,8 +112,8 @@ def test_hook_errors_name_what_exists(tiny_voc):
         ALWAHook(name="my_loss")
     hook = ALWAHook(head="rpn_head", cls_key="loss_cls", reg_key="loss_rpn_bbox")
     hook.attach(model)
-    with pytest.raises(KeyError, match=r"cls_keys \['loss_cls'\] not returned by the head; it returns \['loss_rpn_cls', "
-                                       r"'loss_rpn_bbox'\]"):
+    with pytest.raises(KeyError, match=r"cls_key='loss_cls' names \['loss_cls'\], which the head does not return; it returns "
+                                       r"\['loss_rpn_cls', 'loss_rpn_bbox'\]"):  # the option as the user spelled it
         model.rpn_head.loss_by_feat._resolve({"loss_rpn_cls": 0, "loss_rpn_bbox": 0})
     with pytest.raises(ValueError, match="unknown mode"):
         ALWAHook(mode="alwa9")

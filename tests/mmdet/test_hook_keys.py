@@ -86,7 +86,8 @@ def test_one_side_named_the_other_defaulted_and_a_typo_names_what_the_head_retur
     with pytest.raises(KeyError) as e:
         wrap(fcos, cls_keys="loss_cenerness")()
     msg = e.value.args[0]
-    assert "cls_keys ['loss_cenerness'] not returned by the head; it returns ['loss_cls', 'loss_bbox', 'loss_centerness']" in msg
+    assert ("cls_keys=['loss_cenerness'] names ['loss_cenerness'], which the head does not return; it returns "
+            "['loss_cls', 'loss_bbox', 'loss_centerness']") in msg
     assert "None" not in msg and "'bbox_head' (FakeHead)" in msg
 
 
@@ -117,3 +118,10 @@ def test_a_bad_level_is_named_by_its_key_and_level():
 
     with pytest.raises(ValueError, match=r"ALWAHook on head 'bbox_head': 'loss_dfl'\[1\] must be a single-element loss"):
         wrap(bad)()
+
+
+def test_a_weight_per_key_is_refused_not_dropped():
+    with pytest.raises(TypeError, match=r"cls_keys must be a loss key or a list of loss keys, got a mapping \{'loss_cls': 2.0\}"):
+        ALWAHook(cls_keys={"loss_cls": 2.0})
+    with pytest.raises(TypeError, match="cls_key must be"):
+        ALWAHook(cls_key={"loss_cls": 2.0})
