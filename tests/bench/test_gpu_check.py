@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from alwa.analysis import claims, stats
+from alwa.analysis import claims
+from alwa.core import stats
 from alwa.bench import gpu as gpu_check
 
 
