@@ -19,9 +19,14 @@ def _candidate_heads(model: torch.nn.Module) -> list[str]:
     for path, mod in model.named_modules():
         parts = path.split(".")
         named = parts[-2] if parts[-1].isdigit() and len(parts) > 1 else parts[-1]  # a stage head: roi_head.bbox_head.0
-        if path and any(callable(getattr(type(mod), m, None)) for m in LOSS_METHODS) and "head" in named:
-            found.append(path)
+        if (path and any(callable(getattr(type(mod), m, None)) for m in LOSS_METHODS) and "head" in named
+                and not isinstance(getattr(mod, "bbox_head", None), torch.nn.Module) and not _is_mask_head(mod)):
+            found.append(path)  # an RoI head (it holds its box heads) and a mask head are refused: not offered
     return found
+
+
+def _is_mask_head(mod: torch.nn.Module) -> bool:
+    return "mask" in type(mod).__name__.lower() and not hasattr(mod, "loss_bbox")
 
 
 def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torch.nn.Module]:
@@ -42,6 +47,10 @@ def resolve_head(model: torch.nn.Module, head: Optional[str]) -> tuple[str, torc
                 f"ALWAHook: {type(model).__name__} has no head {head!r}; heads that exist: {_candidate_heads(model)}"
             )
         mod = getattr(mod, part)
+    if _is_mask_head(mod):
+        raise ValueError(f"ALWAHook: {head!r} of {type(model).__name__} is a mask head ({type(mod).__name__}): ALWA weighs a "
+                         f"classification loss against a box regression loss, and a mask loss is neither; heads it can "
+                         f"weigh: {_candidate_heads(model)}")
     if isinstance(mod, (torch.nn.ModuleList, torch.nn.Sequential)):  # a cascade's stage heads
         stages = [f"{head}.{i}" for i in range(len(mod))]
         raise ValueError(f"ALWAHook: {head!r} of {type(model).__name__} is a list of {len(mod)} stage heads; weigh one "

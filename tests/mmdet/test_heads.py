@@ -17,9 +17,25 @@ def cascade():
     return MODELS.build(cfg.model)
 
 
-def test_cascade_stage_heads_are_candidates(cascade):
+def test_cascade_stage_heads_are_candidates_and_a_head_that_is_refused_is_not_offered(cascade):
     heads = _candidate_heads(cascade)
-    assert {"rpn_head", "roi_head", "roi_head.bbox_head.0", "roi_head.bbox_head.1", "roi_head.bbox_head.2"} <= set(heads)
+    assert {"rpn_head", "roi_head.bbox_head.0", "roi_head.bbox_head.1", "roi_head.bbox_head.2"} <= set(heads)
+    assert "roi_head" not in heads  # it was offered, then refused
+
+
+def test_a_mask_head_is_refused_saying_why_and_which_heads_can_be_weighed():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile(str(MMDET_CONFIGS / "mask_rcnn" / "mask-rcnn_r50_fpn_1x_coco.py"))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    with pytest.raises(ValueError, match=r"'roi_head.mask_head' of MaskRCNN is a mask head \(FCNMaskHead\): ALWA weighs a "
+                                         r"classification loss against a box regression loss.*heads it can weigh: "
+                                         r"\['rpn_head', 'roi_head.bbox_head'\]"):
+        resolve_head(model, "roi_head.mask_head")
+    assert "roi_head.mask_head" not in _candidate_heads(model)
 
 
 def test_the_stage_list_is_refused_naming_each_stage(cascade):
