@@ -387,11 +387,14 @@ class _DuplicateKey(Exception):
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but a key given twice in one mapping (the top level, a block or a flow mapping) is an
-    error naming the key and both lines, never "the last one wins"."""
+    error naming the key and both lines, never "the last one wins". Merge keys (``<<: *anchor``) work as in YAML: a
+    key written beside one overrides the merged value."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': merged by PyYAML below; a key given after it overrides
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if key in seen:

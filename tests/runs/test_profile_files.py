@@ -60,3 +60,14 @@ def test_workers_below_one_are_refused_by_the_commands(capsys):
     with pytest.raises(SystemExit):
         cli_study.main(["status", "--profile", "smoke", "--workers", "0"])
     assert "--workers must be >= 1" in capsys.readouterr().err
+
+
+def test_yaml_merge_keys_work_and_a_key_beside_one_overrides_it(tmp_path):
+    """'<<: *anchor' was refused ('could not determine a constructor for the tag ...merge'): the duplicate-key loader
+    read the keys before PyYAML expanded the merge."""
+    lines = [ln for ln in BASE.splitlines() if not ln.startswith("faster_setting:")]
+    text = "\n".join(ln.replace("setting: {", "setting: &s {", 1) if ln.startswith("setting:") else ln for ln in lines)
+    p = load(tmp_path, text + "\nfaster_setting:\n  <<: *s\n  batch_size: 5\n")
+    assert p.faster_setting["batch_size"] == 5 and p.faster_setting["iters"] == p.setting["iters"] == 12
+    with pytest.raises(ProfileError, match="the key 'batch_size' is given twice"):
+        load(tmp_path, text + "\nfaster_setting:\n  <<: *s\n  batch_size: 5\n  batch_size: 6\n")
