@@ -325,6 +325,8 @@ def main(argv=None):
     for k in ("blocks", "steps", "check_steps", "layout_steps"):
         if getattr(a, k) < (2 if k == "blocks" else 1):
             ap.error(f"--{k.replace('_', '-')} must be >= {2 if k == 'blocks' else 1}")
+    if a.profile_iters < 0:  # checked before the benchmark runs (it ended in a pstats traceback after it)
+        ap.error(f"--profile-iters must be >= 0 (0: no profile), got {a.profile_iters}")
     paths = ["v1", *[p for p in a.paths if p != "v1"]]
     r = {"detectors": [run_detector(d, paths, a.blocks, a.steps, a.check_steps, a.params, a.profile, progress=True)
                        for d in a.detectors], "provenance": provenance()}

@@ -54,3 +54,12 @@ def test_profile_run_splits_an_iteration_into_its_parts(tmp_path):
     assert {"backward", "forward: backbone", "data loading and augmentation"} <= set(parts)
     assert all(v > 0 for v in parts.values()) and sum(v for k, v in parts.items() if not k.startswith("  ")) <= 1.05 * r["seconds_per_iter"]
     assert "RoI head" not in " ".join(parts) and r["test_s"] > 0
+
+
+def test_a_negative_profile_count_is_refused_before_the_benchmark_runs(capsys, monkeypatch):
+    """--profile-iters -5 ran the whole benchmark and then ended in a pstats traceback."""
+    ran = []
+    monkeypatch.setattr(speed, "run_detector", lambda *a, **k: ran.append(a) or {})
+    with pytest.raises(SystemExit):
+        speed.main(["--profile-iters", "-5"])
+    assert "--profile-iters must be >= 0" in capsys.readouterr().err and ran == []
