@@ -30,10 +30,20 @@ def pair_key(record: Mapping) -> Optional[tuple]:
     exp = record.get("experiment") or {}
     wc, wr = 1.0, 1.0
     if exp.get("weighting") == "fixed":  # the head's loss weights scale the logged losses
-        wc, wr = float(exp.get("cls_weight") or 1.0), float(exp.get("reg_weight") or 1.0)
-    if not (math.isfinite(cls[0]) and math.isfinite(reg[0])) or wc == 0 or wr == 0:
+        wc, wr = _number(exp.get("cls_weight"), 1.0), _number(exp.get("reg_weight"), 1.0)
+    c0, r0 = _number(cls[0]), _number(reg[0])
+    if None in (c0, r0, wc, wr) or not (math.isfinite(c0) and math.isfinite(r0)) or wc == 0 or wr == 0:
+        return None  # an initial state that cannot be told: the seed does not pair (and is counted as dropped)
+    return ("observed", round(c0 / wc, 4), round(r0 / wr, 4))
+
+
+def _number(v, default=None):
+    """``v`` as a float; ``default`` for None; None for anything that is not a number (a string, a list)."""
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return ("observed", round(cls[0] / wc, 4), round(reg[0] / wr, 4))
+    return float(v)
 
 
 def _frozen(v):

@@ -44,3 +44,16 @@ def test_runs_from_two_pretrained_backbones_are_named_with_their_counts():
     note = backbones_note([run("744f2c937d1a4a20")] * 3 + [run("1eed8effc707cf77")])
     assert note.startswith("these runs started from 2 different pre-trained backbones (744f2c93: 3 runs, 1eed8eff: 1 run;")
     assert note.endswith("a run pairs only with runs made from the same one")
+
+
+def test_a_record_whose_initial_state_cannot_be_told_does_not_pair_and_raises_nothing():
+    """An older record whose first raw loss is None, or a fixed-weight record with a weight that is not a number,
+    ended in a TypeError/ValueError deep in the analysis; such a seed now simply does not pair (counted as dropped)."""
+    from alwa.core.pairing import pair_key, pairing
+
+    good = {"per_iter": {"cls_raw": [1.0], "reg_raw": [0.5]}, "experiment": {"weighting": "base"}}
+    none_loss = {"per_iter": {"cls_raw": [None], "reg_raw": [0.5]}, "experiment": {"weighting": "base"}}
+    bad_weight = {"per_iter": {"cls_raw": [0.5], "reg_raw": [0.5]}, "experiment": {"weighting": "fixed", "cls_weight": "abc"}}
+    assert pair_key(none_loss) is None and pair_key(bad_weight) is None
+    pr = pairing({0: none_loss, 1: bad_weight, 2: good}, {0: good, 1: good, 2: good})
+    assert pr.seeds == (2,) and pr.dropped == (0, 1)
