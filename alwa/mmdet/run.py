@@ -45,6 +45,31 @@ def prepare_mini_data(data_dir: str, dataset: dict | None = None, pretrain: dict
     return voc + "/", str(ck)
 
 
+def _check_setting_types(overrides: dict) -> None:
+    """Refuse a spec's setting value of the wrong kind with one line naming the key (``iters: 'abc'`` ended in a bare
+    TypeError deep in the config): a whole number where the setting's default is one, a number where it is a float,
+    true/false where it is a bool, a list where it is a tuple."""
+    defaults = MiniSetting()
+    for k, v in overrides.items():
+        d = getattr(defaults, k, None)
+        if d is None:
+            continue
+        if isinstance(d, bool):
+            ok, want = isinstance(v, bool), "true or false"
+        elif isinstance(d, int):
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "a whole number"
+        elif isinstance(d, float):
+            ok, want = isinstance(v, (int, float)) and not isinstance(v, bool), "a number"
+        elif isinstance(d, tuple):
+            ok, want = isinstance(v, tuple), "a list"
+        elif isinstance(d, str):
+            ok, want = isinstance(v, str), "a string"
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"the spec's setting.{k} must be {want}, got {v!r} ({type(v).__name__})")
+
+
 def spec_config(spec: "RunSpec | dict"):
     """The mmengine Config of a spec (a :class:`RunSpec` or its mapping) and its hash (``config_hash`` of the
     result record): everything :func:`run_spec` trains with, before the per-run unique name is set."""
@@ -58,6 +83,7 @@ def spec_config(spec: "RunSpec | dict"):
         if unknown:  # never dropped silently: the spec (and the run's key) would record a setting that did not act
             raise ValueError(f"unknown MiniSetting key(s) {unknown} in the spec's setting; known: {sorted(known)}")
         overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (spec.get("setting") or {}).items()}
+        _check_setting_types(overrides)
         if "classes" not in overrides and (spec.get("dataset") or {}).get("classes"):
             overrides["classes"] = tuple(spec.get("dataset")["classes"])  # the model predicts the data set's classes
         neck = int((spec.get("pretrain") or {}).get("neck", PretrainOptions().neck))

@@ -1,5 +1,7 @@
 """alwa.mmdet.run: one run of a spec (same seed, same record), evaluated once, its curves, its name's settings."""
 
+import re
+
 import pytest
 
 pytest.importorskip("mmdet")
@@ -81,3 +83,14 @@ def test_lr_schedule_and_clipping_in_the_name_reach_the_config(tiny_voc, tmp_pat
     assert hook["stat"] == "detrended" and hook["mode"] == "alwa2"
     with pytest.raises(ValueError, match="mini setting"):
         build_config("retinanet_r50_voc_l1_base_it1200")
+
+
+@pytest.mark.parametrize("key, value, said", [("iters", "abc", "setting.iters must be a whole number, got 'abc' (str)"),
+                                              ("lr", "0.1", "setting.lr must be a number, got '0.1' (str)")])
+def test_a_setting_value_of_the_wrong_kind_is_refused_naming_the_key(tmp_path, key, value, said):
+    from alwa.mmdet.run import spec_config
+
+    spec = dict(name="retinanet_r18w16_mini_l1_base", seed=0, work_root=str(tmp_path / "w"), data_dir=str(tmp_path / "d" / "voc"),
+                dataset=dict(n_trainval=4, n_test=2), pretrain=dict(steps=2, batch_size=4), setting={key: value})
+    with pytest.raises(ValueError, match=re.escape(said)):
+        spec_config(spec)
