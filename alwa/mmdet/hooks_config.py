@@ -1,8 +1,9 @@
 """ALWA added to an mmdet config without losing the config's own hooks.
 
 A config that writes ``custom_hooks = [dict(type='ALWAHook')]`` *replaces* what its ``_base_`` files set (mmengine
-merges dicts, not lists): YOLOX's stock config, for one, silently loses its YOLOXModeSwitchHook, SyncNormHook and
-EMAHook, and with them its L1 stage and its EMA. Two ways that keep them:
+merges dicts, not lists): YOLOX's stock config silently loses its YOLOXModeSwitchHook, SyncNormHook and
+EMAHook, and with them its L1 stage and its EMA; SSD300's its NumClassCheckHook and CheckInvalidLossHook. Two ways
+that keep them:
 
 - in Python, :func:`with_alwa` (``cfg = with_alwa(Config.fromfile(path), mode='alwa2')``) appends the hook;
 - in a config file, write the base's hooks out again before ALWA's: ``custom_hooks = [<the base's hooks>,
