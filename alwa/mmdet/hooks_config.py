@@ -2,7 +2,7 @@
 
 A config that writes ``custom_hooks = [dict(type='ALWAHook')]`` *replaces* what its ``_base_`` files set (mmengine
 merges dicts, not lists): YOLOX's stock config silently loses its YOLOXModeSwitchHook, SyncNormHook and
-EMAHook, and with them its L1 stage and its EMA; SSD300's its NumClassCheckHook and CheckInvalidLossHook. Two ways
+EMAHook, and with them its L1 stage and its EMA; SSD300's loses its NumClassCheckHook and CheckInvalidLossHook. Two ways
 that keep them:
 
 - in Python, :func:`with_alwa` (``cfg = with_alwa(Config.fromfile(path), mode='alwa2')``) appends the hook;
