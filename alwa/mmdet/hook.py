@@ -263,7 +263,7 @@ class ALWAHook(Hook):
         pattern = getattr(proc, "mean_pattern", None)
         if pattern is None:
             return
-        ours = rf"^{re.escape(self.name)}_(?:cls|reg)_(?:weight|raw)$"
+        ours = rf"^(?:s\d+\.)?{re.escape(self.name)}_(?:cls|reg)_(?:weight|raw)$"  # a cascade stage's logs: s0. ...
         text = pattern.pattern if hasattr(pattern, "pattern") else str(pattern)
         if ours not in text:
             proc.mean_pattern = re.compile(f"(?:{text})|{ours}")
@@ -288,6 +288,11 @@ class ALWAHook(Hook):
         print_log(f"ALWAHook: {self.weighter!r} on head {self.head_path!r} ({self.head_type}); {keys} (the weighted and "
                   f"untouched keys are listed at the first iteration)", logger="current")
         self._smooth_like_losses(runner)
+        stage_weight = self._stage_loss_weight(runner.model)
+        if stage_weight is not None:
+            print_log(f"ALWAHook: {self.head_path!r} is a cascade stage head: mmdet multiplies its losses by the stage loss "
+                      f"weight {stage_weight:g} after ALWA, so its log reads loss_* = {stage_weight:g} x {self.name}_*_weight x "
+                      f"{self.name}_*_raw", logger="current")
         if hasattr(self.weighter, "parameters"):
             self._add_to_optimizer(runner)
         lost = lost_custom_hooks(getattr(runner.cfg, "filename", None) or "")
@@ -295,6 +300,18 @@ class ALWAHook(Hook):
             print_log(f"ALWAHook: this config's custom_hooks replaced its base's {lost}, which no longer run; to keep them, "
                       f"add ALWA with alwa.mmdet.with_alwa(cfg, ...) or append to the base's list", logger="current",
                       level=logging.WARNING)
+
+    def _stage_loss_weight(self, model) -> Optional[float]:
+        """The loss weight mmdet gives the cascade stage ALWA weighs (``roi_head.bbox_head.<i>``); None for another head."""
+        m = re.fullmatch(r"(.*)\.bbox_head\.(\d+)", self.head_path or "")
+        if m is None:
+            return None
+        model = model.module if is_model_wrapper(model) else model
+        roi = model
+        for part in m.group(1).split("."):
+            roi = getattr(roi, part, None)
+        weights = getattr(roi, "stage_loss_weights", None)
+        return float(weights[int(m.group(2))]) if weights is not None and int(m.group(2)) < len(weights) else None
 
     def _add_to_optimizer(self, runner) -> None:
         """A weighting with learnable parameters (uncertainty weighting's log-variances) joins the optimizer as its own

@@ -51,3 +51,23 @@ def test_an_roi_head_is_refused_before_training(cascade):
                                          r"e.g. head='roi_head.bbox_head.0'"):
         resolve_head(cascade, "roi_head")
     assert resolve_head(cascade, None)[0] == "rpn_head"
+
+
+def test_a_cascade_stages_logs_are_window_means_and_its_stage_weight_is_named(cascade):
+    """A stage head logs s<i>.<name>_cls_weight etc.: averaged over the log window like s<i>.loss_* (they were this
+    iteration's values), and the stage loss weight mmdet applies after ALWA is named."""
+    import re
+    from types import SimpleNamespace
+
+    from alwa.mmdet.hook import ALWAHook
+
+    hook = ALWAHook(head="roi_head.bbox_head.1", name="alwa_s1")
+    runner = SimpleNamespace(log_processor=SimpleNamespace(mean_pattern=re.compile(r".*(loss|time|data_time|grad_norm).*")))
+    hook._smooth_like_losses(runner)
+    pat = runner.log_processor.mean_pattern
+    assert all(pat.search(k) for k in ("s1.alwa_s1_cls_weight", "s1.alwa_s1_reg_raw", "alwa_s1_cls_raw", "s1.loss_cls"))
+    assert not pat.search("s1.acc")
+    hook.head_path = "roi_head.bbox_head.1"
+    assert hook._stage_loss_weight(cascade) == 0.5
+    hook.head_path = "rpn_head"
+    assert hook._stage_loss_weight(cascade) is None
