@@ -25,12 +25,12 @@ The stopping rule (fixed before any run): seeds in rounds of ``round_seeds`` fro
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from alwa.core.experiment import Experiment
-from alwa.runs.engine import (Arm, Cut, LrRule, RecordIndex, Stop, StoppingRule, choose_cuts, drive, estimate_h,
+from alwa.runs.engine import (Arm, CellsState, Cut, LrRule, RecordIndex, Stop, StoppingRule, choose_cuts, drive, estimate_h,
                               seconds_per_iter, seeds_by_rule, unique)
 from alwa.runs.profile import Profile
 from alwa.runs.settle import SettleStudy, half_width, settle_plan_for
@@ -119,22 +119,8 @@ class BestCell:
         return sorted(lr for lr, m in self.control_means.items() if m is not None and m < DEAD_MAP)
 
 
-@dataclass
-class BestState:
-    stage: str
-    cells: list = field(default_factory=list)
-    cuts: list = field(default_factory=list)
-    estimate_h: Optional[float] = None
-    spent_h: float = 0.0
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["cuts"] = [str(c) for c in self.cuts]
-        for c, cell in zip(d["cells"], self.cells):
-            for a, arm in zip(c["arms"], cell.arms):
-                a["arm"] = arm.arm.label
-                a["stop"] = "" if arm.stop is None else str(arm.stop)
-        return d
+class BestState(CellsState):
+    """The study's state (:class:`alwa.runs.engine.CellsState` of :class:`BestCell`)."""
 
 
 def _exp(p: Profile, cell: BestCell, arm: Arm, lr: float, iters: Optional[int] = None, weight: Optional[float] = None) -> Experiment:

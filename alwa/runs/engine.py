@@ -21,6 +21,7 @@ registry :data:`alwa.runs.studies.STUDIES` names them for ``alwa study --study``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from pathlib import Path
@@ -151,6 +152,38 @@ def seeds_by_rule(rule: StoppingRule, complete: Callable[[int], bool], half_widt
         if not rounds and not started(n, nxt):
             return n, hw, Stop(StopKind.BUDGET, n)
         n = nxt
+
+
+def plain(x):
+    """A state as plain data (what ``as_dict`` gives and a status prints): a cut or stop as its text (a stop not decided
+    yet as ''), an arm as its label, dataclasses as mappings."""
+    if isinstance(x, Enum) or isinstance(x, Stop):
+        return str(x)
+    if isinstance(x, Arm):
+        return x.label
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: ("" if f.name == "stop" and getattr(x, f.name) is None else plain(getattr(x, f.name)))
+                for f in dataclasses.fields(x)}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    return x
+
+
+@dataclass
+class CellsState:
+    """Where a study of cells stands: its stage, its cells (each study's own dataclass), the cuts taken, the estimate of
+    the whole study and the hours spent (wall hours with the profile's workers)."""
+
+    stage: str
+    cells: list = field(default_factory=list)
+    cuts: list = field(default_factory=list)
+    estimate_h: Optional[float] = None
+    spent_h: float = 0.0
+
+    def as_dict(self) -> dict:
+        return plain(self)
 
 
 # ------------------------------------------------------------------ the finished runs

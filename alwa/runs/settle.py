@@ -28,13 +28,13 @@ are the engine's typed objects; the engine's pieces decide, estimate, cut and dr
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
 
 from alwa.core.experiment import Experiment
 from alwa.core.pairing import pairing
 from alwa.core.stats import half_width as _half_width, paired_diff
-from alwa.runs.engine import (BUDGET_STOP, Arm, Cut, LrRule, RecordIndex, StoppingRule, Stop, choose_cuts, drive,
+from alwa.runs.engine import (BUDGET_STOP, Arm, CellsState, Cut, LrRule, RecordIndex, StoppingRule, Stop, choose_cuts, drive,
                               estimate_h, seconds_per_iter, seeds_by_rule, unique)
 from alwa.runs.profile import Profile
 from alwa.runs.specs import experiment_of, make_spec
@@ -109,20 +109,8 @@ class Cell:
     stop: Optional[Stop] = None
 
 
-@dataclass
-class SettleState:
-    stage: str
-    cells: list = field(default_factory=list)
-    cuts: list = field(default_factory=list)
-    estimate_h: Optional[float] = None
-    spent_h: float = 0.0
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        for c, cell in zip(d["cells"], self.cells):
-            c["stop"] = "" if cell.stop is None else str(cell.stop)
-        d["cuts"] = [str(c) for c in self.cuts]
-        return d
+class SettleState(CellsState):
+    """The settling study's state (:class:`alwa.runs.engine.CellsState` of :class:`Cell`)."""
 
 
 def arm_experiment(p: Profile, loss: str, weighting: str, lr: float, iters: int, cls_weight: Optional[float] = None) -> Experiment:
