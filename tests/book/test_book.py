@@ -396,7 +396,9 @@ def test_claims_page_gives_the_settling_studys_verdicts_per_loss(tmp_path):
     by = {"C6": {"l1": Claim("C6", "a", "inconclusive at mini scale"), "smoothl1": Claim("C6", "b", "not supported")},
           "C11": {"l1": Claim("C11", "c", "not supported")}}
     save_loss_claims(p, by, {"stage": "arms", "runs_done": 155, "runs_planned": 160})
-    part = pages.claims_page("cpu", str(tmp_path)).split("## Per regression loss")[1]
+    page = pages.claims_page("cpu", str(tmp_path))
+    assert page.index("## Per regression loss") < page.index("## Every claim, from the published short runs")  # strongest first
+    part = page.split("## Per regression loss")[1].split("## Every claim")[0]
     assert "| claim | L1 | SmoothL1 |" in part and "155 of 160 planned runs finished (stage: arms; **interim**" in part
     rows = [x for x in part.splitlines() if x.startswith("| C")]
     assert rows == ["| C6 | **inconclusive at mini scale**: a | **not supported**: b |", "| C11 | **not supported**: c | **not run**:  |"]
