@@ -284,7 +284,8 @@ def overhead_claim(bench: Optional[dict], profile: str, gpu: Optional[dict] = No
     Supported when the 95 % interval of the end-to-end train-step ratio lies at or
     below the goal (1.005), or, when that interval is too wide to decide (a noisy
     machine), when the time spent inside ALWA's loss wrapper is at most
-    ``goal - 1`` of a step. Not supported when the whole interval lies above the goal.
+    ``goal - 1`` of a step: the text then says that the wrapper's share carries the claim and that the ratio is not
+    resolved on this machine. Not supported when the whole interval lies above the goal.
 
     ``gpu``: a record of :func:`alwa.bench.gpu.run` on a GPU (torchvision RetinaNet).
     It is added to the evidence and decides like the CPU measures (interval first,
@@ -298,10 +299,15 @@ def overhead_claim(bench: Optional[dict], profile: str, gpu: Optional[dict] = No
                      paper="negligible training time, no inference cost")
     lo, hi = bench["ratio_ci95"]
     goal, frac = bench["goal"], bench["hook_fraction"]
-    ours = (f"train-step time ratio with/without ALWA {bench['ratio']:.4f} [95% CI {lo:.4f}, {hi:.4f}] "
-            f"({bench['blocks']} interleaved blocks x {bench['steps_per_block']} steps, mini RetinaNet, CPU); "
-            f"time inside ALWA's loss wrapper {100 * frac:.3f}% of a step; no inference change (the hook only wraps the loss)")
     v = stats.ratio_verdict(lo, hi, goal)
+    ratio = (f"train-step time ratio with/without ALWA {bench['ratio']:.3g} [95% CI {lo:.3g}, {hi:.3g}] "
+             f"({bench['blocks']} interleaved blocks x {bench['steps_per_block']} steps, mini RetinaNet, CPU)")
+    wrapper = f"time inside ALWA's loss wrapper {100 * frac:.2g}% of a step"
+    if v == "unresolved":  # the wrapper's share carries the claim; the ratio is said to be unresolved, not evidence
+        ours = (f"{wrapper} (this carries the claim); the {ratio} is not resolved on this machine (its interval spans "
+                f"the goal {goal:g}); no inference change (the hook only wraps the loss)")
+    else:
+        ours = f"{ratio}; {wrapper}; no inference change (the hook only wraps the loss)"
     if profile == "smoke":
         status = Status.TOO_FEW_RUNS
     elif v != "unresolved":
@@ -312,9 +318,9 @@ def overhead_claim(bench: Optional[dict], profile: str, gpu: Optional[dict] = No
         glo, ghi = gpu["ratio_ci95"]
         gfrac = gpu.get("call_fraction")
         ours += (f"; on {gpu['device']} (torchvision RetinaNet R-50 FPN, batch {gpu['batch']}, {gpu['size']} px): "
-                 f"ratio {gpu['ratio']:.4f} [95% CI {glo:.4f}, {ghi:.4f}] ({gpu['blocks']} x {gpu['steps_per_block']} steps)")
+                 f"ratio {gpu['ratio']:.3g} [95% CI {glo:.3g}, {ghi:.3g}] ({gpu['blocks']} x {gpu['steps_per_block']} steps)")
         if gfrac is not None:
-            ours += f", time inside the ALWA call {100 * gfrac:.3f}% of a step"
+            ours += f", time inside the ALWA call {100 * gfrac:.2g}% of a step"
         if gpu.get("item_raises_under_error_mode"):
             ours += (f", {gpu['alwa_calls_checked_without_sync']} non-window calls ran under sync debug mode 'error' "
                      f"without a host-device synchronisation")

@@ -90,7 +90,16 @@ def test_overhead_claim_status_follows_the_interval_then_the_wrapper_time():
     assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.0004), "cpu").status == "supported"
     assert claims.overhead_claim(_bench(1.0, 0.95, 1.05, 0.02), "cpu").status == "inconclusive at mini scale"
     c = claims.overhead_claim(_bench(1.0, 0.998, 1.003, 0.0004), "smoke")
-    assert c.status == "too few runs" and "0.040%" in c.ours and "[95% CI 0.9980, 1.0030]" in c.ours
+    assert c.status == "too few runs" and "0.04%" in c.ours and "[95% CI 0.998, 1]" in c.ours
+
+
+def test_an_unresolved_ratio_is_said_to_be_unresolved_and_the_wrapper_share_carries_the_claim():
+    """A ratio whose interval spans the goal was printed first, as if it were the evidence, beside 'supported'."""
+    from alwa.analysis import claims
+
+    c = claims.overhead_claim(_bench(1.27, 0.91, 1.78, 0.00038), "cpu")
+    assert c.status == "supported" and c.ours.startswith("time inside ALWA's loss wrapper 0.038% of a step (this carries the claim)")
+    assert "1.27 [95% CI 0.91, 1.78]" in c.ours and "is not resolved on this machine" in c.ours
 
 
 def test_ablation_claim_measures_the_range_over_C_and_names_runs_where_alwa_never_acted():
