@@ -60,7 +60,7 @@ def test_gpu_record_decides_an_inconclusive_overhead_claim():
     assert claims.overhead_claim(inconclusive, "cpu").status == "inconclusive at mini scale"
     c = claims.overhead_claim(inconclusive, "cpu", gpu=_gpu(0.93, 1.03, 0.00364))
     assert c.status == "supported"
-    assert "NVIDIA H200" in c.ours and "0.364% of a step" in c.ours and "363 non-window calls" in c.ours
+    assert "NVIDIA H200" in c.ours and "0.36% of a step" in c.ours and "363 non-window calls" in c.ours
     # a GPU call fraction above the goal leaves it inconclusive; a GPU interval above the goal refutes it
     assert claims.overhead_claim(inconclusive, "cpu", gpu=_gpu(0.93, 1.03, 0.006)).status == "inconclusive at mini scale"
     assert claims.overhead_claim(_cpu_bench(0.998, 1.003, 0.001), "cpu", gpu=_gpu(1.01, 1.02, 0.001)).status == "not supported"

@@ -66,7 +66,7 @@ def test_each_profile_has_its_own_work_folder(tmp_path):
     assert all(Path(s.get("work_root")) == tmp_path / "w" / "cpu" for s in cpu)
     for s in cpu:
         (tmp_path / "r").mkdir(exist_ok=True)
-        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s.name, "seed": s.seed, "mAP": 0.5,
+        (tmp_path / "r" / f"{spec_key(s)}.json").write_text(json.dumps({"name": s.name, "seed": s.seed, "mAP": 0.5, "final_weights": [1.0, 1.0],
                                                                           "spec": dict(s.to_dict(), work_root="work_dirs")}))
     assert pending(cpu, tmp_path / "r") == []
 
@@ -81,7 +81,7 @@ def test_sweep_status_counts_runs_compute_and_time_to_go(tmp_path):
     specs = ex.profile_specs(p)
     by = {spec_key(s): s.to_dict() for s in specs}
     for key, wall in (("retinanet_r18w16_mini_l1_base__s0", 100.0), ("retinanet_r18w16_mini_l1_alwa1__s0", 300.0)):
-        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "seed": by[key]["seed"], "mAP": 0.5, "spec": by[key],
+        (out / f"{key}.json").write_text(json.dumps({"name": by[key]["name"], "seed": by[key]["seed"], "mAP": 0.5, "final_weights": [1.0, 1.0], "spec": by[key],
                                                    "wall_seconds": wall}))
     key = "retinanet_r18w16_mini_l1_alwa2__s0"
     (out / f"{key}.failed.json").write_text(json.dumps({"spec": by[key], "error": "boom"}))
